@@ -1,0 +1,91 @@
+"""Queue endpoints: list, inspect, cancel, clear."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Query
+
+from sdcpp_rest.api.deps import OwnerDep, ServicesDep
+from sdcpp_rest.errors import InvalidParameters, JobNotCancellable, JobNotFound
+from sdcpp_rest.jobs.records import FINAL_STATUSES, JobStatus
+from sdcpp_rest.outputs.files import is_job_id
+from sdcpp_rest.schemas import CancelRequest, JobPublic, QueueBody, QueueStatusReply, StatusReply
+
+router = APIRouter(prefix="/api/queue", tags=["queue"])
+
+ACTIVE = (JobStatus.QUEUED, JobStatus.PROCESSING)
+# A job claimed by a worker slot is briefly "processing" before the slot records it as its own.
+CANCEL_HANDOFF_WAIT_SECONDS = 2.0
+
+
+def _require_job_id(job_id: str) -> str:
+    if not is_job_id(job_id):
+        raise InvalidParameters("jobId must be a job id (a UUID such as the one text2img returned)")
+    return job_id
+
+
+@router.get("/status", response_model=QueueStatusReply, summary="Queue summary and jobs")
+def queue_status(
+    services: ServicesDep,
+    owner: OwnerDep,
+    limit: int = Query(50, ge=0, le=1000, description="Finished jobs to include, newest first (0 = none)."),
+) -> QueueStatusReply:
+    store = services.store
+    positions = store.queue_positions()
+    active = store.list_jobs(ACTIVE, owner=owner)
+    finished = store.list_jobs(FINAL_STATUSES, owner=owner, limit=limit) if limit else []
+    active.sort(key=lambda job: job.seq)
+    jobs = [services.generation.to_public(job, positions) for job in active + finished]
+    return QueueStatusReply(
+        queue=QueueBody(
+            size=len(positions),
+            active_generations=services.scheduler.active_generations(),
+            running=not services.scheduler.stopping.is_set(),
+            jobs=jobs,
+        )
+    )
+
+
+@router.get("/job/{job_id}", response_model=JobPublic, summary="One job in detail")
+def get_job(job_id: str, services: ServicesDep, owner: OwnerDep) -> JobPublic:
+    job = services.store.get(_require_job_id(job_id))
+    if job is None or (owner is not None and job.owner != owner):
+        raise JobNotFound(f"job {job_id} not found")
+    return services.generation.to_public(job, services.store.queue_positions())
+
+
+@router.post("/cancel", response_model=StatusReply, summary="Cancel a queued or running job")
+def cancel(body: CancelRequest, services: ServicesDep, owner: OwnerDep) -> StatusReply:
+    store = services.store
+    job_id = _require_job_id(body.job_id)
+    job = store.get(job_id)
+    if job is None or (owner is not None and job.owner != owner):
+        raise JobNotFound(f"job {job_id} not found")
+    if store.cancel_queued(job_id):
+        services.scheduler.notify_changed()
+        return StatusReply(status="success", message="Job cancelled successfully", job_id=job_id)
+    deadline = time.monotonic() + CANCEL_HANDOFF_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        job = store.get(job_id)
+        if job is None or job.status != JobStatus.PROCESSING:
+            break
+        if services.scheduler.cancel_running(job_id):
+            # The slot records `cancelled` once the worker process has ended; wait for it briefly.
+            while time.monotonic() < deadline:
+                job = store.get(job_id)
+                if job is not None and job.status != JobStatus.PROCESSING:
+                    break
+                time.sleep(0.05)
+            return StatusReply(status="success", message="Job cancelled successfully", job_id=job_id)
+        time.sleep(0.05)
+    job = store.get(job_id)
+    state = job.status.value if job else "gone"
+    raise JobNotCancellable(f"job {job_id} is already {state} and cannot be cancelled")
+
+
+@router.post("/clear", response_model=StatusReply, summary="Remove every queued job")
+def clear(services: ServicesDep, owner: OwnerDep) -> StatusReply:
+    cleared = services.store.clear_queued(owner=owner)
+    services.scheduler.notify_changed()
+    return StatusReply(status="success", message="Queue cleared successfully", cleared=len(cleared))

@@ -1,0 +1,47 @@
+"""Health, status and version: the public endpoints monitoring uses."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter
+
+from sdcpp_rest.api.deps import ServicesDep
+from sdcpp_rest.jobs.records import JobStatus
+
+router = APIRouter(prefix="/api", tags=["system"])
+
+
+@router.get("/health", summary="Is the server running and healthy?")
+async def health(services: ServicesDep) -> dict[str, Any]:
+    return {"status": "healthy", "timestamp": int(time.time()), "version": services.version.version}
+
+
+@router.get("/status", summary="Server, queue and model status")
+def status(services: ServicesDep) -> dict[str, Any]:
+    counts = services.store.count_by_status()
+    settings = services.settings
+    return {
+        "server": {
+            "running": True,
+            "host": settings.host,
+            "port": settings.port,
+            "uptime_seconds": int(time.time() - services.started_at),
+        },
+        "generation_queue": {
+            "running": not services.scheduler.stopping.is_set(),
+            "queue_size": counts[JobStatus.QUEUED],
+            "active_generations": services.scheduler.active_generations(),
+            "max_concurrent_generations": settings.max_concurrent_generations,
+        },
+        "models": {
+            "loaded_count": len(services.scheduler.loaded_models()),
+            "available_count": len(services.model_files.list_checkpoints()),
+        },
+    }
+
+
+@router.get("/version", summary="Version, commit and build time")
+async def version(services: ServicesDep) -> dict[str, object]:
+    return services.version.as_public()

@@ -1,0 +1,78 @@
+"""Vocabularies, parameter ranges and request validation without queueing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body
+from pydantic import ValidationError
+
+from sdcpp_rest.api.deps import ServicesDep
+from sdcpp_rest.errors import ApiError
+from sdcpp_rest.parameters import (
+    DEFAULT_SAMPLER,
+    DEFAULT_SCHEDULER,
+    PARAMETER_RANGES,
+    SAMPLERS,
+    SCHEDULERS,
+)
+from sdcpp_rest.schemas import Text2ImgRequest, ValidateReply, ValidationIssue
+
+router = APIRouter(prefix="/api", tags=["utilities"])
+
+# Above this many pixels a CPU generation takes minutes: worth a warning, not an error.
+LARGE_IMAGE_PIXELS = 1024 * 1024
+
+
+@router.get("/samplers", summary="Sampling methods the engine has")
+async def samplers() -> dict[str, Any]:
+    return {"samplers": list(SAMPLERS), "default": DEFAULT_SAMPLER}
+
+
+@router.get("/schedulers", summary="Schedulers the engine has")
+async def schedulers() -> dict[str, Any]:
+    return {"schedulers": list(SCHEDULERS), "default": DEFAULT_SCHEDULER}
+
+
+@router.get("/parameters", summary="Generation parameters with their ranges and defaults")
+async def parameters() -> dict[str, Any]:
+    return {"parameters": {name: spec.as_public() for name, spec in PARAMETER_RANGES.items()}}
+
+
+@router.post(
+    "/validate",
+    response_model=ValidateReply,
+    summary="Check a text2img body without queueing it",
+    description="Always 200 for a JSON object: `valid` says whether text2img would accept it, `errors` "
+    "name each bad field, `normalized` is the body with every default filled in.",
+)
+def validate(services: ServicesDep, body: dict[str, Any] = Body(...)) -> ValidateReply:
+    try:
+        request = Text2ImgRequest.model_validate(body)
+    except ValidationError as exc:
+        issues = [
+            ValidationIssue(
+                field=".".join(str(p) for p in err["loc"]) or "body",
+                message=err["msg"],
+                code="VALIDATION_ERROR",
+            )
+            for err in exc.errors()
+        ]
+        return ValidateReply(valid=False, errors=issues, warnings=[], normalized=None)
+    errors: list[ValidationIssue] = []
+    normalized = request.model_dump()
+    try:
+        normalized["model_name"] = services.generation.resolve_model_name(request.model_name)
+        services.generation.check_components(request)
+    except ApiError as exc:
+        errors.append(
+            ValidationIssue(
+                field="model_name" if "model" in exc.message else "body",
+                message=exc.message,
+                code=exc.code.value,
+            )
+        )
+    warnings = []
+    if request.width * request.height > LARGE_IMAGE_PIXELS:
+        warnings.append(f"{request.width}x{request.height} is large: expect a long generation on a CPU")
+    return ValidateReply(valid=not errors, errors=errors, warnings=warnings, normalized=normalized)

@@ -1,0 +1,104 @@
+"""create_app(settings): wiring, lifespan (database, recovery, workers), routers, error handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sdcpp_rest import __version__
+from sdcpp_rest.api import files, generate, models, queue, system, utilities
+from sdcpp_rest.catalog.files import ModelFiles
+from sdcpp_rest.config import Settings
+from sdcpp_rest.errors import install_error_handlers
+from sdcpp_rest.jobs.generation import GenerationService
+from sdcpp_rest.jobs.scheduler import Scheduler
+from sdcpp_rest.jobs.store import SqlJobStore, create_database_engine, migrate
+from sdcpp_rest.middleware import RequestContextMiddleware
+from sdcpp_rest.outputs.files import OutputStore
+from sdcpp_rest.services import Services
+from sdcpp_rest.version import read_version_info
+
+log = logging.getLogger(__name__)
+
+
+def build_services(settings: Settings) -> Services:
+    """Open storage and build every service; starts nothing."""
+    for folder in (settings.data_dir, settings.models_path, settings.output_path):
+        folder.mkdir(parents=True, exist_ok=True)
+    (settings.models_path / "checkpoints").mkdir(exist_ok=True)
+    assert settings.database_url is not None
+    engine = create_database_engine(settings.database_url)
+    migrate(engine)
+    store = SqlJobStore(engine)
+    model_files = ModelFiles(settings.models_path)
+    outputs = OutputStore(settings.output_path)
+    generation = GenerationService(settings, store, model_files, outputs)
+    scheduler = Scheduler(
+        store,
+        generation.build_command,
+        worker_count=settings.max_concurrent_generations,
+        verbose=settings.verbose,
+        worker_start_timeout_s=settings.worker_start_timeout_s,
+    )
+    generation.scheduler = scheduler
+    return Services(
+        settings=settings,
+        store=store,
+        model_files=model_files,
+        outputs=outputs,
+        generation=generation,
+        scheduler=scheduler,
+        version=read_version_info(),
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    services = build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        report = services.store.recover_interrupted(settings.max_job_attempts)
+        if report.requeued or report.failed:
+            log.warning(
+                "recovered after an unclean stop: %d job(s) requeued, %d failed",
+                len(report.requeued),
+                len(report.failed),
+            )
+        services.scheduler.start()
+        log.info(
+            "sdcpp-rest %s listening on %s:%s (models: %s, outputs: %s)",
+            __version__,
+            settings.host,
+            settings.port,
+            settings.models_path,
+            settings.output_path,
+        )
+        try:
+            yield
+        finally:
+            log.info("shutting down: stopping engine workers; a running job goes back to the queue")
+            services.scheduler.stop()
+
+    app = FastAPI(
+        title="sdcpp-rest",
+        version=__version__,
+        description="stable-diffusion.cpp behind a REST API with a durable job queue. "
+        'Errors always have the body {"error": {message, code, status_code, request_id, timestamp}}.',
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
+    for router in (
+        system.router,
+        generate.router,
+        queue.router,
+        files.router,
+        utilities.router,
+        models.router,
+    ):
+        app.include_router(router)
+    return app

@@ -1,0 +1,115 @@
+"""Checkpoint listing and component resolution inside the models folder.
+
+Layout: `{models_dir}/checkpoints/` (alias `stable-diffusion/`), `vae/`, `lora/`, `embeddings/`,
+`taesd/`, `clip/`. Checkpoint names are paths relative to their folder ("sd15.safetensors",
+"sdxl/base.safetensors"); a name without its extension also resolves.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sdcpp_rest.paths import PathOutsideRoot, resolve_inside
+
+CHECKPOINT_EXTENSIONS = (".safetensors", ".gguf", ".ckpt", ".pt", ".pth", ".bin")
+CHECKPOINT_FOLDERS = ("checkpoints", "stable-diffusion")
+COMPONENT_FOLDERS: dict[str, str] = {
+    "vae_path": "vae",
+    "taesd_path": "taesd",
+    "clip_l_path": "clip",
+    "clip_g_path": "clip",
+    "embedding_dir": "embeddings",
+    "lora_model_dir": "lora",
+}
+_FORMATS = {
+    ".safetensors": "safetensors",
+    ".gguf": "gguf",
+    ".ckpt": "ckpt",
+    ".pt": "ckpt",
+    ".pth": "ckpt",
+    ".bin": "ckpt",
+}
+
+
+class CatalogError(Exception):
+    """A name from a request that names no file, or one outside its folder."""
+
+    def __init__(self, message: str, *, outside: bool = False) -> None:
+        super().__init__(message)
+        self.outside = outside
+
+
+@dataclass(frozen=True)
+class CheckpointFile:
+    name: str
+    path: Path
+    size_bytes: int
+    modified: float
+    format: str
+
+
+class ModelFiles:
+    """Finds model files under the models folder; never reads weights."""
+
+    def __init__(self, models_dir: Path) -> None:
+        self.models_dir = models_dir
+
+    def checkpoint_roots(self) -> list[Path]:
+        return [
+            self.models_dir / folder for folder in CHECKPOINT_FOLDERS if (self.models_dir / folder).is_dir()
+        ]
+
+    def list_checkpoints(self) -> list[CheckpointFile]:
+        found: dict[str, CheckpointFile] = {}
+        for root in self.checkpoint_roots():
+            real_root = root.resolve()
+            for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+                # Follow symlinked folders only while they stay inside the models folder.
+                dirnames[:] = [d for d in dirnames if (Path(dirpath) / d).resolve().is_relative_to(real_root)]
+                for filename in filenames:
+                    path = Path(dirpath) / filename
+                    suffix = path.suffix.lower()
+                    if suffix not in CHECKPOINT_EXTENSIONS or filename.startswith("."):
+                        continue
+                    real = path.resolve()
+                    if not real.is_relative_to(real_root) or not real.is_file():
+                        continue
+                    name = path.relative_to(root).as_posix()
+                    stat = real.stat()
+                    found.setdefault(
+                        name, CheckpointFile(name, real, stat.st_size, stat.st_mtime, _FORMATS[suffix])
+                    )
+        return sorted(found.values(), key=lambda item: item.name.lower())
+
+    def resolve_checkpoint(self, name: str) -> CheckpointFile:
+        """The checkpoint a request names: exact relative name, or the name without its extension."""
+        for root in self.checkpoint_roots():
+            try:
+                path = resolve_inside(root, name)
+            except PathOutsideRoot as exc:
+                raise CatalogError(
+                    f"model_name '{name}' is not inside the models folder: {exc}", outside=True
+                ) from None
+            if path.is_file():
+                stat = path.stat()
+                return CheckpointFile(
+                    name, path, stat.st_size, stat.st_mtime, _FORMATS.get(path.suffix.lower(), "unknown")
+                )
+        for checkpoint in self.list_checkpoints():
+            if Path(checkpoint.name).with_suffix("").as_posix() == name:
+                return checkpoint
+        raise CatalogError(f"model '{name}' not found in {self.models_dir / CHECKPOINT_FOLDERS[0]}")
+
+    def resolve_component(self, field: str, relative: str) -> Path:
+        """A component file or folder named in a request, inside its type's folder."""
+        root = self.models_dir / COMPONENT_FOLDERS[field]
+        try:
+            path = resolve_inside(root, relative)
+        except PathOutsideRoot as exc:
+            raise CatalogError(f"{field} '{relative}' is not inside {root}: {exc}", outside=True) from None
+        expect_dir = field.endswith("_dir")
+        if (expect_dir and not path.is_dir()) or (not expect_dir and not path.is_file()):
+            raise CatalogError(f"{field} '{relative}' not found in {root}")
+        return path

@@ -1,0 +1,134 @@
+"""One settings object: defaults < TOML config file < STABLE_DIFFUSION_* environment < command line."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "STABLE_DIFFUSION_"
+
+
+class ConfigError(Exception):
+    """Invalid configuration: the message is one line naming the setting."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the server. Each field maps to `STABLE_DIFFUSION_<NAME>` and to a TOML key."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
+
+    # --- server ---
+    host: str = Field("0.0.0.0", description="Address the HTTP server listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="TCP port of the HTTP server.")
+    verbose: bool = Field(False, description="Debug logging (also turned on by RUST_LOG=debug).")
+    max_request_bytes: int = Field(
+        50 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes."
+    )
+
+    # --- storage ---
+    data_dir: Path = Field(Path("data"), description="Folder for the database and other state.")
+    models_dir: Path | None = Field(None, description="Models folder (default: <data_dir>/models).")
+    output_dir: Path | None = Field(None, description="Outputs folder (default: <data_dir>/outputs).")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the job database (default: SQLite file in data_dir)."
+    )
+
+    # --- engine ---
+    max_concurrent_generations: int = Field(
+        1, ge=1, le=64, description="Engine worker processes, each running one generation at a time."
+    )
+    n_threads: int = Field(-1, ge=-1, le=1024, description="Engine threads per worker (-1: physical cores).")
+    default_model: str | None = Field(
+        None, description="Checkpoint used when a request names none (default: the loaded or only one)."
+    )
+    max_job_attempts: int = Field(
+        2, ge=1, le=10, description="Times a job is started before a server crash during it fails it."
+    )
+    worker_start_timeout_s: float = Field(60.0, gt=0, description="Seconds a new worker may take to start.")
+
+    @model_validator(mode="after")
+    def _fill_derived_paths(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        self.models_dir = (self.models_dir or self.data_dir / "models").expanduser().resolve()
+        self.output_dir = (self.output_dir or self.data_dir / "outputs").expanduser().resolve()
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{self.data_dir / 'sdcpp-rest.db'}"
+        if "debug" in os.environ.get("RUST_LOG", "").lower():
+            self.verbose = True
+        return self
+
+    @property
+    def models_path(self) -> Path:
+        assert self.models_dir is not None  # filled by the validator
+        return self.models_dir
+
+    @property
+    def output_path(self) -> Path:
+        assert self.output_dir is not None  # filled by the validator
+        return self.output_dir
+
+
+class _DictSource(PydanticBaseSettingsSource):
+    """Settings values from the TOML config file, below the environment in priority."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._values = values
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    # Accept both a flat file and one with a [server]/[engine]/[storage] table per group.
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat
+
+
+def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Build the settings; raise ConfigError with one line naming the bad setting."""
+    if config_file is None and os.environ.get(f"{ENV_PREFIX}CONFIG"):
+        config_file = Path(os.environ[f"{ENV_PREFIX}CONFIG"])
+    file_values = _read_toml(config_file) if config_file else {}
+
+    class _SettingsWithFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            # init = command line, then the environment, then the TOML file.
+            return (init_settings, env_settings, _DictSource(settings_cls, file_values))
+
+    try:
+        return _SettingsWithFile(**{k: v for k, v in (overrides or {}).items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "settings"
+        env_name = f"{ENV_PREFIX}{name.upper()}"
+        raise ConfigError(f"invalid setting '{name}' ({env_name}): {first['msg']}") from None

@@ -1,0 +1,1 @@
+"""The engine side: worker processes running stable-diffusion.cpp, and their supervisor."""

@@ -1,0 +1,149 @@
+"""The only module that imports stable_diffusion_cpp. Runs inside an engine worker process only.
+
+It turns the binding's quirks (see ENGINE_NOTES.md) into a small, safe surface: a load that reports
+why it failed, a progress callback passed on every call, real random seeds chosen by the caller.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import stable_diffusion_cpp as sd_binding
+from stable_diffusion_cpp import stable_diffusion_cpp as sd_native
+
+from sdcpp_rest.engine.protocol import EngineContext, EngineLog
+
+# sd_log_level_t: SD_LOG_DEBUG = 0, SD_LOG_INFO = 1, SD_LOG_WARN = 2, SD_LOG_ERROR = 3
+_LEVEL_NAMES = {0: "debug", 1: "info", 2: "warning", 3: "error"}
+# Lines kept to explain a failed load (the engine logs the reason, then returns NULL or raises).
+_RECENT_ERROR_LINES = 8
+
+
+class EngineLoadError(Exception):
+    """The engine refused a model file; the message carries the engine's own reason."""
+
+
+class _StableDiffusionWithEmbeddings(sd_binding.StableDiffusion):  # type: ignore[misc]
+    """Works around 0.4.7 reading `self._embedding_items` before ever setting it (ENGINE_NOTES.md)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._embedding_items = [
+            sd_native.sd_embedding_t(name=Path(p).stem.encode(), path=str(p).encode())
+            for p in kwargs.get("embedding_paths", [])
+        ]
+        super().__init__(**kwargs)
+
+
+def system_info() -> str:
+    return str(sd_native.sd_get_system_info().decode(errors="replace")).strip()
+
+
+class Engine:
+    """One stable-diffusion.cpp context at a time, kept between generations."""
+
+    def __init__(self, emit_log: Callable[[EngineLog], None], verbose: bool) -> None:
+        self._emit_log = emit_log
+        self._verbose = verbose
+        self._recent_errors: deque[str] = deque(maxlen=_RECENT_ERROR_LINES)
+        self._sd: sd_binding.StableDiffusion | None = None
+        self.context: EngineContext | None = None
+        # Keep a reference: ctypes would free the trampoline while the engine still calls it.
+        self._log_callback = sd_native.sd_log_callback(self._on_native_log)
+        sd_native.sd_set_log_callback(self._log_callback, ctypes.c_void_p(0))
+        # The engine also reports progress while loading tensors. The binding leaves its last
+        # per-call callback installed after generate_image returns, freed memory by then, so a later
+        # load would call into it; this long-lived one is put back after every generation.
+        self._idle_progress_callback = sd_native.sd_progress_callback(self._on_idle_progress)
+        self._install_idle_progress_callback()
+
+    def _on_native_log(self, level: int, text: bytes, _data: ctypes.c_void_p) -> None:
+        line = text.decode("utf-8", errors="replace").rstrip()
+        if not line:
+            return
+        name = _LEVEL_NAMES.get(level, "info")
+        if level >= 2:
+            self._recent_errors.append(line)
+        # Info lines are forwarded too: after a native crash they are all that says what was happening.
+        if level >= 1 or self._verbose:
+            self._emit_log(EngineLog(level=name, text=line))
+
+    def _install_idle_progress_callback(self) -> None:
+        sd_native.sd_set_progress_callback(self._idle_progress_callback, ctypes.c_void_p(0))
+
+    def _on_idle_progress(self, _step: int, _steps: int, _seconds: float, _data: ctypes.c_void_p) -> None:
+        """Progress outside a generation (tensor loading): nothing to report yet."""
+
+    def load(self, context: EngineContext) -> float:
+        """Build the context for `context` unless it is already the loaded one; return seconds spent."""
+        if self._sd is not None and self.context == context:
+            return 0.0
+        self.unload()
+        self._recent_errors.clear()
+        started = time.perf_counter()
+        kwargs = asdict(context)
+        kwargs["embedding_paths"] = list(context.embedding_paths)
+        try:
+            # verbose=True: the engine reports sampling progress only when its log level lets it.
+            sd = _StableDiffusionWithEmbeddings(**kwargs, verbose=True)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise EngineLoadError(self._load_failure_reason(context, str(exc))) from None
+        if getattr(sd, "_model", None) is None or sd._model.model is None:
+            raise EngineLoadError(self._load_failure_reason(context, "the engine returned no context"))
+        self._sd = sd
+        self.context = context
+        return time.perf_counter() - started
+
+    def _load_failure_reason(self, context: EngineContext, fallback: str) -> str:
+        reasons = "; ".join(self._recent_errors) or fallback
+        return f"could not load model '{Path(context.model_path).name}': {reasons}"
+
+    def unload(self) -> None:
+        if self._sd is not None:
+            self._sd._stack.close()
+            self._sd = None
+            self.context = None
+
+    def generate(
+        self,
+        *,
+        prompt: str,
+        negative_prompt: str,
+        width: int,
+        height: int,
+        steps: int,
+        cfg_scale: float,
+        sample_method: str,
+        scheduler: str,
+        seed: int,
+        batch_count: int,
+        clip_skip: int,
+        on_step: Callable[[int, int, float], None],
+    ) -> list[Any]:
+        """Run one generation; `on_step(step, steps, seconds)` is called after every sampling step."""
+        if self._sd is None:
+            raise RuntimeError("no model loaded")
+        # Passed on every call: the binding's callback is process-global and never reset (ENGINE_NOTES.md).
+        try:
+            images = self._sd.generate_image(
+                prompt=prompt,
+                negative_prompt=negative_prompt,
+                width=width,
+                height=height,
+                sample_steps=steps,
+                cfg_scale=cfg_scale,
+                sample_method=sample_method,
+                scheduler=scheduler,
+                seed=seed,
+                batch_count=batch_count,
+                clip_skip=clip_skip,
+                progress_callback=on_step,
+            )
+        finally:
+            self._install_idle_progress_callback()
+        return list(images)

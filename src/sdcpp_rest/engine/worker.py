@@ -1,0 +1,159 @@
+"""The engine worker process: receives one command at a time, runs it, reports back over its pipe.
+
+Started by the supervisor with the `spawn` method, so the child holds no copy of the API process's
+threads, sockets or database connections. The native engine is imported here and nowhere in the API
+process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import sys
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from sdcpp_rest.engine.protocol import (
+    CommandFailed,
+    GenerateCommand,
+    JobFinished,
+    LoadCommand,
+    ModelLoaded,
+    ModelUnloaded,
+    PhaseChanged,
+    ShutdownCommand,
+    StepProgress,
+    UnloadCommand,
+    WorkerMessage,
+    WorkerReady,
+)
+from sdcpp_rest.outputs.files import output_filename, write_png_atomically
+from sdcpp_rest.outputs.infotext import format_infotext
+
+log = logging.getLogger("sdcpp_rest.worker")
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when the API process dies (kill -9 included), so an orphaned
+    worker never keeps generating for a job the restarted server has requeued."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:  # not Linux: the worker still exits when its pipe closes
+        pass
+
+
+class _Worker:
+    def __init__(self, conn: Connection, verbose: bool) -> None:
+        self._conn = conn
+        from sdcpp_rest.engine.sd_engine import Engine  # the native engine loads in this process only
+
+        self._engine = Engine(emit_log=self._send, verbose=verbose)
+
+    def _send(self, message: WorkerMessage) -> None:
+        self._conn.send(message)
+
+    def run(self) -> None:
+        from sdcpp_rest.engine.sd_engine import system_info
+
+        self._send(WorkerReady(pid=os.getpid(), system_info=system_info()))
+        while True:
+            try:
+                command = self._conn.recv()
+            except EOFError:  # the API process went away
+                return
+            if isinstance(command, ShutdownCommand):
+                self._engine.unload()
+                return
+            if isinstance(command, GenerateCommand):
+                self._generate(command)
+            elif isinstance(command, LoadCommand):
+                self._load(command, job_id=None)
+            elif isinstance(command, UnloadCommand):
+                self._engine.unload()
+                self._send(ModelUnloaded())
+
+    def _load(self, command: LoadCommand, job_id: str | None) -> bool:
+        from sdcpp_rest.engine.sd_engine import EngineLoadError
+
+        if self._engine.context != command.context:
+            self._send(PhaseChanged(job_id=job_id, phase="loading"))
+        try:
+            seconds = self._engine.load(command.context)
+        except EngineLoadError as exc:
+            self._send(CommandFailed(job_id=job_id, code="MODEL_LOAD_FAILED", message=str(exc)))
+            return False
+        if seconds:
+            self._send(ModelLoaded(context=command.context, seconds=seconds))
+        return True
+
+    def _generate(self, command: GenerateCommand) -> None:
+        if not self._load(LoadCommand(command.context), job_id=command.job_id):
+            return
+        total = command.steps * command.batch_count
+        image_index = -1
+
+        def on_step(step: int, steps: int, seconds: float) -> None:
+            nonlocal image_index
+            if step == 0:  # the engine reports step 0 as each image of the batch starts sampling
+                image_index += 1
+                if image_index == 0:
+                    self._send(PhaseChanged(job_id=command.job_id, phase="sampling"))
+                return
+            overall = max(image_index, 0) * steps + step
+            self._send(StepProgress(command.job_id, overall, total, float(seconds)))
+            if overall >= total:
+                self._send(PhaseChanged(job_id=command.job_id, phase="decoding"))
+
+        self._send(PhaseChanged(job_id=command.job_id, phase="encoding"))
+        started = time.perf_counter()
+        try:
+            images = self._engine.generate(
+                prompt=command.prompt,
+                negative_prompt=command.negative_prompt,
+                width=command.width,
+                height=command.height,
+                steps=command.steps,
+                cfg_scale=command.cfg_scale,
+                sample_method=command.sample_method,
+                scheduler=command.scheduler,
+                seed=command.seed,
+                batch_count=command.batch_count,
+                clip_skip=command.clip_skip,
+                on_step=on_step,
+            )
+        except (ValueError, RuntimeError) as exc:
+            self._send(CommandFailed(job_id=command.job_id, code="GENERATION_FAILED", message=str(exc)))
+            return
+        generate_seconds = time.perf_counter() - started
+        if not images:
+            self._send(CommandFailed(command.job_id, "GENERATION_FAILED", "the engine returned no image"))
+            return
+        self._send(PhaseChanged(job_id=command.job_id, phase="saving"))
+        job_dir = Path(command.output_dir)
+        files: list[str] = []
+        for index, image in enumerate(images):
+            fields = dict(command.infotext_fields)
+            fields["Seed"] = command.seed + index
+            infotext = format_infotext(command.prompt, command.negative_prompt, fields)
+            name = output_filename(index)
+            write_png_atomically(image.convert("RGB"), job_dir / name, infotext)
+            files.append(name)
+        self._send(JobFinished(job_id=command.job_id, files=files, generate_seconds=generate_seconds))
+
+
+def worker_main(conn: Connection, verbose: bool) -> None:
+    """Entry point of the child process."""
+    _die_with_parent()
+    # Ctrl-C in a terminal reaches the whole process group; the supervisor decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr)
+    try:
+        _Worker(conn, verbose).run()
+    except (BrokenPipeError, EOFError):
+        pass

@@ -1,0 +1,1 @@
+"""The durable job queue: records, store, scheduler."""

@@ -1,0 +1,283 @@
+"""Dispatch queued jobs to engine workers, record their progress, cancel them, survive their crashes.
+
+One thread per worker slot owns one worker process: it claims the next queued job (atomic in the
+store), sends it, and turns the worker's messages into store updates. Cancel of a running job kills
+the process (there is no abort call in the engine); the slot notices the exit, records the right
+final state, and starts a replacement.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sdcpp_rest.engine.protocol import (
+    CommandFailed,
+    EngineContext,
+    GenerateCommand,
+    JobFinished,
+    ModelLoaded,
+    ModelUnloaded,
+    PhaseChanged,
+    StepProgress,
+)
+from sdcpp_rest.engine.supervisor import EngineWorkerProcess, WorkerExited, WorkerStartFailed
+from sdcpp_rest.jobs.records import JobPhase, JobRecord
+from sdcpp_rest.jobs.store import JobStore
+
+log = logging.getLogger(__name__)
+
+# How often a slot with nothing to do looks at the queue even without a wake-up (covers jobs added
+# by another process sharing the database).
+IDLE_POLL_SECONDS = 1.0
+# How long a slot waits for a message before checking for cancel/stop requests.
+RECEIVE_SLICE_SECONDS = 0.25
+
+
+class JobPreparationError(Exception):
+    """A queued job cannot run as stored (e.g. its model file is gone); fail it with this code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# Turns a stored job into the command a worker runs; supplied by the generation service.
+CommandBuilder = Callable[[JobRecord], GenerateCommand]
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    worker_id: str
+    pid: int | None
+    alive: bool
+    job_id: str | None
+    loaded_model: str | None
+
+
+class _StepClock:
+    """Average seconds per sampling step of the running job, from the engine's own step times."""
+
+    def __init__(self) -> None:
+        self.total_seconds = 0.0
+        self.count = 0
+
+    def add(self, seconds: float) -> float | None:
+        if seconds > 0:
+            self.total_seconds += seconds
+            self.count += 1
+        return self.total_seconds / self.count if self.count else None
+
+
+class WorkerSlot(threading.Thread):
+    def __init__(self, scheduler: Scheduler, worker: EngineWorkerProcess) -> None:
+        super().__init__(name=f"slot-{worker.worker_id}", daemon=True)
+        self._scheduler = scheduler
+        self.worker = worker
+        self.job_id: str | None = None
+        self._cancel_job_id: str | None = None
+        self._lock = threading.Lock()
+
+    # --- called from other threads ---
+    def cancel(self, job_id: str) -> bool:
+        with self._lock:
+            if self.job_id != job_id:
+                return False
+            self._cancel_job_id = job_id
+        self.worker.kill()
+        return True
+
+    def state(self) -> WorkerState:
+        context = self.worker.loaded_context
+        return WorkerState(
+            worker_id=self.worker.worker_id,
+            pid=self.worker.pid,
+            alive=self.worker.alive,
+            job_id=self.job_id,
+            loaded_model=context.model_path if context else None,
+        )
+
+    # --- the slot's own thread ---
+    def run(self) -> None:
+        scheduler = self._scheduler
+        while not scheduler.stopping.is_set():
+            if not self._ensure_worker():
+                scheduler.stopping.wait(IDLE_POLL_SECONDS)
+                continue
+            job = scheduler.store.claim_next(self.worker.worker_id)
+            if job is None:
+                scheduler.wait_for_work(IDLE_POLL_SECONDS)
+                continue
+            with self._lock:
+                self.job_id, self._cancel_job_id = job.id, None
+            try:
+                self._execute(job)
+            except Exception:  # a bug here must not kill the slot and strand the queue
+                log.exception("unexpected error while running job %s", job.id)
+                scheduler.store.fail(job.id, "INTERNAL_ERROR", "internal error while running the job")
+            finally:
+                with self._lock:
+                    self.job_id = None
+                scheduler.notify_changed()
+        self.worker.stop()
+
+    def _ensure_worker(self) -> bool:
+        if self.worker.alive:
+            return True
+        try:
+            self.worker.start()
+            return True
+        except WorkerStartFailed as exc:
+            log.error("engine worker %s could not start: %s", self.worker.worker_id, exc)
+            return False
+
+    def _execute(self, job: JobRecord) -> None:
+        store = self._scheduler.store
+        try:
+            command = self._scheduler.build_command(job)
+        except JobPreparationError as exc:
+            store.fail(job.id, exc.code, exc.message)
+            return
+        clock = _StepClock()
+        try:
+            self.worker.send(command)
+            while True:
+                message = self.worker.receive(RECEIVE_SLICE_SECONDS)
+                if message is None:
+                    if self._scheduler.stopping.is_set():
+                        self.worker.kill()
+                    continue
+                if self._handle(job, command, message, clock):
+                    return
+        except WorkerExited as exc:
+            self._on_worker_exit(job, exc)
+
+    def _handle(self, job: JobRecord, command: GenerateCommand, message: object, clock: _StepClock) -> bool:
+        """Apply one worker message; True when the job has reached its end."""
+        store = self._scheduler.store
+        total = command.steps * command.batch_count
+        if isinstance(message, StepProgress):
+            average = clock.add(message.step_seconds)
+            store.update_progress(
+                job.id,
+                phase=JobPhase.SAMPLING,
+                current_step=message.step,
+                total_steps=total,
+                step_seconds=average,
+            )
+        elif isinstance(message, PhaseChanged):
+            current = total if message.phase in (JobPhase.DECODING, JobPhase.SAVING) else 0
+            store.update_progress(
+                job.id,
+                phase=JobPhase(message.phase),
+                current_step=current,
+                total_steps=total,
+                step_seconds=clock.add(0),
+            )
+        elif isinstance(message, ModelLoaded):
+            self.worker.loaded_context = message.context
+            log.info(
+                "worker %s loaded %s in %.1f s",
+                self.worker.worker_id,
+                message.context.model_path,
+                message.seconds,
+            )
+        elif isinstance(message, ModelUnloaded):
+            self.worker.loaded_context = None
+        elif isinstance(message, JobFinished):
+            store.complete(job.id, message.files)
+            log.info("job %s completed in %.1f s", job.id, message.generate_seconds)
+            return True
+        elif isinstance(message, CommandFailed):
+            if message.code == "MODEL_LOAD_FAILED":
+                self.worker.loaded_context = None
+            store.fail(job.id, message.code, message.message)
+            log.warning("job %s failed: %s", job.id, message.message)
+            return True
+        return False
+
+    def _on_worker_exit(self, job: JobRecord, exc: WorkerExited) -> None:
+        store = self._scheduler.store
+        with self._lock:
+            cancelled = self._cancel_job_id == job.id
+        if cancelled:
+            store.mark_cancelled(job.id)
+            log.info("job %s cancelled; its worker was stopped", job.id)
+        elif self._scheduler.stopping.is_set():
+            # A graceful stop: this start does not count as an attempt, the job keeps its place.
+            store.requeue(job.id, count_attempt=False)
+        else:
+            detail = f"; last engine messages: {' | '.join(exc.last_log[-3:])}" if exc.last_log else ""
+            store.fail(
+                job.id,
+                "WORKER_CRASHED",
+                f"the engine worker process {exc.description} while running this job{detail}",
+            )
+            log.error("engine worker %s %s during job %s", self.worker.worker_id, exc.description, job.id)
+        # Replace the worker now, so the next job does not wait for the start.
+        if not self._scheduler.stopping.is_set():
+            self._ensure_worker()
+
+
+class Scheduler:
+    """Owns the worker slots; the API's entry points to running work."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        build_command: CommandBuilder,
+        worker_count: int,
+        verbose: bool,
+        worker_start_timeout_s: float,
+    ) -> None:
+        self.store = store
+        self.build_command = build_command
+        self.stopping = threading.Event()
+        self._work = threading.Condition()
+        self._listeners: list[Callable[[], None]] = []
+        self._slots = [
+            WorkerSlot(self, EngineWorkerProcess(f"w{i}", verbose, worker_start_timeout_s))
+            for i in range(worker_count)
+        ]
+
+    def start(self) -> None:
+        for slot in self._slots:
+            slot.start()
+
+    def stop(self) -> None:
+        """Stop taking jobs; a running job is requeued (not counted as an attempt) and workers end."""
+        self.stopping.set()
+        self.notify_work()
+        for slot in self._slots:
+            slot.worker.kill()
+        for slot in self._slots:
+            slot.join(timeout=15)
+
+    def notify_work(self) -> None:
+        with self._work:
+            self._work.notify_all()
+
+    def wait_for_work(self, timeout: float) -> None:
+        with self._work:
+            self._work.wait(timeout)
+
+    def notify_changed(self) -> None:
+        self.notify_work()
+
+    def cancel_running(self, job_id: str) -> bool:
+        return any(slot.cancel(job_id) for slot in self._slots)
+
+    def workers(self) -> list[WorkerState]:
+        return [slot.state() for slot in self._slots]
+
+    def active_generations(self) -> int:
+        return sum(1 for slot in self._slots if slot.job_id is not None)
+
+    def loaded_models(self) -> list[str]:
+        return sorted({state.loaded_model for state in self.workers() if state.loaded_model})
+
+
+__all__ = ["EngineContext", "JobPreparationError", "Scheduler", "WorkerState"]

@@ -1,0 +1,351 @@
+"""The durable job store: SQLAlchemy Core, so one code path serves SQLite (embedded) and PostgreSQL.
+
+A job is a committed row before the client hears "queued". Every state change is a conditional UPDATE
+(`WHERE status = <expected>`), which makes claim, cancel and finish atomic without holding locks across
+engine work, on SQLite and on PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from sdcpp_rest.jobs.records import JobPhase, JobRecord, JobStatus, NewJob, RecoveryReport
+
+metadata = sa.MetaData()
+
+jobs_table = sa.Table(
+    "jobs",
+    metadata,
+    # seq is the FIFO order: an autoincrementing integer never reused, unlike timestamps that can tie.
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(36), nullable=False, unique=True),
+    sa.Column("mode", sa.String(32), nullable=False),
+    sa.Column("owner", sa.String(128), nullable=True, index=True),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("model_name", sa.String(1024), nullable=True),
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("seed", sa.BigInteger, nullable=False),
+    sa.Column("params", sa.Text, nullable=False),
+    sa.Column("queued_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=True),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("phase", sa.String(16), nullable=True),
+    sa.Column("current_step", sa.Integer, nullable=False, default=0),
+    sa.Column("total_steps", sa.Integer, nullable=False, default=0),
+    sa.Column("step_seconds", sa.Float, nullable=True),
+    sa.Column("worker_id", sa.String(64), nullable=True),
+    sa.Column("outputs", sa.Text, nullable=False, default="[]"),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("error_code", sa.String(64), nullable=True),
+)
+
+schema_version_table = sa.Table(
+    "schema_version", metadata, sa.Column("version", sa.Integer, primary_key=True)
+)
+
+SCHEMA_VERSION = 1
+
+
+class JobStore(Protocol):
+    """The queue's persistence; implementations must make each method atomic."""
+
+    def add(self, job: NewJob) -> JobRecord: ...
+    def get(self, job_id: str) -> JobRecord | None: ...
+    def list_jobs(
+        self, statuses: Iterable[JobStatus] | None = None, owner: str | None = None, limit: int = 0
+    ) -> list[JobRecord]: ...
+    def claim_next(self, worker_id: str) -> JobRecord | None: ...
+    def update_progress(
+        self, job_id: str, *, phase: JobPhase, current_step: int, total_steps: int, step_seconds: float | None
+    ) -> None: ...
+    def complete(self, job_id: str, outputs: Sequence[str]) -> bool: ...
+    def fail(self, job_id: str, code: str, message: str) -> bool: ...
+    def cancel_queued(self, job_id: str) -> bool: ...
+    def mark_cancelled(self, job_id: str) -> bool: ...
+    def requeue(self, job_id: str, *, count_attempt: bool) -> bool: ...
+    def clear_queued(self, owner: str | None = None) -> list[str]: ...
+    def queue_positions(self) -> dict[str, int]: ...
+    def count_by_status(self) -> dict[JobStatus, int]: ...
+    def recover_interrupted(self, max_attempts: int) -> RecoveryReport: ...
+
+
+def _enable_sqlite_durability(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers (status polls) run while the scheduler writes; busy_timeout waits instead of
+    # failing on a momentary lock; synchronous=FULL makes every commit survive a power cut too.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_database_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        sa.event.listen(engine, "connect", _enable_sqlite_durability)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Create the schema. Version 1 is the first; later versions add numbered steps here."""
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        current = conn.execute(sa.select(sa.func.max(schema_version_table.c.version))).scalar()
+        if current is None:
+            conn.execute(schema_version_table.insert().values(version=SCHEMA_VERSION))
+
+
+def _record(row: sa.Row[Any]) -> JobRecord:
+    m = row._mapping
+    return JobRecord(
+        id=m["id"],
+        seq=m["seq"],
+        mode=m["mode"],
+        owner=m["owner"],
+        status=JobStatus(m["status"]),
+        model_name=m["model_name"],
+        prompt=m["prompt"],
+        seed=m["seed"],
+        params=json.loads(m["params"]),
+        queued_at=m["queued_at"],
+        started_at=m["started_at"],
+        finished_at=m["finished_at"],
+        attempts=m["attempts"],
+        phase=m["phase"],
+        current_step=m["current_step"],
+        total_steps=m["total_steps"],
+        step_seconds=m["step_seconds"],
+        worker_id=m["worker_id"],
+        outputs=json.loads(m["outputs"]),
+        error=m["error"],
+        error_code=m["error_code"],
+    )
+
+
+class SqlJobStore:
+    """JobStore on SQLAlchemy Core (SQLite by default, PostgreSQL for a shared deployment)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # --- helpers ---
+    def _transition(self, conn: Connection, job_id: str, expected: JobStatus, values: dict[str, Any]) -> bool:
+        result = conn.execute(
+            jobs_table.update()
+            .where(jobs_table.c.id == job_id, jobs_table.c.status == expected.value)
+            .values(**values)
+        )
+        return result.rowcount == 1
+
+    # --- JobStore ---
+    def add(self, job: NewJob) -> JobRecord:
+        with self._engine.begin() as conn:
+            conn.execute(
+                jobs_table.insert().values(
+                    id=job.id,
+                    mode=job.mode,
+                    owner=job.owner,
+                    status=JobStatus.QUEUED.value,
+                    model_name=job.model_name,
+                    prompt=job.prompt,
+                    seed=job.seed,
+                    params=json.dumps(job.params),
+                    queued_at=time.time(),
+                    attempts=0,
+                    current_step=0,
+                    total_steps=job.total_steps,
+                    outputs="[]",
+                )
+            )
+        record = self.get(job.id)
+        assert record is not None
+        return record
+
+    def get(self, job_id: str) -> JobRecord | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(jobs_table).where(jobs_table.c.id == job_id)).first()
+        return _record(row) if row else None
+
+    def list_jobs(
+        self, statuses: Iterable[JobStatus] | None = None, owner: str | None = None, limit: int = 0
+    ) -> list[JobRecord]:
+        query = sa.select(jobs_table).order_by(jobs_table.c.seq.desc())
+        if statuses is not None:
+            query = query.where(jobs_table.c.status.in_([s.value for s in statuses]))
+        if owner is not None:
+            query = query.where(jobs_table.c.owner == owner)
+        if limit > 0:
+            query = query.limit(limit)
+        with self._engine.connect() as conn:
+            return [_record(row) for row in conn.execute(query)]
+
+    def claim_next(self, worker_id: str) -> JobRecord | None:
+        # Several workers may race for the head of the queue; the conditional UPDATE lets exactly one
+        # win, and the losers simply try the next row.
+        for _ in range(8):
+            with self._engine.begin() as conn:
+                row = conn.execute(
+                    sa.select(jobs_table.c.id)
+                    .where(jobs_table.c.status == JobStatus.QUEUED.value)
+                    .order_by(jobs_table.c.seq)
+                    .limit(1)
+                ).first()
+                if row is None:
+                    return None
+                won = self._transition(
+                    conn,
+                    row.id,
+                    JobStatus.QUEUED,
+                    {
+                        "status": JobStatus.PROCESSING.value,
+                        "started_at": time.time(),
+                        "attempts": jobs_table.c.attempts + 1,
+                        "worker_id": worker_id,
+                        "phase": JobPhase.WAITING.value,
+                        "current_step": 0,
+                        "step_seconds": None,
+                    },
+                )
+            if won:
+                return self.get(row.id)
+        return None
+
+    def update_progress(
+        self, job_id: str, *, phase: JobPhase, current_step: int, total_steps: int, step_seconds: float | None
+    ) -> None:
+        with self._engine.begin() as conn:
+            self._transition(
+                conn,
+                job_id,
+                JobStatus.PROCESSING,
+                {
+                    "phase": phase.value,
+                    "current_step": current_step,
+                    "total_steps": total_steps,
+                    "step_seconds": step_seconds,
+                },
+            )
+
+    def complete(self, job_id: str, outputs: Sequence[str]) -> bool:
+        with self._engine.begin() as conn:
+            return self._transition(
+                conn,
+                job_id,
+                JobStatus.PROCESSING,
+                {
+                    "status": JobStatus.COMPLETED.value,
+                    "finished_at": time.time(),
+                    "outputs": json.dumps(list(outputs)),
+                    "phase": None,
+                    "current_step": jobs_table.c.total_steps,
+                },
+            )
+
+    def fail(self, job_id: str, code: str, message: str) -> bool:
+        values = {
+            "status": JobStatus.FAILED.value,
+            "finished_at": time.time(),
+            "error": message,
+            "error_code": code,
+            "phase": None,
+        }
+        with self._engine.begin() as conn:
+            # A job may fail before it ever started (e.g. its model vanished while it waited).
+            return self._transition(conn, job_id, JobStatus.PROCESSING, values) or self._transition(
+                conn, job_id, JobStatus.QUEUED, values
+            )
+
+    def cancel_queued(self, job_id: str) -> bool:
+        with self._engine.begin() as conn:
+            return self._transition(
+                conn,
+                job_id,
+                JobStatus.QUEUED,
+                {"status": JobStatus.CANCELLED.value, "finished_at": time.time()},
+            )
+
+    def mark_cancelled(self, job_id: str) -> bool:
+        with self._engine.begin() as conn:
+            return self._transition(
+                conn,
+                job_id,
+                JobStatus.PROCESSING,
+                {"status": JobStatus.CANCELLED.value, "finished_at": time.time(), "phase": None},
+            )
+
+    def requeue(self, job_id: str, *, count_attempt: bool) -> bool:
+        values: dict[str, Any] = {
+            "status": JobStatus.QUEUED.value,
+            "started_at": None,
+            "worker_id": None,
+            "phase": None,
+            "current_step": 0,
+            "step_seconds": None,
+        }
+        if not count_attempt:
+            values["attempts"] = jobs_table.c.attempts - 1
+        with self._engine.begin() as conn:
+            return self._transition(conn, job_id, JobStatus.PROCESSING, values)
+
+    def clear_queued(self, owner: str | None = None) -> list[str]:
+        cleared: list[str] = []
+        with self._engine.begin() as conn:
+            query = sa.select(jobs_table.c.id).where(jobs_table.c.status == JobStatus.QUEUED.value)
+            if owner is not None:
+                query = query.where(jobs_table.c.owner == owner)
+            for row in conn.execute(query).all():
+                if self._transition(
+                    conn,
+                    row.id,
+                    JobStatus.QUEUED,
+                    {"status": JobStatus.CANCELLED.value, "finished_at": time.time()},
+                ):
+                    cleared.append(row.id)
+        return cleared
+
+    def queue_positions(self) -> dict[str, int]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(jobs_table.c.id)
+                .where(jobs_table.c.status == JobStatus.QUEUED.value)
+                .order_by(jobs_table.c.seq)
+            ).all()
+        return {row.id: index + 1 for index, row in enumerate(rows)}
+
+    def count_by_status(self) -> dict[JobStatus, int]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(jobs_table.c.status, sa.func.count()).group_by(jobs_table.c.status)
+            ).all()
+        counts = {status: 0 for status in JobStatus}
+        for status, count in rows:
+            counts[JobStatus(status)] = count
+        return counts
+
+    def recover_interrupted(self, max_attempts: int) -> RecoveryReport:
+        """Jobs left `processing` by a crash go back to the queue (in their original place, since
+        order is by seq) unless they have already been started `max_attempts` times."""
+        requeued: list[str] = []
+        failed: list[str] = []
+        for job in self.list_jobs([JobStatus.PROCESSING]):
+            if job.attempts >= max_attempts:
+                message = (
+                    f"the server stopped while this job was processing, {job.attempts} times; "
+                    "it is not retried again"
+                )
+                if self.fail(job.id, "JOB_INTERRUPTED", message):
+                    failed.append(job.id)
+            elif self.requeue(job.id, count_attempt=True):
+                requeued.append(job.id)
+        return RecoveryReport(requeued=requeued, failed=failed)

@@ -1,0 +1,1 @@
+"""Output files: folder layout, atomic writes, PNG metadata, thumbnails."""

@@ -1,0 +1,108 @@
+"""The one table of generation parameter ranges and the sampler/scheduler vocabularies.
+
+`/api/parameters`, `/api/validate`, request validation and the OpenAPI schema are all built from
+this table, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NumericRange:
+    minimum: float
+    maximum: float
+    default: float
+    step: float
+    description: str
+
+    def as_public(self) -> dict[str, float]:
+        return {"min": self.minimum, "max": self.maximum, "default": self.default, "step": self.step}
+
+
+PARAMETER_RANGES: dict[str, NumericRange] = {
+    "width": NumericRange(64, 4096, 1024, 8, "Image width in pixels, a multiple of 8."),
+    "height": NumericRange(64, 4096, 1024, 8, "Image height in pixels, a multiple of 8."),
+    "steps": NumericRange(1, 150, 20, 1, "Sampling steps."),
+    "cfg_scale": NumericRange(1.0, 30.0, 7.0, 0.1, "Classifier-free guidance scale."),
+    "batch_count": NumericRange(1, 50, 1, 1, "Images made by the job (seeds seed, seed+1, ...)."),
+    "clip_skip": NumericRange(
+        -1, 12, -1, 1, "CLIP layers to skip; -1 or 0 lets the engine pick the model's default."
+    ),
+}
+
+# The API's sampler names (the spec's list plus what the engine also has) -> the engine's names.
+SAMPLERS: dict[str, str] = {
+    "euler": "euler",
+    "euler_a": "euler_a",
+    "heun": "heun",
+    "dpm2": "dpm2",
+    "dpmpp2s_a": "dpm++2s_a",
+    "dpmpp2m": "dpm++2m",
+    "dpmpp2mv2": "dpm++2mv2",
+    "ipndm": "ipndm",
+    "ipndm_v": "ipndm_v",
+    "lcm": "lcm",
+    "ddim_trailing": "ddim_trailing",
+    "tcd": "tcd",
+    "res_multistep": "res_multistep",
+    "res_2s": "res_2s",
+    "er_sde": "er_sde",
+}
+
+# Names A1111-style infotext uses, so other tools read our PNG metadata.
+SAMPLER_DISPLAY_NAMES: dict[str, str] = {
+    "euler": "Euler",
+    "euler_a": "Euler a",
+    "heun": "Heun",
+    "dpm2": "DPM2",
+    "dpmpp2s_a": "DPM++ 2S a",
+    "dpmpp2m": "DPM++ 2M",
+    "dpmpp2mv2": "DPM++ 2M v2",
+    "ipndm": "iPNDM",
+    "ipndm_v": "iPNDM_v",
+    "lcm": "LCM",
+    "ddim_trailing": "DDIM trailing",
+    "tcd": "TCD",
+    "res_multistep": "Res multistep",
+    "res_2s": "Res 2s",
+    "er_sde": "ER SDE",
+}
+
+SCHEDULERS: tuple[str, ...] = (
+    "discrete",
+    "karras",
+    "exponential",
+    "ays",
+    "gits",
+    "smoothstep",
+    "sgm_uniform",
+    "simple",
+    "kl_optimal",
+    "lcm",
+    "bong_tangent",
+)
+
+DEFAULT_SAMPLER = "euler_a"
+DEFAULT_SCHEDULER = "discrete"
+
+# Real 32-bit seeds: the binding's own "random" picks only among 10,001 values.
+MAX_SEED = 2**32 - 1
+
+# Request fields that change the engine context (a new one must be built to change them).
+CONTEXT_FIELDS: tuple[str, ...] = (
+    "n_threads",
+    "offload_params_to_cpu",
+    "clip_on_cpu",
+    "vae_on_cpu",
+    "diffusion_flash_attn",
+    "diffusion_conv_direct",
+    "vae_conv_direct",
+    "vae_path",
+    "clip_l_path",
+    "clip_g_path",
+    "taesd_path",
+    "embedding_dir",
+    "lora_model_dir",
+)

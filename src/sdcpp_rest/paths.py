@@ -1,0 +1,31 @@
+"""The one helper that turns a path from a request into a file inside its configured folder."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+MAX_RELATIVE_PATH_LENGTH = 1024
+
+
+class PathOutsideRoot(ValueError):
+    """A requested path is absolute, climbs out with `..`, or resolves (via symlinks) outside its root."""
+
+
+def resolve_inside(root: Path, relative: str) -> Path:
+    """Resolve `relative` under `root`, following symlinks only while they stay inside `root`.
+
+    Refuses absolute paths, `..` components, backslashes (Windows separators smuggled through a Unix
+    server), NUL bytes and anything whose real path leaves the root. The file need not exist.
+    """
+    if not relative or len(relative) > MAX_RELATIVE_PATH_LENGTH:
+        raise PathOutsideRoot("path is empty or too long")
+    if "\x00" in relative or "\\" in relative:
+        raise PathOutsideRoot("path contains a NUL byte or a backslash")
+    pure = PurePosixPath(relative)
+    if pure.is_absolute() or any(part == ".." for part in pure.parts):
+        raise PathOutsideRoot("path must be relative and must not contain '..'")
+    real_root = root.resolve()
+    candidate = (real_root / pure).resolve()
+    if candidate != real_root and not candidate.is_relative_to(real_root):
+        raise PathOutsideRoot("path resolves outside its folder")
+    return candidate

@@ -1,0 +1,26 @@
+"""The typed holder of everything stateful; built by create_app, reached by routes through dependencies."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from sdcpp_rest.catalog.files import ModelFiles
+from sdcpp_rest.config import Settings
+from sdcpp_rest.jobs.generation import GenerationService
+from sdcpp_rest.jobs.scheduler import Scheduler
+from sdcpp_rest.jobs.store import JobStore
+from sdcpp_rest.outputs.files import OutputStore
+from sdcpp_rest.version import VersionInfo
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: JobStore
+    model_files: ModelFiles
+    outputs: OutputStore
+    generation: GenerationService
+    scheduler: Scheduler
+    version: VersionInfo
+    started_at: float = field(default_factory=time.time)
