@@ -7,6 +7,7 @@ why it failed, a progress callback passed on every call, real random seeds chose
 from __future__ import annotations
 
 import ctypes
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -88,6 +89,9 @@ class Engine:
         started = time.perf_counter()
         kwargs = asdict(context)
         kwargs["embedding_paths"] = list(context.embedding_paths)
+        if context.n_threads <= 0:
+            # The binding's own default is half the CPUs; use them all, as the engine's CLI does.
+            kwargs["n_threads"] = os.cpu_count() or 1
         try:
             # verbose=True: the engine reports sampling progress only when its log level lets it.
             sd = _StableDiffusionWithEmbeddings(**kwargs, verbose=True)
