@@ -211,10 +211,13 @@ class WorkerSlot(threading.Thread):
             store.requeue(job.id, count_attempt=False)
         else:
             detail = f"; last engine messages: {' | '.join(exc.last_log[-3:])}" if exc.last_log else ""
+            latest = store.get(job.id)
+            phase = latest.phase if latest and latest.phase else "starting"
             store.fail(
                 job.id,
                 "WORKER_CRASHED",
-                f"the engine worker process {exc.description} while running this job{detail}",
+                f"the engine worker process {exc.description} while {phase} "
+                f"(model '{job.model_name}'){detail}",
             )
             log.error("engine worker %s %s during job %s", self.worker.worker_id, exc.description, job.id)
         # Replace the worker now, so the next job does not wait for the start.
