@@ -97,7 +97,7 @@ class Engine:
             sd = _StableDiffusionWithEmbeddings(**kwargs, verbose=True)
         except (ValueError, RuntimeError, OSError) as exc:
             raise EngineLoadError(self._load_failure_reason(context, str(exc))) from None
-        if getattr(sd, "_model", None) is None or sd._model.model is None:
+        if getattr(sd, "_model", None) is None or not sd._model.model:  # NULL ctypes pointer
             raise EngineLoadError(self._load_failure_reason(context, "the engine returned no context"))
         self._sd = sd
         self.context = context

@@ -16,6 +16,8 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from PIL import Image
+
 from sdcpp_rest.engine.protocol import (
     CommandFailed,
     GenerateCommand,
@@ -142,9 +144,19 @@ class _Worker:
             fields["Seed"] = command.seed + index
             infotext = format_infotext(command.prompt, command.negative_prompt, fields)
             name = output_filename(index)
+            image = _crop_to_requested(image, command.width, command.height)
             write_png_atomically(image.convert("RGB"), job_dir / name, infotext)
             files.append(name)
         self._send(JobFinished(job_id=command.job_id, files=files, generate_seconds=generate_seconds))
+
+
+def _crop_to_requested(image: Image.Image, width: int, height: int) -> Image.Image:
+    """The engine aligns sizes up to its model's multiple (64 for SD1.x: 64x72 is made as 64x128);
+    a centred crop gives the user the size they asked for without distorting the picture."""
+    if image.size == (width, height) or image.width < width or image.height < height:
+        return image
+    left, top = (image.width - width) // 2, (image.height - height) // 2
+    return image.crop((left, top, left + width, top + height))
 
 
 def worker_main(conn: Connection, verbose: bool) -> None:
