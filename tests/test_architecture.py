@@ -70,3 +70,11 @@ def test_async_routes_await_something() -> None:
 def test_modules_stay_small() -> None:
     too_long = [f"{p}: {n}" for p in _modules() if (n := len(p.read_text().splitlines())) > MAX_LINES]
     assert too_long == []
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    from sdcpp_rest.config import Settings
+
+    readme = (SRC.parents[1] / "README.md").read_text()
+    missing = [name for name in Settings.model_fields if f"`{name}`" not in readme]
+    assert missing == []
