@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,11 +10,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sdcpp_rest import __version__
-from sdcpp_rest.api import files, generate, models, queue, system, utilities
+from sdcpp_rest.api import files, generate, models, queue, system, utilities, ws
 from sdcpp_rest.catalog.files import ModelFiles
 from sdcpp_rest.config import Settings
 from sdcpp_rest.errors import install_error_handlers
+from sdcpp_rest.events import EventBus
 from sdcpp_rest.jobs.generation import GenerationService
+from sdcpp_rest.jobs.notifier import JobNotifier
 from sdcpp_rest.jobs.scheduler import Scheduler
 from sdcpp_rest.jobs.store import SqlJobStore, create_database_engine, migrate
 from sdcpp_rest.middleware import RequestContextMiddleware
@@ -44,6 +47,9 @@ def build_services(settings: Settings) -> Services:
         worker_start_timeout_s=settings.worker_start_timeout_s,
     )
     generation.scheduler = scheduler
+    events = EventBus()
+    notifier = JobNotifier(store, events, generation.to_public, scheduler.active_generations)
+    scheduler.listener = notifier
     return Services(
         settings=settings,
         store=store,
@@ -52,6 +58,8 @@ def build_services(settings: Settings) -> Services:
         generation=generation,
         scheduler=scheduler,
         version=read_version_info(),
+        events=events,
+        notifier=notifier,
     )
 
 
@@ -67,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
                 len(report.requeued),
                 len(report.failed),
             )
+        services.events.bind(asyncio.get_running_loop())
         services.scheduler.start()
         log.info(
             "sdcpp-rest %s listening on %s:%s (models: %s, outputs: %s)",
@@ -99,6 +108,7 @@ def create_app(settings: Settings) -> FastAPI:
         files.router,
         utilities.router,
         models.router,
+        ws.router,
     ):
         app.include_router(router)
     return app

@@ -10,6 +10,9 @@ from pathlib import Path
 from sdcpp_rest import __version__
 from sdcpp_rest.config import ConfigError, Settings, load_settings
 
+WS_PING_INTERVAL_SECONDS = 20.0
+WS_PING_TIMEOUT_SECONDS = 20.0
+
 
 def _serve_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve = subparsers.add_parser("serve", help="run the HTTP server")
@@ -59,6 +62,9 @@ def serve(args: argparse.Namespace) -> int:
         log_level="debug" if settings.verbose else "info",
         access_log=settings.verbose,
         timeout_graceful_shutdown=10,
+        # WebSocket keep-alive: a client that does not answer a ping within 20 s is disconnected.
+        ws_ping_interval=WS_PING_INTERVAL_SECONDS,
+        ws_ping_timeout=WS_PING_TIMEOUT_SECONDS,
     )
     return 0
 

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 from sdcpp_rest.catalog.files import ModelFiles
 from sdcpp_rest.config import Settings
+from sdcpp_rest.events import EventBus
 from sdcpp_rest.jobs.generation import GenerationService
+from sdcpp_rest.jobs.notifier import JobNotifier
 from sdcpp_rest.jobs.scheduler import Scheduler
 from sdcpp_rest.jobs.store import JobStore
 from sdcpp_rest.outputs.files import OutputStore
@@ -23,4 +25,6 @@ class Services:
     generation: GenerationService
     scheduler: Scheduler
     version: VersionInfo
+    events: EventBus
+    notifier: JobNotifier
     started_at: float = field(default_factory=time.time)

@@ -19,6 +19,8 @@ router = APIRouter(prefix="/api/generate", tags=["generate"])
 )
 def text2img(body: Text2ImgRequest, services: ServicesDep, owner: OwnerDep) -> QueuedReply:
     job = services.generation.submit_text2img(body, owner)
+    services.notifier.job_changed(job.id)
+    services.notifier.queue_changed()
     position = services.store.queue_positions().get(job.id, 0)
     return QueuedReply(
         request_id=job.id,

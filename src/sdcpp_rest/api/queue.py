@@ -63,7 +63,8 @@ def cancel(body: CancelRequest, services: ServicesDep, owner: OwnerDep) -> Statu
     if job is None or (owner is not None and job.owner != owner):
         raise JobNotFound(f"job {job_id} not found")
     if store.cancel_queued(job_id):
-        services.scheduler.notify_changed()
+        services.notifier.job_changed(job_id)
+        services.notifier.queue_changed()
         return StatusReply(status="success", message="Job cancelled successfully", job_id=job_id)
     deadline = time.monotonic() + CANCEL_HANDOFF_WAIT_SECONDS
     while time.monotonic() < deadline:
@@ -87,5 +88,7 @@ def cancel(body: CancelRequest, services: ServicesDep, owner: OwnerDep) -> Statu
 @router.post("/clear", response_model=StatusReply, summary="Remove every queued job")
 def clear(services: ServicesDep, owner: OwnerDep) -> StatusReply:
     cleared = services.store.clear_queued(owner=owner)
-    services.scheduler.notify_changed()
+    for job_id in cleared:
+        services.notifier.job_changed(job_id)
+    services.notifier.queue_changed()
     return StatusReply(status="success", message="Queue cleared successfully", cleared=len(cleared))

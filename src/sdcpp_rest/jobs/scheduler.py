@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sdcpp_rest.engine.protocol import (
     CommandFailed,
@@ -47,6 +48,25 @@ class JobPreparationError(Exception):
 
 # Turns a stored job into the command a worker runs; supplied by the generation service.
 CommandBuilder = Callable[[JobRecord], GenerateCommand]
+
+
+class SchedulerListener(Protocol):
+    """Told about every change the scheduler makes (the WebSocket layer listens here)."""
+
+    def job_changed(self, job_id: str) -> None: ...
+    def queue_changed(self) -> None: ...
+    def system(self, kind: str, **details: Any) -> None: ...
+
+
+class _NoListener:
+    def job_changed(self, job_id: str) -> None:
+        pass
+
+    def queue_changed(self) -> None:
+        pass
+
+    def system(self, kind: str, **details: Any) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -113,6 +133,8 @@ class WorkerSlot(threading.Thread):
                 continue
             with self._lock:
                 self.job_id, self._cancel_job_id = job.id, None
+            scheduler.listener.job_changed(job.id)
+            scheduler.listener.queue_changed()
             try:
                 self._execute(job)
             except Exception:  # a bug here must not kill the slot and strand the queue
@@ -121,7 +143,8 @@ class WorkerSlot(threading.Thread):
             finally:
                 with self._lock:
                     self.job_id = None
-                scheduler.notify_changed()
+                scheduler.listener.job_changed(job.id)
+                scheduler.listener.queue_changed()
         self.worker.stop()
 
     def _ensure_worker(self) -> bool:
@@ -129,10 +152,16 @@ class WorkerSlot(threading.Thread):
             return True
         try:
             self.worker.start()
-            return True
         except WorkerStartFailed as exc:
             log.error("engine worker %s could not start: %s", self.worker.worker_id, exc)
+            self._scheduler.listener.system(
+                "worker_start_failed", worker_id=self.worker.worker_id, message=str(exc)
+            )
             return False
+        self._scheduler.listener.system(
+            "worker_started", worker_id=self.worker.worker_id, pid=self.worker.pid
+        )
+        return True
 
     def _execute(self, job: JobRecord) -> None:
         store = self._scheduler.store
@@ -157,6 +186,25 @@ class WorkerSlot(threading.Thread):
 
     def _handle(self, job: JobRecord, command: GenerateCommand, message: object, clock: _StepClock) -> bool:
         """Apply one worker message; True when the job has reached its end."""
+        finished = self._apply(job, command, message, clock)
+        if isinstance(message, (StepProgress, PhaseChanged)):
+            self._scheduler.listener.job_changed(job.id)
+        elif isinstance(message, ModelLoaded):
+            self._scheduler.listener.system(
+                "model_loaded",
+                worker_id=self.worker.worker_id,
+                model=job.model_name,
+                seconds=round(message.seconds, 3),
+            )
+        elif isinstance(message, ModelUnloaded):
+            self._scheduler.listener.system("model_unloaded", worker_id=self.worker.worker_id)
+        if isinstance(message, PhaseChanged) and message.phase == JobPhase.LOADING:
+            self._scheduler.listener.system(
+                "model_loading", worker_id=self.worker.worker_id, model=job.model_name
+            )
+        return finished
+
+    def _apply(self, job: JobRecord, command: GenerateCommand, message: object, clock: _StepClock) -> bool:
         store = self._scheduler.store
         total = command.steps * command.batch_count
         if isinstance(message, StepProgress):
@@ -220,6 +268,9 @@ class WorkerSlot(threading.Thread):
                 f"(model '{job.model_name}'){detail}",
             )
             log.error("engine worker %s %s during job %s", self.worker.worker_id, exc.description, job.id)
+            self._scheduler.listener.system(
+                "worker_crashed", worker_id=self.worker.worker_id, job_id=job.id, reason=exc.description
+            )
         # Replace the worker now, so the next job does not wait for the start.
         if not self._scheduler.stopping.is_set():
             self._ensure_worker()
@@ -235,8 +286,10 @@ class Scheduler:
         worker_count: int,
         verbose: bool,
         worker_start_timeout_s: float,
+        listener: SchedulerListener | None = None,
     ) -> None:
         self.store = store
+        self.listener: SchedulerListener = listener or _NoListener()
         self.build_command = build_command
         self.stopping = threading.Event()
         self._work = threading.Condition()
@@ -253,6 +306,7 @@ class Scheduler:
     def stop(self) -> None:
         """Stop taking jobs; a running job is requeued (not counted as an attempt) and workers end."""
         self.stopping.set()
+        self.listener.system("shutting_down")
         self.notify_work()
         for slot in self._slots:
             slot.worker.kill()
@@ -266,9 +320,6 @@ class Scheduler:
     def wait_for_work(self, timeout: float) -> None:
         with self._work:
             self._work.wait(timeout)
-
-    def notify_changed(self) -> None:
-        self.notify_work()
 
     def cancel_running(self, job_id: str) -> bool:
         return any(slot.cancel(job_id) for slot in self._slots)

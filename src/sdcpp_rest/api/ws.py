@@ -1,0 +1,124 @@
+"""`/ws`: live job progress, queue changes and system events as `{"type", "data"}` JSON messages.
+
+Query parameters choose what to follow at connect time: `job_id` (repeatable) for given jobs,
+`scope=own` for the caller's jobs, `scope=all` for every job (admins; without authentication every
+client is the local admin). Default: `all` for admins, `own` otherwise. Later, the client may send
+`{"type": "subscribe", "job_id": ...}`, `{"type": "unsubscribe", "job_id": ...}`,
+`{"type": "subscribe", "scope": "own"|"all"}` or `{"type": "ping"}`. After each subscription the
+server sends the current state of what it covers, so a reconnecting client is up to date at once.
+Dead connections are found by WebSocket ping/pong (uvicorn's ws_ping_interval / ws_ping_timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from sdcpp_rest.events import Connection, Event, Subscription, job_update, queue_update
+from sdcpp_rest.jobs.records import JobStatus
+from sdcpp_rest.outputs.files import is_job_id
+from sdcpp_rest.services import Services
+
+router = APIRouter(tags=["websocket"])
+
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.PROCESSING)
+MAX_FOLLOWED_JOBS = 1000
+
+
+def _snapshot(services: Services, subscription: Subscription, job_ids: set[str] | None) -> list[Event]:
+    """Current state of what a subscription covers (runs in a thread: it reads the database)."""
+    store = services.store
+    positions = store.queue_positions()
+    events: list[Event] = []
+    if job_ids is None:
+        owner = None if subscription.everything and subscription.is_admin else subscription.user
+        jobs = sorted(store.list_jobs(ACTIVE_STATUSES, owner=owner), key=lambda job: job.seq)
+    else:
+        jobs = [job for job in (store.get(job_id) for job_id in job_ids) if job is not None]
+    for job in jobs:
+        event = job_update(services.notifier.job_payload(job, positions), owner=job.owner)
+        if subscription.wants(event):
+            events.append(event)
+    events.append(
+        queue_update(
+            {
+                "size": len(positions),
+                "active_generations": services.scheduler.active_generations(),
+                "positions": positions,
+            }
+        )
+    )
+    return events
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"type": "error", "data": {"message": message, "code": "INVALID_PARAMETERS"}}
+
+
+@router.websocket("/ws")
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    services: Services = websocket.app.state.services
+    params = websocket.query_params
+    job_ids = {job_id for job_id in params.getlist("job_id") if is_job_id(job_id)}
+    scope = params.get("scope")
+    subscription = Subscription(job_ids=set(job_ids), user=None, is_admin=True)
+    if scope in ("all", "own") or not job_ids:
+        subscription.everything = scope != "own" and subscription.is_admin
+        subscription.own_jobs = not subscription.everything
+    await websocket.accept()
+    connection = services.events.connect(subscription)
+    try:
+        for event in await asyncio.to_thread(_snapshot, services, subscription, job_ids or None):
+            connection.offer(event)
+        writer = asyncio.create_task(_write(websocket, connection))
+        reader = asyncio.create_task(_read(websocket, services, connection))
+        done, pending = await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await task
+    finally:
+        services.events.disconnect(connection)
+
+
+async def _write(websocket: WebSocket, connection: Connection) -> None:
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+        while True:
+            event = await connection.next()
+            await websocket.send_text(json.dumps(event.wire()))
+
+
+async def _read(websocket: WebSocket, services: Services, connection: Connection) -> None:
+    subscription = connection.subscription
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+        while True:
+            text = await websocket.receive_text()
+            try:
+                message = json.loads(text)
+            except ValueError:
+                connection.offer(Event("error", _error("messages must be JSON objects")["data"]))
+                continue
+            if not isinstance(message, dict):
+                connection.offer(Event("error", _error("messages must be JSON objects")["data"]))
+                continue
+            kind, job_id, scope = message.get("type"), message.get("job_id"), message.get("scope")
+            if kind == "ping":
+                connection.offer(Event("pong", {}))
+            elif kind == "subscribe" and isinstance(job_id, str) and is_job_id(job_id):
+                if len(subscription.job_ids) < MAX_FOLLOWED_JOBS:
+                    subscription.job_ids.add(job_id)
+                for event in await asyncio.to_thread(_snapshot, services, subscription, {job_id}):
+                    connection.offer(event)
+            elif kind == "subscribe" and scope in ("all", "own"):
+                subscription.everything = scope == "all" and subscription.is_admin
+                subscription.own_jobs = True
+                for event in await asyncio.to_thread(_snapshot, services, subscription, None):
+                    connection.offer(event)
+            elif kind == "unsubscribe" and isinstance(job_id, str):
+                subscription.job_ids.discard(job_id)
+            else:
+                connection.offer(Event("error", _error(f"unknown message: {text[:200]}")["data"]))

@@ -1,0 +1,65 @@
+"""Turns scheduler and queue changes into WebSocket events (job_update, queue_update, system_update)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sdcpp_rest.events import EventBus, job_update, queue_update, system_update
+from sdcpp_rest.jobs.records import JobRecord
+from sdcpp_rest.jobs.store import JobStore
+from sdcpp_rest.schemas import JobPublic
+
+# Fields of JobPublic a job_update carries (the spec's names and units: times in milliseconds).
+JOB_UPDATE_FIELDS = (
+    "status", "phase", "position", "progress", "current_step", "total_steps", "time_elapsed",
+    "time_remaining", "speed", "seed", "model_name", "error", "error_code",
+)  # fmt: skip
+
+
+class JobNotifier:
+    """A SchedulerListener that publishes on the event bus; also called by the queue endpoints."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        bus: EventBus,
+        to_public: Callable[[JobRecord, dict[str, int]], JobPublic],
+        active_generations: Callable[[], int],
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._to_public = to_public
+        self._active_generations = active_generations
+
+    def job_payload(self, job: JobRecord, positions: dict[str, int]) -> dict[str, Any]:
+        public = self._to_public(job, positions)
+        data: dict[str, Any] = {"job_id": job.id, **public.model_dump(include=set(JOB_UPDATE_FIELDS))}
+        data["timestamp"] = int(time.time() * 1000)
+        if public.outputs:
+            data["outputs"] = [output.model_dump() for output in public.outputs]
+        return data
+
+    def job_changed(self, job_id: str) -> None:
+        job = self._store.get(job_id)
+        if job is None:
+            return
+        positions = self._store.queue_positions() if job.status.value == "queued" else {}
+        self._bus.publish(job_update(self.job_payload(job, positions), owner=job.owner))
+
+    def queue_changed(self) -> None:
+        positions = self._store.queue_positions()
+        self._bus.publish(
+            queue_update(
+                {
+                    "size": len(positions),
+                    "active_generations": self._active_generations(),
+                    "positions": positions,
+                    "timestamp": int(time.time() * 1000),
+                }
+            )
+        )
+
+    def system(self, kind: str, **details: Any) -> None:
+        self._bus.publish(system_update(kind, **details))
