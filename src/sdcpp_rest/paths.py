@@ -24,8 +24,11 @@ def resolve_inside(root: Path, relative: str) -> Path:
     pure = PurePosixPath(relative)
     if pure.is_absolute() or any(part == ".." for part in pure.parts):
         raise PathOutsideRoot("path must be relative and must not contain '..'")
-    real_root = root.resolve()
-    candidate = (real_root / pure).resolve()
+    try:
+        real_root = root.resolve()
+        candidate = (real_root / pure).resolve()
+    except (RuntimeError, OSError) as exc:  # a symlink loop (Python 3.11 raises RuntimeError)
+        raise PathOutsideRoot(f"path cannot be resolved: {exc}") from None
     if candidate != real_root and not candidate.is_relative_to(real_root):
         raise PathOutsideRoot("path resolves outside its folder")
     return candidate

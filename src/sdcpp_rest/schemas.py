@@ -54,6 +54,13 @@ class Text2ImgRequest(BaseModel):
     )
     batch_count: int = _ranged("batch_count")
     clip_skip: int = _ranged("clip_skip")
+    preview: Literal["none", "proj", "tae", "vae"] = Field(
+        "none",
+        description="Live previews in WebSocket job_update messages (`data.preview`: step, mime_type, "
+        "base64 JPEG of at most 256 px): proj = fast latent projection, tae = TAESD (needs taesd_path), "
+        "vae = full VAE decode (slow).",
+    )
+    preview_interval: int = Field(1, ge=1, le=150, description="Steps between previews.")
     n_threads: int | None = Field(
         None, ge=-1, le=1024, description="Engine threads (default: the server's n_threads setting)."
     )

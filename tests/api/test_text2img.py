@@ -92,3 +92,16 @@ def test_progress_fields_while_processing(server: ServerProcess, client: httpx.C
     assert job["status"] == "completed"
     assert seen_steps == sorted(seen_steps) and seen_steps, "progress was never reported"
     assert job["total_steps"] == 6 and job["time_remaining"] == 0
+
+
+def test_time_remaining_is_estimated_before_the_first_step_from_history(
+    server: ServerProcess, client: httpx.Client
+) -> None:
+    server.wait_for(client, server.submit(client, width=64, height=64, steps=2))
+    blocker = server.submit(client, width=64, height=64, steps=4)
+    waiting = server.submit(client, width=128, height=64, steps=3)
+    job = client.get(f"/api/queue/job/{waiting}").json()
+    if job["status"] == "queued":
+        assert job["time_remaining"] is not None and job["time_remaining"] > 0
+    server.wait_for(client, blocker)
+    assert server.wait_for(client, waiting)["status"] == "completed"

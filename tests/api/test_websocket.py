@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import socket
@@ -11,6 +12,7 @@ import time
 from typing import Any
 
 import httpx
+from PIL import Image
 from websockets.sync.client import ClientConnection, connect
 
 from tests.server import ServerProcess
@@ -166,3 +168,31 @@ def test_hundred_clients_get_final_message_and_a_stuck_one_does_not_delay_them(
     assert errors == []
     assert len(finals) == 100
     assert done["status"] == "completed"
+
+
+def test_previews_arrive_when_asked_and_not_otherwise(server: ServerProcess, client: httpx.Client) -> None:
+    def previews_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+        with connect(ws_url(server)) as ws:
+            job_id = server.submit(client, steps=2, **body)
+            messages = receive_until_final(ws, job_id)
+        return [
+            m["data"]["preview"]
+            for m in messages
+            if m["type"] == "job_update" and m["data"]["job_id"] == job_id and "preview" in m["data"]
+        ]
+
+    previews = previews_of({"preview": "proj", "preview_interval": 1})
+    assert previews, "no preview arrived"
+    image = Image.open(io.BytesIO(base64.b64decode(previews[0]["data"])))
+    assert image.format == "JPEG" and max(image.size) <= 256
+    assert previews[0]["mime_type"] == "image/jpeg" and previews[0]["step"] >= 1
+    assert previews_of({}) == []
+
+
+def test_step_messages_carry_the_engine_timestamp(server: ServerProcess, client: httpx.Client) -> None:
+    with connect(ws_url(server)) as ws:
+        job_id = server.submit(client, steps=2)
+        messages = receive_until_final(ws, job_id)
+    stamped = [m["data"] for m in messages if m["type"] == "job_update" and "engine_timestamp" in m["data"]]
+    assert len(stamped) == 2
+    assert all(s["engine_timestamp"] <= s["timestamp"] + 1 for s in stamped)

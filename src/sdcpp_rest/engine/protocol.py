@@ -45,6 +45,8 @@ class GenerateCommand:
     batch_count: int
     clip_skip: int
     output_dir: str
+    preview_method: str = "none"
+    preview_interval: int = 1
     # Infotext fields except the per-image seed, which the worker fills in (seed, seed+1, ...).
     infotext_fields: dict[str, Any] = field(default_factory=dict)
 
@@ -93,6 +95,16 @@ class StepProgress:
     step: int  # across the whole batch: image_index * steps + step
     total_steps: int
     step_seconds: float
+    wall_time: float = 0.0  # time.time() in the worker when the engine reported the step
+
+
+@dataclass(frozen=True)
+class PreviewImage:
+    """A small JPEG of the picture forming, sent every `preview_interval` steps when asked."""
+
+    job_id: str
+    step: int
+    jpeg: bytes
 
 
 @dataclass(frozen=True)
@@ -123,7 +135,8 @@ class CommandFailed:
 
 
 WorkerMessage = (
-    WorkerReady
+    PreviewImage
+    | WorkerReady
     | EngineLog
     | PhaseChanged
     | StepProgress

@@ -107,6 +107,19 @@ class Engine:
         reasons = "; ".join(self._recent_errors) or fallback
         return f"could not load model '{Path(context.model_path).name}': {reasons}"
 
+    @staticmethod
+    def _preview_arguments(
+        method: str, interval: int, on_preview: Callable[[int, Any], None] | None
+    ) -> dict[str, Any]:
+        if method == "none" or on_preview is None:
+            return {}
+
+        def forward(step: int, frames: list[Any], _is_noisy: bool) -> None:
+            if frames:
+                on_preview(step, frames[0])
+
+        return {"preview_method": method, "preview_interval": interval, "preview_callback": forward}
+
     def unload(self) -> None:
         if self._sd is not None:
             self._sd._stack.close()
@@ -128,6 +141,9 @@ class Engine:
         batch_count: int,
         clip_skip: int,
         on_step: Callable[[int, int, float], None],
+        preview_method: str = "none",
+        preview_interval: int = 1,
+        on_preview: Callable[[int, Any], None] | None = None,
     ) -> list[Any]:
         """Run one generation; `on_step(step, steps, seconds)` is called after every sampling step."""
         if self._sd is None:
@@ -147,6 +163,7 @@ class Engine:
                 batch_count=batch_count,
                 clip_skip=clip_skip,
                 progress_callback=on_step,
+                **self._preview_arguments(preview_method, preview_interval, on_preview),
             )
         finally:
             self._install_idle_progress_callback()

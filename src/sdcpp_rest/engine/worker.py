@@ -8,6 +8,7 @@ process.
 from __future__ import annotations
 
 import ctypes
+import io
 import logging
 import os
 import signal
@@ -26,6 +27,7 @@ from sdcpp_rest.engine.protocol import (
     ModelLoaded,
     ModelUnloaded,
     PhaseChanged,
+    PreviewImage,
     ShutdownCommand,
     StepProgress,
     UnloadCommand,
@@ -38,6 +40,8 @@ from sdcpp_rest.outputs.infotext import format_infotext
 log = logging.getLogger("sdcpp_rest.worker")
 
 _PR_SET_PDEATHSIG = 1
+PREVIEW_MAX_EDGE = 256
+PREVIEW_JPEG_QUALITY = 70
 
 
 def _die_with_parent() -> None:
@@ -108,7 +112,7 @@ class _Worker:
                     self._send(PhaseChanged(job_id=command.job_id, phase="sampling"))
                 return
             overall = max(image_index, 0) * steps + step
-            self._send(StepProgress(command.job_id, overall, total, float(seconds)))
+            self._send(StepProgress(command.job_id, overall, total, float(seconds), time.time()))
             if overall >= total:
                 self._send(PhaseChanged(job_id=command.job_id, phase="decoding"))
 
@@ -128,6 +132,13 @@ class _Worker:
                 batch_count=command.batch_count,
                 clip_skip=command.clip_skip,
                 on_step=on_step,
+                preview_method=command.preview_method,
+                preview_interval=command.preview_interval,
+                on_preview=lambda step, frame: self._send(
+                    PreviewImage(
+                        command.job_id, max(image_index, 0) * command.steps + step, _preview_jpeg(frame)
+                    )
+                ),
             )
         except (ValueError, RuntimeError) as exc:
             self._send(CommandFailed(job_id=command.job_id, code="GENERATION_FAILED", message=str(exc)))
@@ -148,6 +159,15 @@ class _Worker:
             write_png_atomically(image.convert("RGB"), job_dir / name, infotext)
             files.append(name)
         self._send(JobFinished(job_id=command.job_id, files=files, generate_seconds=generate_seconds))
+
+
+def _preview_jpeg(frame: Image.Image) -> bytes:
+    """Previews travel in WebSocket messages: keep them small."""
+    frame = frame.convert("RGB")
+    frame.thumbnail((PREVIEW_MAX_EDGE, PREVIEW_MAX_EDGE))
+    buffer = io.BytesIO()
+    frame.save(buffer, format="JPEG", quality=PREVIEW_JPEG_QUALITY)
+    return buffer.getvalue()
 
 
 def _crop_to_requested(image: Image.Image, width: int, height: int) -> Image.Image:

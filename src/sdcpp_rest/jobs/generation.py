@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import statistics
 import time
 import uuid
 from pathlib import Path
@@ -20,6 +21,9 @@ from sdcpp_rest.parameters import MAX_SEED, SAMPLER_DISPLAY_NAMES, SAMPLERS
 from sdcpp_rest.schemas import JobOutput, JobPublic, Text2ImgRequest
 
 _EMBEDDING_EXTENSIONS = (".safetensors", ".pt", ".bin", ".gguf")
+# Estimates before a job's first step use this many recent jobs of its model, re-read at most this often.
+HISTORY_JOBS = 20
+HISTORY_CACHE_SECONDS = 5.0
 
 
 class GenerationService:
@@ -35,6 +39,7 @@ class GenerationService:
         self._files = model_files
         self._outputs = outputs
         self.scheduler: Scheduler | None = None  # set by the app once the scheduler exists
+        self._history_cache: dict[str, tuple[float, list[JobRecord]]] = {}
 
     # --- submit ---
     def resolve_model_name(self, requested: str | None) -> str:
@@ -137,6 +142,8 @@ class GenerationService:
             batch_count=p["batch_count"],
             clip_skip=p["clip_skip"],
             output_dir=str(self._outputs.job_dir(job.id)),
+            preview_method=p.get("preview", "none"),
+            preview_interval=p.get("preview_interval", 1),
             infotext_fields=infotext_fields(p, checkpoint.path),
         )
 
@@ -155,6 +162,32 @@ class GenerationService:
         )
 
     # --- read ---
+    def _historic_step_seconds(self, job: JobRecord) -> float | None:
+        """Seconds per step of recent jobs of the same model: same size if any, else scaled by pixels
+        (sampling cost grows about linearly with the latent's pixel count)."""
+        if not job.model_name:
+            return None
+        now = time.monotonic()
+        cached = self._history_cache.get(job.model_name)
+        if cached is None or now - cached[0] > HISTORY_CACHE_SECONDS:
+            cached = (now, self._store.recent_completed(job.model_name, HISTORY_JOBS))
+            self._history_cache[job.model_name] = cached
+        history = cached[1]
+        if not history:
+            return None
+        width, height = job.params.get("width", 0), job.params.get("height", 0)
+        same_size = [
+            h.step_seconds for h in history if (h.params["width"], h.params["height"]) == (width, height)
+        ]
+        if same_size:
+            return statistics.median(s for s in same_size if s)
+        scaled = [
+            h.step_seconds * (width * height) / (h.params["width"] * h.params["height"])
+            for h in history
+            if h.step_seconds
+        ]
+        return statistics.median(scaled) if scaled else None
+
     def to_public(self, job: JobRecord, positions: dict[str, int]) -> JobPublic:
         now = time.time()
         started = job.started_at
@@ -165,10 +198,13 @@ class GenerationService:
             progress = 1.0
         speed = 1.0 / job.step_seconds if job.step_seconds else None
         remaining: int | None = None
-        if job.status == JobStatus.PROCESSING and job.step_seconds:
-            remaining = int(max(job.total_steps - job.current_step, 0) * job.step_seconds * 1000)
-        elif job.is_final:
+        if job.is_final:
             remaining = 0
+        else:
+            # This job's own step times once it has some; before that, recent jobs of its model.
+            step_seconds = job.step_seconds or self._historic_step_seconds(job)
+            if step_seconds:
+                remaining = int(max(job.total_steps - job.current_step, 0) * step_seconds * 1000)
         outputs = [
             JobOutput(
                 filename=name,

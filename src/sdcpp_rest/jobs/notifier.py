@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
 from typing import Any
@@ -41,12 +42,24 @@ class JobNotifier:
             data["outputs"] = [output.model_dump() for output in public.outputs]
         return data
 
-    def job_changed(self, job_id: str) -> None:
+    def job_changed(self, job_id: str, engine_time: float | None = None) -> None:
         job = self._store.get(job_id)
         if job is None:
             return
         positions = self._store.queue_positions() if job.status.value == "queued" else {}
-        self._bus.publish(job_update(self.job_payload(job, positions), owner=job.owner))
+        data = self.job_payload(job, positions)
+        if engine_time:
+            # When the engine reported this step (ms): lets a client measure delivery delay.
+            data["engine_timestamp"] = round(engine_time * 1000, 3)
+        self._bus.publish(job_update(data, owner=job.owner))
+
+    def job_preview(self, job_id: str, step: int, jpeg: bytes) -> None:
+        job = self._store.get(job_id)
+        if job is None:
+            return
+        data = self.job_payload(job, {})
+        data["preview"] = {"step": step, "mime_type": "image/jpeg", "data": base64.b64encode(jpeg).decode()}
+        self._bus.publish(job_update(data, owner=job.owner))
 
     def queue_changed(self) -> None:
         positions = self._store.queue_positions()

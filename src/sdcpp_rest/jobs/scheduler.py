@@ -22,6 +22,7 @@ from sdcpp_rest.engine.protocol import (
     ModelLoaded,
     ModelUnloaded,
     PhaseChanged,
+    PreviewImage,
     StepProgress,
 )
 from sdcpp_rest.engine.supervisor import EngineWorkerProcess, WorkerExited, WorkerStartFailed
@@ -53,13 +54,17 @@ CommandBuilder = Callable[[JobRecord], GenerateCommand]
 class SchedulerListener(Protocol):
     """Told about every change the scheduler makes (the WebSocket layer listens here)."""
 
-    def job_changed(self, job_id: str) -> None: ...
+    def job_changed(self, job_id: str, engine_time: float | None = None) -> None: ...
+    def job_preview(self, job_id: str, step: int, jpeg: bytes) -> None: ...
     def queue_changed(self) -> None: ...
     def system(self, kind: str, **details: Any) -> None: ...
 
 
 class _NoListener:
-    def job_changed(self, job_id: str) -> None:
+    def job_changed(self, job_id: str, engine_time: float | None = None) -> None:
+        pass
+
+    def job_preview(self, job_id: str, step: int, jpeg: bytes) -> None:
         pass
 
     def queue_changed(self) -> None:
@@ -187,8 +192,12 @@ class WorkerSlot(threading.Thread):
     def _handle(self, job: JobRecord, command: GenerateCommand, message: object, clock: _StepClock) -> bool:
         """Apply one worker message; True when the job has reached its end."""
         finished = self._apply(job, command, message, clock)
-        if isinstance(message, (StepProgress, PhaseChanged)):
+        if isinstance(message, StepProgress):
+            self._scheduler.listener.job_changed(job.id, engine_time=message.wall_time)
+        elif isinstance(message, PhaseChanged):
             self._scheduler.listener.job_changed(job.id)
+        elif isinstance(message, PreviewImage):
+            self._scheduler.listener.job_preview(job.id, message.step, message.jpeg)
         elif isinstance(message, ModelLoaded):
             self._scheduler.listener.system(
                 "model_loaded",

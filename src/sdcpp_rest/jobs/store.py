@@ -73,6 +73,7 @@ class JobStore(Protocol):
     def requeue(self, job_id: str, *, count_attempt: bool) -> bool: ...
     def clear_queued(self, owner: str | None = None) -> list[str]: ...
     def queue_positions(self) -> dict[str, int]: ...
+    def recent_completed(self, model_name: str, limit: int) -> list[JobRecord]: ...
     def count_by_status(self) -> dict[JobStatus, int]: ...
     def recover_interrupted(self, max_attempts: int) -> RecoveryReport: ...
 
@@ -322,6 +323,21 @@ class SqlJobStore:
                 .order_by(jobs_table.c.seq)
             ).all()
         return {row.id: index + 1 for index, row in enumerate(rows)}
+
+    def recent_completed(self, model_name: str, limit: int) -> list[JobRecord]:
+        """The newest completed jobs of a model that measured their step time (for estimates)."""
+        query = (
+            sa.select(jobs_table)
+            .where(
+                jobs_table.c.model_name == model_name,
+                jobs_table.c.status == JobStatus.COMPLETED.value,
+                jobs_table.c.step_seconds.is_not(None),
+            )
+            .order_by(jobs_table.c.seq.desc())
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [_record(row) for row in conn.execute(query)]
 
     def count_by_status(self) -> dict[JobStatus, int]:
         with self._engine.connect() as conn:

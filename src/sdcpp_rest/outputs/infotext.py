@@ -30,11 +30,16 @@ def parse_infotext(text: str) -> tuple[str, str, dict[str, str]]:
     body = lines[:-1]
     negative = ""
     prompt_lines: list[str] = []
+    negative_lines: list[str] | None = None
     for line in body:
-        if line.startswith("Negative prompt: "):
-            negative = line[len("Negative prompt: ") :]
+        if negative_lines is None and line.startswith("Negative prompt: "):
+            negative_lines = [line[len("Negative prompt: ") :]]
+        elif negative_lines is not None:  # a negative prompt runs to the settings line
+            negative_lines.append(line)
         else:
             prompt_lines.append(line)
+    if negative_lines is not None:
+        negative = "\n".join(negative_lines)
     fields: dict[str, str] = {}
     key, value, in_quotes, current = "", "", False, ""
     i = 0
@@ -42,7 +47,8 @@ def parse_infotext(text: str) -> tuple[str, str, dict[str, str]]:
         ch = settings_line[i]
         if in_quotes:
             if ch == "\\" and i + 1 < len(settings_line):
-                current += settings_line[i + 1]
+                escaped = settings_line[i + 1]
+                current += "\n" if escaped == "n" else escaped
                 i += 2
                 continue
             if ch == '"':
