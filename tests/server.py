@@ -53,6 +53,8 @@ class ServerProcess:
         self.log_path = data_dir / f"server-{self.port}.log"
         self._env = env or {}
         self._args = args or []
+        # With --socket the server listens on that Unix socket only.
+        self.uds = self._args[self._args.index("--socket") + 1] if "--socket" in self._args else None
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> ServerProcess:
@@ -83,8 +85,9 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}: {self.log_tail()}")
             try:
-                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
-                    return self
+                with self.client() as probe:
+                    if probe.get("/api/health", timeout=1).status_code == 200:
+                        return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
@@ -129,7 +132,8 @@ class ServerProcess:
 
     # --- small client helpers ---
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30)
+        transport = httpx.HTTPTransport(uds=self.uds) if self.uds else None
+        return httpx.Client(base_url=self.url, timeout=30, transport=transport)
 
     def submit(self, client: httpx.Client, **body: Any) -> str:
         payload = {"prompt": "a test", "width": 64, "height": 64, "steps": 1, **body}

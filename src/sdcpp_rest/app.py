@@ -8,10 +8,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.engine import Engine
 
 from sdcpp_rest import __version__
-from sdcpp_rest.api import files, generate, models, queue, system, utilities, ws
+from sdcpp_rest.api import auth, files, generate, models, queue, system, utilities, ws
+from sdcpp_rest.auth.service import AuthService
+from sdcpp_rest.auth.store import UserStore  # also registers the auth tables for migrate()
+from sdcpp_rest.auth.tokens import TokenCodec, load_or_create_secret
 from sdcpp_rest.catalog.files import ModelFiles
+from sdcpp_rest.catalog.lifecycle import ModelLifecycle
+from sdcpp_rest.catalog.scan import default_type_roots
+from sdcpp_rest.catalog.service import CatalogService
+from sdcpp_rest.catalog.store import ModelHashStore, create_catalog_tables
 from sdcpp_rest.config import Settings
 from sdcpp_rest.errors import install_error_handlers
 from sdcpp_rest.events import EventBus
@@ -26,6 +34,8 @@ from sdcpp_rest.version import read_version_info
 
 log = logging.getLogger(__name__)
 
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
 
 def build_services(settings: Settings) -> Services:
     """Open storage and build every service; starts nothing."""
@@ -35,6 +45,7 @@ def build_services(settings: Settings) -> Services:
     assert settings.database_url is not None
     engine = create_database_engine(settings.database_url)
     migrate(engine)
+    create_catalog_tables(engine)
     store = SqlJobStore(engine)
     model_files = ModelFiles(settings.models_path)
     outputs = OutputStore(settings.output_path)
@@ -50,6 +61,13 @@ def build_services(settings: Settings) -> Services:
     events = EventBus()
     notifier = JobNotifier(store, events, generation.to_public, scheduler.active_generations)
     scheduler.listener = notifier
+    catalog = CatalogService(
+        settings.models_path,
+        default_type_roots(settings.models_path),
+        ModelHashStore(engine),
+        loaded_paths=scheduler.loaded_models,
+    )
+    generation.catalog = catalog
     return Services(
         settings=settings,
         store=store,
@@ -60,7 +78,27 @@ def build_services(settings: Settings) -> Services:
         version=read_version_info(),
         events=events,
         notifier=notifier,
+        catalog=catalog,
+        model_lifecycle=ModelLifecycle(scheduler, generation.default_context),
+        auth=build_auth(settings, engine),
     )
+
+
+def build_auth(settings: Settings, engine: Engine) -> AuthService:
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    codec = TokenCodec(secret or load_or_create_secret(settings.data_dir), settings.jwt_expiry_minutes * 60)
+    service = AuthService(settings, UserStore(engine), codec)
+    service.ensure_first_admin()
+    return service
+
+
+def warn_if_open(settings: Settings) -> None:
+    if not settings.auth_enabled and settings.host not in LOOPBACK_HOSTS and settings.unix_socket is None:
+        log.warning(
+            "AUTHENTICATION IS OFF (auth_method=none) and the server listens on %s: anyone who can reach "
+            "this port is an administrator. Set auth_method or listen on 127.0.0.1.",
+            settings.host,
+        )
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -76,7 +114,10 @@ def create_app(settings: Settings) -> FastAPI:
                 len(report.failed),
             )
         services.events.bind(asyncio.get_running_loop())
+        # Header-only scan: seconds even for thousands of files; hashes follow in the background.
+        services.catalog.start()
         services.scheduler.start()
+        warn_if_open(settings)
         log.info(
             "sdcpp-rest %s listening on %s:%s (models: %s, outputs: %s)",
             __version__,
@@ -90,6 +131,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             log.info("shutting down: stopping engine workers; a running job goes back to the queue")
             services.scheduler.stop()
+            services.catalog.stop()
 
     app = FastAPI(
         title="sdcpp-rest",
@@ -103,6 +145,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
     for router in (
         system.router,
+        auth.router,
         generate.router,
         queue.router,
         files.router,

@@ -1,14 +1,17 @@
-"""Command line: `sdcpp-rest serve` (more subcommands join as features land)."""
+"""Command line: `sdcpp-rest serve`, admin commands (cli_admin) and client commands (client_cli)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from sdcpp_rest import __version__
-from sdcpp_rest.config import ConfigError, Settings, load_settings
+from sdcpp_rest.cli_admin import ADMIN_COMMANDS, add_admin_parsers, run_admin_command
+from sdcpp_rest.client_cli import CLIENT_COMMANDS, add_client_parsers, run_client_command
+from sdcpp_rest.config import ConfigError, load_settings
+from sdcpp_rest.logs import configure_logging
 
 WS_PING_INTERVAL_SECONDS = 20.0
 WS_PING_TIMEOUT_SECONDS = 20.0
@@ -23,15 +26,14 @@ def _serve_parser(subparsers: argparse._SubParsersAction) -> None:  # type: igno
     serve.add_argument("--output-dir", type=Path, help="outputs folder (STABLE_DIFFUSION_OUTPUT_DIR)")
     serve.add_argument("--data-dir", type=Path, help="database and state folder (STABLE_DIFFUSION_DATA_DIR)")
     serve.add_argument("--max-concurrent-generations", type=int, help="engine worker processes")
-    serve.add_argument("--verbose", action="store_true", default=None, help="debug logging")
-
-
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if settings.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+    serve.add_argument(
+        "--socket",
+        type=Path,
+        dest="unix_socket",
+        help="listen on this Unix socket instead of TCP (STABLE_DIFFUSION_UNIX_SOCKET)",
     )
+    serve.add_argument("--auth-method", help="none, or a comma list of jwt, api_key, unix, pam")
+    serve.add_argument("--verbose", action="store_true", default=None, help="debug logging")
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -43,23 +45,31 @@ def serve(args: argparse.Namespace) -> int:
         "data_dir": args.data_dir,
         "max_concurrent_generations": args.max_concurrent_generations,
         "verbose": args.verbose,
+        "unix_socket": args.unix_socket,
+        "auth_method": args.auth_method,
     }
     try:
         settings = load_settings(args.config, overrides)
     except ConfigError as exc:
         print(f"sdcpp-rest: {exc}", file=sys.stderr)  # noqa: T201 - the one line an operator needs
         return 2
-    configure_logging(settings)
+    configure_logging(settings.verbose)
     import uvicorn
 
     from sdcpp_rest.app import create_app
 
     app = create_app(settings)
+    listen: dict[str, Any] = {"host": settings.host, "port": settings.port}
+    if settings.unix_socket is not None:
+        from sdcpp_rest.auth.unix_peer import PeerCredentialsProtocol
+
+        # On a Unix socket the peer's uid is the identity (auth_method unix): a protocol that reads it.
+        listen = {"uds": str(settings.unix_socket), "http": PeerCredentialsProtocol}
     uvicorn.run(
         app,
-        host=settings.host,
-        port=settings.port,
+        **listen,
         log_level="debug" if settings.verbose else "info",
+        log_config=None,  # uvicorn logs through our root handler, which redacts credentials
         access_log=settings.verbose,
         timeout_graceful_shutdown=10,
         # WebSocket keep-alive: a client that does not answer a ping within 20 s is disconnected.
@@ -74,9 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"sdcpp-rest {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _serve_parser(subparsers)
+    add_client_parsers(subparsers)
+    add_admin_parsers(subparsers)
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command in ADMIN_COMMANDS:
+        return run_admin_command(args)
+    if args.command in CLIENT_COMMANDS:
+        return run_client_command(args)
     parser.error(f"unknown command {args.command}")
     return 2
 

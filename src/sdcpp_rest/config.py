@@ -7,11 +7,12 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "STABLE_DIFFUSION_"
+AUTH_METHODS = ("none", "jwt", "api_key", "unix", "pam")
 
 
 class ConfigError(Exception):
@@ -51,6 +52,49 @@ class Settings(BaseSettings):
         2, ge=1, le=10, description="Times a job is started before a server crash during it fails it."
     )
     worker_start_timeout_s: float = Field(60.0, gt=0, description="Seconds a new worker may take to start.")
+
+    # --- authentication ---
+    auth_method: str = Field(
+        "none", description="Comma-separated list of enabled methods: none, jwt, api_key, unix, pam."
+    )
+    jwt_secret: SecretStr | None = Field(
+        None,
+        description="HS256 signing secret (default: generated once into <data_dir>/jwt_secret, mode 0600).",
+    )
+    jwt_expiry_minutes: int = Field(60, ge=1, le=525600, description="Lifetime of a login token.")
+    admin_username: str | None = Field(None, description="First admin, created on start if no admin exists.")
+    admin_password: SecretStr | None = Field(None, description="Password of admin_username.")
+    default_role: str = Field(
+        "user", pattern="^(user|admin)$", description="Role of users created by PAM/Unix."
+    )
+    pam_service: str = Field("login", description="PAM service used to check passwords.")
+    pam_admin_groups: str = Field("", description="Comma-separated Unix groups whose members become admin.")
+    unix_socket: Path | None = Field(None, description="Also listen on this Unix socket (--socket).")
+    trusted_proxies: str = Field(
+        "", description="Comma-separated addresses allowed to send X-Unix-User for another user."
+    )
+    login_attempts_per_minute: int = Field(
+        5, ge=1, le=1000, description="Failed logins allowed per username and per client address."
+    )
+
+    @field_validator("auth_method")
+    @classmethod
+    def _known_auth_methods(cls, value: str) -> str:
+        methods = [m.strip().lower() for m in value.split(",") if m.strip()]
+        unknown = [m for m in methods if m not in AUTH_METHODS]
+        if unknown or not methods:
+            raise ValueError(f"unknown method(s) {unknown or value!r}; choose from {', '.join(AUTH_METHODS)}")
+        if "none" in methods and len(methods) > 1:
+            raise ValueError("'none' cannot be combined with other methods")
+        return ",".join(methods)
+
+    @property
+    def auth_methods(self) -> frozenset[str]:
+        return frozenset(self.auth_method.split(","))
+
+    @property
+    def auth_enabled(self) -> bool:
+        return "none" not in self.auth_methods
 
     @model_validator(mode="after")
     def _fill_derived_paths(self) -> Settings:

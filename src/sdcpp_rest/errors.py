@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     JOB_NOT_CANCELLABLE = "JOB_NOT_CANCELLABLE"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    RATE_LIMITED = "RATE_LIMITED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
@@ -44,6 +45,7 @@ class ApiError(Exception):
     def __init__(self, message: str, *, code: ErrorCode | None = None, status_code: int | None = None):
         super().__init__(message)
         self.message = message
+        self.headers: dict[str, str] | None = None
         if code is not None:
             self.code = code
         if status_code is not None:
@@ -134,7 +136,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(request, exc.code, exc.status_code, exc.message)
+        return error_response(request, exc.code, exc.status_code, exc.message, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

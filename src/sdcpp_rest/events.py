@@ -27,6 +27,8 @@ class Event:
     data: dict[str, Any]
     job_id: str | None = None
     owner: str | None = None
+    # queue_update only: the owner of each job in `positions`, so other users' job ids can be removed.
+    position_owners: dict[str, str | None] | None = None
 
     @property
     def droppable(self) -> bool:
@@ -43,8 +45,8 @@ def job_update(data: dict[str, Any], owner: str | None) -> Event:
     return Event("job_update", data, job_id=str(data["job_id"]), owner=owner)
 
 
-def queue_update(data: dict[str, Any]) -> Event:
-    return Event("queue_update", data)
+def queue_update(data: dict[str, Any], position_owners: dict[str, str | None] | None = None) -> Event:
+    return Event("queue_update", data, position_owners=position_owners)
 
 
 def system_update(kind: str, **details: Any) -> Event:
@@ -60,6 +62,18 @@ class Subscription:
     everything: bool = False
     user: str | None = None
     is_admin: bool = True
+
+    def view(self, event: Event) -> Event:
+        """The event as this subscriber may see it: a non-admin sees only their own jobs' positions."""
+        if self.is_admin or event.type != "queue_update" or event.position_owners is None:
+            return event
+        owners = event.position_owners
+        mine = {
+            job_id: pos
+            for job_id, pos in event.data.get("positions", {}).items()
+            if owners.get(job_id) == self.user
+        }
+        return Event(event.type, {**event.data, "positions": mine})
 
     def wants(self, event: Event) -> bool:
         if event.type != "job_update":
@@ -128,7 +142,7 @@ class EventBus:
     def _deliver(self, event: Event) -> None:
         for connection in list(self._connections):
             if connection.subscription.wants(event):
-                connection.offer(event)
+                connection.offer(connection.subscription.view(event))
 
     def connect(self, subscription: Subscription) -> Connection:
         connection = Connection(subscription)

@@ -173,21 +173,3 @@ class ValidateReply(BaseModel):
     errors: list[ValidationIssue]
     warnings: list[str]
     normalized: dict[str, Any] | None = Field(description="The request with every default filled in.")
-
-
-class CheckpointPublic(BaseModel):
-    id: str
-    name: str
-    type: str
-    format: str
-    size_bytes: int
-    modified: int
-    loaded: bool
-
-
-class ModelsReply(BaseModel):
-    models: list[CheckpointPublic]
-    total: int
-    page: int
-    limit: int
-    pages: int

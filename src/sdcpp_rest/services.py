@@ -5,7 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from sdcpp_rest.auth.service import AuthService
 from sdcpp_rest.catalog.files import ModelFiles
+from sdcpp_rest.catalog.lifecycle import ModelLifecycle
+from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.config import Settings
 from sdcpp_rest.events import EventBus
 from sdcpp_rest.jobs.generation import GenerationService
@@ -26,5 +29,8 @@ class Services:
     scheduler: Scheduler
     version: VersionInfo
     events: EventBus
+    auth: AuthService
     notifier: JobNotifier
+    catalog: CatalogService
+    model_lifecycle: ModelLifecycle
     started_at: float = field(default_factory=time.time)

@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.server import ServerProcess
+
 VALID = {"prompt": "x", "width": 64, "height": 64, "steps": 1}
 
 
@@ -55,9 +57,10 @@ def test_malformed_json(client: httpx.Client) -> None:
     assert_error(response, 400, "INVALID_PARAMETERS")
 
 
-def test_unknown_model(client: httpx.Client) -> None:
+def test_unknown_model(client: httpx.Client, server: ServerProcess) -> None:
     response = client.post("/api/generate/text2img", json={**VALID, "model_name": "nope.safetensors"})
-    assert_error(response, 404, "MODEL_NOT_FOUND")
+    error = assert_error(response, 404, "MODEL_NOT_FOUND")
+    assert str(server.data_dir) not in error["message"]  # no server paths in client-facing errors
 
 
 @pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "checkpoints/../../x.safetensors"])
@@ -70,11 +73,14 @@ def test_model_name_outside_models_folder(client: httpx.Client, name: str) -> No
 @pytest.mark.parametrize(
     "field", ["vae_path", "taesd_path", "clip_l_path", "lora_model_dir", "embedding_dir"]
 )
-def test_component_paths_outside_their_folder(client: httpx.Client, field: str) -> None:
-    for value in ["../checkpoints/sd15.safetensors", "/etc/passwd"]:
-        assert_error(
+def test_component_paths_outside_their_folder(
+    client: httpx.Client, server: ServerProcess, field: str
+) -> None:
+    for value in ["../checkpoints/sd15.safetensors", "/etc/passwd", "missing.safetensors"]:
+        error = assert_error(
             client.post("/api/generate/text2img", json={**VALID, field: value}), 400, "INVALID_PARAMETERS"
         )
+        assert str(server.data_dir) not in error["message"]  # no server paths in client-facing errors
 
 
 def test_oversized_body(client: httpx.Client) -> None:
@@ -121,4 +127,7 @@ def test_unknown_route_and_method(client: httpx.Client) -> None:
 
 def test_cancel_body_must_name_a_job(client: httpx.Client) -> None:
     assert_error(client.post("/api/queue/cancel", json={}), 422, "VALIDATION_ERROR")
-    assert_error(client.post("/api/queue/cancel", json={"job_id": "../../x"}), 400, "INVALID_PARAMETERS")
+    error = assert_error(
+        client.post("/api/queue/cancel", json={"job_id": "../../x"}), 400, "INVALID_PARAMETERS"
+    )
+    assert "job_id" in error["message"]

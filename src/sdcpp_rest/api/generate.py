@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from sdcpp_rest.api.deps import OwnerDep, ServicesDep
+from sdcpp_rest.api.deps import GenerateDep, ServicesDep
 from sdcpp_rest.schemas import QueuedReply, Text2ImgRequest
 
 router = APIRouter(prefix="/api/generate", tags=["generate"])
@@ -17,8 +17,8 @@ router = APIRouter(prefix="/api/generate", tags=["generate"])
     summary="Queue a text-to-image job",
     description="The job is stored durably before this reply. Follow it with GET /api/queue/job/{job_id}.",
 )
-def text2img(body: Text2ImgRequest, services: ServicesDep, owner: OwnerDep) -> QueuedReply:
-    job = services.generation.submit_text2img(body, owner)
+def text2img(body: Text2ImgRequest, services: ServicesDep, principal: GenerateDep) -> QueuedReply:
+    job = services.generation.submit_text2img(body, principal.user_id)
     services.notifier.job_changed(job.id)
     services.notifier.queue_changed()
     position = services.store.queue_positions().get(job.id, 0)

@@ -1,40 +1,163 @@
-"""Model listing (checkpoints for now; the full catalog grows here)."""
+"""Model endpoints: list, types, refresh, one model's info, load and unload. Thin: parse, call, shape."""
 
 from __future__ import annotations
 
-import math
+from datetime import datetime
 
 from fastapi import APIRouter, Query
 
-from sdcpp_rest.api.deps import ServicesDep
-from sdcpp_rest.schemas import CheckpointPublic, ModelsReply
+from sdcpp_rest.api.deps import ModelsManageDep, ModelsReadDep, ServicesDep
+from sdcpp_rest.catalog.scan import MODEL_TYPES
+from sdcpp_rest.catalog.schemas import (
+    ModelActionReply,
+    ModelPublic,
+    ModelsReply,
+    ModelTypesReply,
+    RefreshReply,
+)
+from sdcpp_rest.catalog.service import SHORT_HASH_LENGTH, ModelQuery, ModelView
+from sdcpp_rest.errors import InvalidParameters
 
 router = APIRouter(prefix="/api", tags=["models"])
 
 
-@router.get("/models", response_model=ModelsReply, summary="Checkpoint files in the models folder")
+def to_public(view: ModelView) -> ModelPublic:
+    model = view.model
+    sha = view.hash.sha256 if view.hash else None
+    return ModelPublic(
+        id=view.id,
+        name=model.name,
+        type=model.type,
+        path=view.relative_path,
+        format=model.format,
+        size_bytes=model.stat.size,
+        modified=model.stat.mtime_ns // 1_000_000_000,
+        loaded=view.loaded,
+        hash=sha,
+        short_hash=sha[:SHORT_HASH_LENGTH] if sha else None,
+        hashed_at=view.hash.hashed_at if view.hash else None,
+        hash_status="done" if sha else ("error" if view.hash_failed or model.error else "pending"),
+        architecture=model.architecture,
+        weight_type=model.weight_type,
+        tensor_count=model.tensor_count,
+        components=list(model.components),
+        title=model.metadata_title,
+        error=model.error,
+    )
+
+
+def _timestamp(value: str | None, name: str) -> float | None:
+    """Unix seconds or an ISO 8601 date/time (naive means UTC)."""
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidParameters(f"{name} must be Unix seconds or an ISO 8601 date, not '{value}'") from None
+    if parsed.tzinfo is None:
+        from datetime import UTC
+
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+@router.get("/models", response_model=ModelsReply, summary="Model files in the models folder")
 def list_models(
     services: ServicesDep,
-    search: str | None = Query(None, max_length=200, description="Case-insensitive part of the name."),
-    limit: int = Query(50, ge=0, le=10000, description="Page size (0 = all)."),
+    _principal: ModelsReadDep,
+    type: str | None = Query(None, description=f"One of {', '.join(MODEL_TYPES)}."),
+    search: str | None = Query(None, max_length=200, description="Case-insensitive part of name or title."),
+    sort_by: str = Query("name", description="name, size, date, type or loaded."),
+    sort_order: str = Query("asc", description="asc or desc."),
+    limit: int = Query(50, ge=0, le=100000, description="Page size (0 = all)."),
     page: int = Query(1, ge=1, description="Page number, from 1."),
+    modified_after: str | None = Query(None, description="Unix seconds or ISO 8601."),
+    modified_before: str | None = Query(None, description="Unix seconds or ISO 8601."),
+    min_size: int | None = Query(None, ge=0, description="Bytes."),
+    max_size: int | None = Query(None, ge=0, description="Bytes."),
+    size_category: str | None = Query(
+        None, description="tiny (<10 MiB), small (<500 MiB), medium (<4 GiB), large (<10 GiB), huge."
+    ),
+    loaded: bool | None = Query(None, description="Only models loaded (true) or not loaded (false)."),
+    architecture: str | None = Query(None, max_length=50, description="SD1.x, SD2.x, SDXL, SD3, Flux ..."),
+    format: str | None = Query(None, max_length=20, description="safetensors, gguf, ckpt or diffusers."),
 ) -> ModelsReply:
-    loaded = set(services.scheduler.loaded_models())
-    items = [
-        CheckpointPublic(
-            id=checkpoint.name,
-            name=checkpoint.name,
-            type="checkpoint",
-            format=checkpoint.format,
-            size_bytes=checkpoint.size_bytes,
-            modified=int(checkpoint.modified),
-            loaded=str(checkpoint.path) in loaded,
-        )
-        for checkpoint in services.model_files.list_checkpoints()
-        if not search or search.lower() in checkpoint.name.lower()
-    ]
-    total = len(items)
-    if limit:
-        items = items[(page - 1) * limit : page * limit]
-    pages = math.ceil(total / limit) if limit else 1
-    return ModelsReply(models=items, total=total, page=page, limit=limit, pages=pages)
+    query = ModelQuery(
+        type=type,
+        search=search or None,
+        sort_by=sort_by,
+        sort_order=sort_order.lower(),
+        limit=limit,
+        page=page,
+        modified_after=_timestamp(modified_after, "modified_after"),
+        modified_before=_timestamp(modified_before, "modified_before"),
+        min_size=min_size,
+        max_size=max_size,
+        size_category=size_category,
+        loaded=loaded,
+        architecture=architecture,
+        format=format,
+    )
+    result = services.catalog.list_models(query)
+    return ModelsReply(
+        models=[to_public(view) for view in result.items],
+        total=result.total,
+        page=result.page,
+        limit=result.limit,
+        pages=result.pages,
+        has_next=result.page < result.pages,
+        has_previous=result.page > 1,
+    )
+
+
+@router.get("/models/types", response_model=ModelTypesReply, summary="Model types and their folders")
+def model_types(services: ServicesDep, _principal: ModelsReadDep) -> ModelTypesReply:
+    return ModelTypesReply(types=list(MODEL_TYPES), folders=services.catalog.type_folders())
+
+
+@router.post("/models/refresh", response_model=RefreshReply, summary="Rescan the model folders")
+def refresh(services: ServicesDep, _principal: ModelsManageDep) -> RefreshReply:
+    result = services.catalog.refresh()
+    return RefreshReply(
+        message="Model refresh completed",
+        models_found=result.found,
+        models_updated=result.updated,
+        added=result.added,
+        changed=result.changed,
+        removed=result.removed,
+        hashes_pending=result.hashes_pending,
+    )
+
+
+@router.get("/models/{model_id:path}", response_model=ModelPublic, summary="One model's full information")
+def get_model(model_id: str, services: ServicesDep, _principal: ModelsReadDep) -> ModelPublic:
+    return to_public(services.catalog.get(model_id))
+
+
+@router.post("/models/{model_id:path}/load", response_model=ModelActionReply, summary="Load a checkpoint")
+def load_model(model_id: str, services: ServicesDep, _principal: ModelsManageDep) -> ModelActionReply:
+    view = services.catalog.get(model_id, kind="checkpoint")
+    outcome = services.model_lifecycle.load(view)
+    return ModelActionReply(
+        message="Model loaded successfully",
+        model=view.model.name,
+        id=view.id,
+        worker_ids=outcome.worker_ids,
+        seconds=outcome.seconds,
+    )
+
+
+@router.post("/models/{model_id:path}/unload", response_model=ModelActionReply, summary="Unload a checkpoint")
+def unload_model(model_id: str, services: ServicesDep, _principal: ModelsManageDep) -> ModelActionReply:
+    view = services.catalog.get(model_id, kind="checkpoint")
+    outcome = services.model_lifecycle.unload(view)
+    return ModelActionReply(
+        message="Model unloaded successfully",
+        model=view.model.name,
+        id=view.id,
+        worker_ids=outcome.worker_ids,
+    )

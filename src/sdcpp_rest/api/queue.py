@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from sdcpp_rest.api.deps import OwnerDep, ServicesDep
+from sdcpp_rest.api.deps import QueueManageDep, QueueReadDep, ServicesDep
 from sdcpp_rest.errors import InvalidParameters, JobNotCancellable, JobNotFound
 from sdcpp_rest.jobs.records import FINAL_STATUSES, JobStatus
 from sdcpp_rest.outputs.files import is_job_id
@@ -19,16 +20,30 @@ ACTIVE = (JobStatus.QUEUED, JobStatus.PROCESSING)
 CANCEL_HANDOFF_WAIT_SECONDS = 2.0
 
 
-def _require_job_id(job_id: str) -> str:
+def _read_scope(principal: QueueReadDep) -> str | None:
+    """Whose jobs the caller may see: None = everyone's (admins), else their own user id."""
+    return principal.job_owner_filter
+
+
+def _manage_scope(principal: QueueManageDep) -> str | None:
+    """Whose jobs the caller may cancel or clear: None = everyone's (admins), else their own."""
+    return principal.job_owner_filter
+
+
+ReadScope = Annotated[str | None, Depends(_read_scope)]
+ManageScope = Annotated[str | None, Depends(_manage_scope)]
+
+
+def _require_job_id(job_id: str, field: str = "jobId") -> str:
     if not is_job_id(job_id):
-        raise InvalidParameters("jobId must be a job id (a UUID such as the one text2img returned)")
+        raise InvalidParameters(f"{field} must be a job id (a UUID such as the one text2img returned)")
     return job_id
 
 
 @router.get("/status", response_model=QueueStatusReply, summary="Queue summary and jobs")
 def queue_status(
     services: ServicesDep,
-    owner: OwnerDep,
+    owner: ReadScope,
     limit: int = Query(50, ge=0, le=1000, description="Finished jobs to include, newest first (0 = none)."),
 ) -> QueueStatusReply:
     store = services.store
@@ -48,7 +63,7 @@ def queue_status(
 
 
 @router.get("/job/{job_id}", response_model=JobPublic, summary="One job in detail")
-def get_job(job_id: str, services: ServicesDep, owner: OwnerDep) -> JobPublic:
+def get_job(job_id: str, services: ServicesDep, owner: ReadScope) -> JobPublic:
     job = services.store.get(_require_job_id(job_id))
     if job is None or (owner is not None and job.owner != owner):
         raise JobNotFound(f"job {job_id} not found")
@@ -56,9 +71,9 @@ def get_job(job_id: str, services: ServicesDep, owner: OwnerDep) -> JobPublic:
 
 
 @router.post("/cancel", response_model=StatusReply, summary="Cancel a queued or running job")
-def cancel(body: CancelRequest, services: ServicesDep, owner: OwnerDep) -> StatusReply:
+def cancel(body: CancelRequest, services: ServicesDep, owner: ManageScope) -> StatusReply:
     store = services.store
-    job_id = _require_job_id(body.job_id)
+    job_id = _require_job_id(body.job_id, field="job_id")
     job = store.get(job_id)
     if job is None or (owner is not None and job.owner != owner):
         raise JobNotFound(f"job {job_id} not found")
@@ -86,7 +101,7 @@ def cancel(body: CancelRequest, services: ServicesDep, owner: OwnerDep) -> Statu
 
 
 @router.post("/clear", response_model=StatusReply, summary="Remove every queued job")
-def clear(services: ServicesDep, owner: OwnerDep) -> StatusReply:
+def clear(services: ServicesDep, owner: ManageScope) -> StatusReply:
     cleared = services.store.clear_queued(owner=owner)
     for job_id in cleared:
         services.notifier.job_changed(job_id)

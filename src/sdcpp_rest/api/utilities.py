@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Body
 from pydantic import ValidationError
 
-from sdcpp_rest.api.deps import ServicesDep
+from sdcpp_rest.api.deps import AuthenticatedDep, ServicesDep
 from sdcpp_rest.errors import ApiError
 from sdcpp_rest.parameters import (
     DEFAULT_SAMPLER,
@@ -25,17 +25,17 @@ LARGE_IMAGE_PIXELS = 1024 * 1024
 
 
 @router.get("/samplers", summary="Sampling methods the engine has")
-async def samplers() -> dict[str, Any]:
+async def samplers(_: AuthenticatedDep) -> dict[str, Any]:
     return {"samplers": list(SAMPLERS), "default": DEFAULT_SAMPLER}
 
 
 @router.get("/schedulers", summary="Schedulers the engine has")
-async def schedulers() -> dict[str, Any]:
+async def schedulers(_: AuthenticatedDep) -> dict[str, Any]:
     return {"schedulers": list(SCHEDULERS), "default": DEFAULT_SCHEDULER}
 
 
 @router.get("/parameters", summary="Generation parameters with their ranges and defaults")
-async def parameters() -> dict[str, Any]:
+async def parameters(_: AuthenticatedDep) -> dict[str, Any]:
     return {"parameters": {name: spec.as_public() for name, spec in PARAMETER_RANGES.items()}}
 
 

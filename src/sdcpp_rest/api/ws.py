@@ -18,7 +18,10 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from sdcpp_rest.events import Connection, Event, Subscription, job_update, queue_update
+from sdcpp_rest.auth.permissions import Permission, Principal
+from sdcpp_rest.auth.service import RequestCredentials
+from sdcpp_rest.errors import ApiError
+from sdcpp_rest.events import Connection, Event, Subscription, job_update
 from sdcpp_rest.jobs.records import JobStatus
 from sdcpp_rest.outputs.files import is_job_id
 from sdcpp_rest.services import Services
@@ -27,6 +30,7 @@ router = APIRouter(tags=["websocket"])
 
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.PROCESSING)
 MAX_FOLLOWED_JOBS = 1000
+WS_POLICY_VIOLATION = 1008
 
 
 def _snapshot(services: Services, subscription: Subscription, job_ids: set[str] | None) -> list[Event]:
@@ -43,15 +47,7 @@ def _snapshot(services: Services, subscription: Subscription, job_ids: set[str] 
         event = job_update(services.notifier.job_payload(job, positions), owner=job.owner)
         if subscription.wants(event):
             events.append(event)
-    events.append(
-        queue_update(
-            {
-                "size": len(positions),
-                "active_generations": services.scheduler.active_generations(),
-                "positions": positions,
-            }
-        )
-    )
+    events.append(subscription.view(services.notifier.queue_snapshot()))
     return events
 
 
@@ -63,9 +59,14 @@ def _error(message: str) -> dict[str, Any]:
 async def websocket_endpoint(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
     params = websocket.query_params
+    principal = await _authenticate(websocket, services)
+    if principal is None:
+        return
     job_ids = {job_id for job_id in params.getlist("job_id") if is_job_id(job_id)}
     scope = params.get("scope")
-    subscription = Subscription(job_ids=set(job_ids), user=None, is_admin=True)
+    subscription = Subscription(
+        job_ids=set(job_ids), user=principal.user_id, is_admin=principal.can(Permission.QUEUE_MANAGE_ALL)
+    )
     if scope in ("all", "own") or not job_ids:
         subscription.everything = scope != "own" and subscription.is_admin
         subscription.own_jobs = not subscription.everything
@@ -83,6 +84,35 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
                 await task
     finally:
         services.events.disconnect(connection)
+
+
+async def _authenticate(websocket: WebSocket, services: Services) -> Principal | None:
+    """Headers as on HTTP; browsers cannot set WebSocket headers, so `token` / `api_key` query
+    parameters are accepted too. A refused client is closed with code 1008 (policy violation)."""
+    headers = dict(websocket.headers)
+    query = websocket.query_params
+    if "authorization" not in headers and query.get("token"):
+        headers["authorization"] = f"Bearer {query['token']}"
+    if "x-api-key" not in headers and query.get("api_key"):
+        headers["x-api-key"] = query["api_key"]
+    client = websocket.client.host if websocket.client else None
+    try:
+        principal = await asyncio.to_thread(
+            services.auth.authenticate, RequestCredentials.from_headers(headers, client)
+        )
+    except ApiError as exc:
+        await _refuse(websocket, exc.message)
+        return None
+    if principal is None or not principal.can(Permission.QUEUE_READ):
+        await _refuse(websocket, "authentication required: send a token or API key")
+        return None
+    return principal
+
+
+async def _refuse(websocket: WebSocket, reason: str) -> None:
+    # Accept first so the client receives the close code and reason (a refused handshake is a bare 403).
+    await websocket.accept()
+    await websocket.close(code=WS_POLICY_VIOLATION, reason=reason[:120])
 
 
 async def _write(websocket: WebSocket, connection: Connection) -> None:

@@ -100,7 +100,8 @@ class ModelFiles:
         for checkpoint in self.list_checkpoints():
             if Path(checkpoint.name).with_suffix("").as_posix() == name:
                 return checkpoint
-        raise CatalogError(f"model '{name}' not found in {self.models_dir / CHECKPOINT_FOLDERS[0]}")
+        # Messages reach clients: name folders relative to the models folder, never server paths.
+        raise CatalogError(f"model '{name}' not found in the models folder's {CHECKPOINT_FOLDERS[0]}/")
 
     def resolve_component(self, field: str, relative: str) -> Path:
         """A component file or folder named in a request, inside its type's folder."""
@@ -108,8 +109,13 @@ class ModelFiles:
         try:
             path = resolve_inside(root, relative)
         except PathOutsideRoot as exc:
-            raise CatalogError(f"{field} '{relative}' is not inside {root}: {exc}", outside=True) from None
+            raise CatalogError(
+                f"{field} '{relative}' is not inside the models folder's {COMPONENT_FOLDERS[field]}/: {exc}",
+                outside=True,
+            ) from None
         expect_dir = field.endswith("_dir")
         if (expect_dir and not path.is_dir()) or (not expect_dir and not path.is_file()):
-            raise CatalogError(f"{field} '{relative}' not found in {root}")
+            raise CatalogError(
+                f"{field} '{relative}' not found in the models folder's {COMPONENT_FOLDERS[field]}/"
+            )
         return path

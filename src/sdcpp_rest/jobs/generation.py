@@ -7,7 +7,7 @@ import statistics
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sdcpp_rest.catalog.files import COMPONENT_FOLDERS, CatalogError, ModelFiles
 from sdcpp_rest.config import Settings
@@ -19,6 +19,9 @@ from sdcpp_rest.jobs.store import JobStore
 from sdcpp_rest.outputs.files import OutputStore
 from sdcpp_rest.parameters import MAX_SEED, SAMPLER_DISPLAY_NAMES, SAMPLERS
 from sdcpp_rest.schemas import JobOutput, JobPublic, Text2ImgRequest
+
+if TYPE_CHECKING:
+    from sdcpp_rest.catalog.service import CatalogService
 
 _EMBEDDING_EXTENSIONS = (".safetensors", ".pt", ".bin", ".gguf")
 # Estimates before a job's first step use this many recent jobs of its model, re-read at most this often.
@@ -39,6 +42,7 @@ class GenerationService:
         self._files = model_files
         self._outputs = outputs
         self.scheduler: Scheduler | None = None  # set by the app once the scheduler exists
+        self.catalog: CatalogService | None = None  # set by the app: lets model_name be a hash too
         self._history_cache: dict[str, tuple[float, list[JobRecord]]] = {}
 
     # --- submit ---
@@ -50,7 +54,10 @@ class GenerationService:
             except CatalogError as exc:
                 if exc.outside:
                     raise InvalidParameters(str(exc)) from None
-                raise ModelNotFound(str(exc)) from None
+                if self.catalog is None:
+                    raise ModelNotFound(str(exc)) from None
+                # Not a file name: perhaps the hash or short hash the listing shows as the model's id.
+                return self.catalog.get(requested, kind="checkpoint").model.name
         if self._settings.default_model:
             return self.resolve_model_name(self._settings.default_model)
         if self.scheduler is not None:
@@ -62,7 +69,7 @@ class GenerationService:
         if len(checkpoints) == 1:
             return checkpoints[0].name
         if not checkpoints:
-            raise ModelNotFound(f"no checkpoint found in {self._files.models_dir / 'checkpoints'}")
+            raise ModelNotFound("no checkpoint found: put one in the models folder's checkpoints/")
         raise InvalidParameters("model_name is required: several checkpoints are available (see /api/models)")
 
     def check_components(self, request: Text2ImgRequest) -> None:
@@ -145,6 +152,13 @@ class GenerationService:
             preview_method=p.get("preview", "none"),
             preview_interval=p.get("preview_interval", 1),
             infotext_fields=infotext_fields(p, checkpoint.path),
+        )
+
+    def default_context(self, model_path: str) -> EngineContext:
+        """The context a request with no engine options builds for this checkpoint: what an explicit
+        load (POST /api/models/{id}/load) loads, so the next plain job needs no reload."""
+        return EngineContext(
+            model_path=model_path, n_threads=self._settings.n_threads, lora_model_dir=self._default_lora_dir()
         )
 
     def _default_lora_dir(self) -> str:

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sdcpp_rest.events import EventBus, job_update, queue_update, system_update
-from sdcpp_rest.jobs.records import JobRecord
+from sdcpp_rest.events import Event, EventBus, job_update, queue_update, system_update
+from sdcpp_rest.jobs.records import JobRecord, JobStatus
 from sdcpp_rest.jobs.store import JobStore
 from sdcpp_rest.schemas import JobPublic
 
@@ -61,18 +61,21 @@ class JobNotifier:
         data["preview"] = {"step": step, "mime_type": "image/jpeg", "data": base64.b64encode(jpeg).decode()}
         self._bus.publish(job_update(data, owner=job.owner))
 
-    def queue_changed(self) -> None:
-        positions = self._store.queue_positions()
-        self._bus.publish(
-            queue_update(
-                {
-                    "size": len(positions),
-                    "active_generations": self._active_generations(),
-                    "positions": positions,
-                    "timestamp": int(time.time() * 1000),
-                }
-            )
+    def queue_snapshot(self) -> Event:
+        queued = sorted(self._store.list_jobs([JobStatus.QUEUED]), key=lambda job: job.seq)
+        positions = {job.id: index + 1 for index, job in enumerate(queued)}
+        return queue_update(
+            {
+                "size": len(positions),
+                "active_generations": self._active_generations(),
+                "positions": positions,
+                "timestamp": int(time.time() * 1000),
+            },
+            position_owners={job.id: job.owner for job in queued},
         )
+
+    def queue_changed(self) -> None:
+        self._bus.publish(self.queue_snapshot())
 
     def system(self, kind: str, **details: Any) -> None:
         self._bus.publish(system_update(kind, **details))

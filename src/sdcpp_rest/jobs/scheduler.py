@@ -9,7 +9,9 @@ final state, and starts a replacement.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,11 +21,13 @@ from sdcpp_rest.engine.protocol import (
     EngineContext,
     GenerateCommand,
     JobFinished,
+    LoadCommand,
     ModelLoaded,
     ModelUnloaded,
     PhaseChanged,
     PreviewImage,
     StepProgress,
+    UnloadCommand,
 )
 from sdcpp_rest.engine.supervisor import EngineWorkerProcess, WorkerExited, WorkerStartFailed
 from sdcpp_rest.jobs.records import JobPhase, JobRecord
@@ -45,6 +49,30 @@ class JobPreparationError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    """The outcome of a load or unload run by one worker slot."""
+
+    worker_id: str
+    ok: bool
+    code: str | None = None
+    message: str = ""
+    seconds: float | None = None
+
+
+class _ControlRequest:
+    """A load/unload waiting for its slot; the caller waits on `done` (with its own timeout)."""
+
+    def __init__(self, command: LoadCommand | UnloadCommand) -> None:
+        self.command = command
+        self.done = threading.Event()
+        self.result: ControlResult | None = None
+
+    def finish(self, result: ControlResult) -> None:
+        self.result = result
+        self.done.set()
 
 
 # Turns a stored job into the command a worker runs; supplied by the generation service.
@@ -105,6 +133,9 @@ class WorkerSlot(threading.Thread):
         self.job_id: str | None = None
         self._cancel_job_id: str | None = None
         self._lock = threading.Lock()
+        # Loads/unloads asked for through the API; the slot's own thread runs them between jobs, so
+        # the worker's pipe is only ever used by one thread.
+        self._controls: queue.SimpleQueue[_ControlRequest] = queue.SimpleQueue()
 
     # --- called from other threads ---
     def cancel(self, job_id: str) -> bool:
@@ -114,6 +145,9 @@ class WorkerSlot(threading.Thread):
             self._cancel_job_id = job_id
         self.worker.kill()
         return True
+
+    def submit_control(self, request: _ControlRequest) -> None:
+        self._controls.put(request)
 
     def state(self) -> WorkerState:
         context = self.worker.loaded_context
@@ -132,6 +166,7 @@ class WorkerSlot(threading.Thread):
             if not self._ensure_worker():
                 scheduler.stopping.wait(IDLE_POLL_SECONDS)
                 continue
+            self._run_controls()
             job = scheduler.store.claim_next(self.worker.worker_id)
             if job is None:
                 scheduler.wait_for_work(IDLE_POLL_SECONDS)
@@ -150,7 +185,72 @@ class WorkerSlot(threading.Thread):
                     self.job_id = None
                 scheduler.listener.job_changed(job.id)
                 scheduler.listener.queue_changed()
+        self._fail_pending_controls("the server is shutting down")
         self.worker.stop()
+
+    def _run_controls(self) -> None:
+        while not self._scheduler.stopping.is_set():
+            try:
+                request = self._controls.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                request.finish(self._run_control(request.command))
+            except Exception:  # a bug here must not kill the slot; the caller gets an error
+                log.exception("unexpected error while running %s", type(request.command).__name__)
+                request.finish(
+                    ControlResult(self.worker.worker_id, False, "INTERNAL_ERROR", "internal error")
+                )
+
+    def _fail_pending_controls(self, message: str) -> None:
+        while True:
+            try:
+                request = self._controls.get_nowait()
+            except queue.Empty:
+                return
+            request.finish(ControlResult(self.worker.worker_id, False, "SERVICE_UNAVAILABLE", message))
+
+    def _run_control(self, command: LoadCommand | UnloadCommand) -> ControlResult:
+        worker_id, listener = self.worker.worker_id, self._scheduler.listener
+        if isinstance(command, LoadCommand) and self.worker.loaded_context == command.context:
+            return ControlResult(worker_id, True, seconds=0.0)  # the worker would answer nothing
+        model = command.context.model_path if isinstance(command, LoadCommand) else None
+        try:
+            self.worker.send(command)
+            while True:
+                message = self.worker.receive(RECEIVE_SLICE_SECONDS)
+                if message is None:
+                    if self._scheduler.stopping.is_set():
+                        self.worker.kill()
+                    continue
+                if isinstance(message, PhaseChanged) and message.phase == JobPhase.LOADING:
+                    listener.system("model_loading", worker_id=worker_id, model=model)
+                elif isinstance(message, ModelLoaded):
+                    self.worker.loaded_context = message.context
+                    listener.system("model_loaded", worker_id=worker_id, model=model, seconds=message.seconds)
+                    log.info("worker %s loaded %s in %.1f s", worker_id, model, message.seconds)
+                    return ControlResult(worker_id, True, seconds=message.seconds)
+                elif isinstance(message, ModelUnloaded):
+                    self.worker.loaded_context = None
+                    listener.system("model_unloaded", worker_id=worker_id)
+                    return ControlResult(worker_id, True)
+                elif isinstance(message, CommandFailed):
+                    if message.code == "MODEL_LOAD_FAILED":
+                        self.worker.loaded_context = None
+                    return ControlResult(worker_id, False, message.code, message.message)
+        except WorkerExited as exc:
+            detail = f"; last engine messages: {' | '.join(exc.last_log[-3:])}" if exc.last_log else ""
+            log.error("engine worker %s %s during %s", worker_id, exc.description, type(command).__name__)
+            listener.system("worker_crashed", worker_id=worker_id, job_id=None, reason=exc.description)
+            if not self._scheduler.stopping.is_set():
+                self._ensure_worker()
+            what = f"loading '{model}'" if model else "unloading"
+            return ControlResult(
+                worker_id,
+                False,
+                "WORKER_CRASHED",
+                f"the engine worker process {exc.description} while {what}{detail}",
+            )
 
     def _ensure_worker(self) -> bool:
         if self.worker.alive:
@@ -342,5 +442,34 @@ class Scheduler:
     def loaded_models(self) -> list[str]:
         return sorted({state.loaded_model for state in self.workers() if state.loaded_model})
 
+    def load_model(self, context: EngineContext, timeout: float) -> ControlResult | None:
+        """Load `context` in one worker: one that has it already, else an idle one, else the first
+        (after its running job). None when it did not finish within `timeout` (it goes on)."""
+        slots = self._slots
+        chosen = next((s for s in slots if s.worker.loaded_context == context), None)
+        chosen = chosen or next((s for s in slots if s.job_id is None), slots[0])
+        request = _ControlRequest(LoadCommand(context))
+        chosen.submit_control(request)
+        self.notify_work()
+        return request.result if request.done.wait(timeout) else None
 
-__all__ = ["EngineContext", "JobPreparationError", "Scheduler", "WorkerState"]
+    def unload_model(self, model_path: str, timeout: float) -> list[ControlResult] | None:
+        """Unload `model_path` from every worker holding it; [] when none does, None on timeout."""
+        requests = []
+        for slot in self._slots:
+            context = slot.worker.loaded_context
+            if context is not None and context.model_path == model_path:
+                request = _ControlRequest(UnloadCommand())
+                slot.submit_control(request)
+                requests.append(request)
+        self.notify_work()
+        deadline = time.monotonic() + timeout
+        results = []
+        for request in requests:
+            if not request.done.wait(max(deadline - time.monotonic(), 0)) or request.result is None:
+                return None
+            results.append(request.result)
+        return results
+
+
+__all__ = ["ControlResult", "EngineContext", "JobPreparationError", "Scheduler", "WorkerState"]

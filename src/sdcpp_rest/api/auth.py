@@ -1,0 +1,96 @@
+"""Authentication endpoints: login, logout, validate, refresh, me, and API keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from sdcpp_rest.api.deps import AuthenticatedDep, ServicesDep
+from sdcpp_rest.auth.permissions import Permission
+from sdcpp_rest.auth.service import RequestCredentials
+from sdcpp_rest.errors import ApiError, ErrorCode, InvalidParameters
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(..., min_length=1, max_length=128)
+    password: str | None = Field(None, max_length=1024, description="Optional only for Unix-socket login.")
+
+
+class KeyCreateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(..., min_length=1, max_length=128)
+    expires_in_days: int | None = Field(None, ge=1, le=3650, description="Default: never expires.")
+    user_id: str | None = Field(None, description="Admins may create a key for another user.")
+
+
+class KeyNotFound(ApiError):
+    code, status_code = ErrorCode.NOT_FOUND, 404
+
+
+def _credentials(request: Request) -> RequestCredentials:
+    return RequestCredentials.from_headers(request.headers, request.client.host if request.client else None)
+
+
+@router.post("/login", summary="Log in and receive a bearer token")
+def login(body: LoginRequest, request: Request, services: ServicesDep) -> dict[str, Any]:
+    token, principal = services.auth.login(body.username, body.password, _credentials(request))
+    return {
+        "token": token,
+        "user": principal.public(),
+        "message": "Login successful",
+        "expires_at": int(principal.token_expires_at or 0),
+    }
+
+
+@router.post("/logout", summary="Revoke the current token")
+def logout(principal: AuthenticatedDep, services: ServicesDep) -> dict[str, str]:
+    services.auth.logout(principal)
+    return {"message": "Logout successful"}
+
+
+@router.get("/validate", summary="Check the current credentials")
+def validate(principal: AuthenticatedDep) -> dict[str, Any]:
+    return {"user": principal.public(), "valid": True}
+
+
+@router.post("/refresh", summary="A new token for the current one, which is revoked")
+def refresh(principal: AuthenticatedDep, services: ServicesDep) -> dict[str, str]:
+    return {"token": services.auth.refresh(principal), "message": "Token refreshed successfully"}
+
+
+@router.get("/me", summary="The current user")
+def me(principal: AuthenticatedDep) -> dict[str, Any]:
+    return {"user": principal.public()}
+
+
+@router.post("/keys", status_code=201, summary="Create an API key (the secret is shown only here)")
+def create_key(body: KeyCreateRequest, principal: AuthenticatedDep, services: ServicesDep) -> dict[str, Any]:
+    user_id = body.user_id or principal.user_id
+    if body.user_id and body.user_id != principal.user_id and not principal.can(Permission.USERS_MANAGE):
+        raise InvalidParameters("only admins may create keys for other users")
+    if user_id is None or services.auth.users.get_user(user_id) is None:
+        raise InvalidParameters(
+            "API keys belong to a user: with auth_method=none there is none; pass user_id"
+        )
+    secret, record = services.auth.create_key(user_id, body.name, body.expires_in_days)
+    return {"key": secret, **record.public(), "message": "Store this key now: it is not shown again"}
+
+
+@router.get("/keys", summary="API keys (without their secrets)")
+def list_keys(principal: AuthenticatedDep, services: ServicesDep) -> dict[str, Any]:
+    owner = None if principal.can(Permission.USERS_MANAGE) else principal.user_id
+    return {"keys": [key.public() for key in services.auth.users.list_keys(owner)]}
+
+
+@router.delete("/keys/{key_id}", summary="Revoke an API key")
+def revoke_key(key_id: str, principal: AuthenticatedDep, services: ServicesDep) -> dict[str, str]:
+    key = services.auth.users.get_key(key_id)
+    if key is None or (key.user_id != principal.user_id and not principal.can(Permission.USERS_MANAGE)):
+        raise KeyNotFound(f"API key {key_id} not found")
+    services.auth.users.revoke_key(key_id)
+    return {"message": "API key revoked", "id": key_id}

@@ -1,0 +1,276 @@
+"""The authentication service: who is this request, login/refresh/logout, API keys, users."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import pwd
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sdcpp_rest.auth.pam_login import pam_authenticate, unix_groups
+from sdcpp_rest.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from sdcpp_rest.auth.permissions import LOCAL_ADMIN, Principal, Role
+from sdcpp_rest.auth.ratelimit import LoginRateLimiter
+from sdcpp_rest.auth.store import ApiKeyRecord, UserExists, UserRecord, UserStore
+from sdcpp_rest.auth.tokens import TokenCodec, TokenInvalid
+from sdcpp_rest.config import Settings
+from sdcpp_rest.errors import ApiError, ErrorCode, InvalidParameters
+
+log = logging.getLogger(__name__)
+
+API_KEY_PREFIX = "sdk"
+# uvicorn reports a Unix-socket peer as this host prefix plus its uid (see unix_peer.py).
+UNIX_PEER_PREFIX = "unix-peer:"
+
+
+class AuthFailed(ApiError):
+    code, status_code = ErrorCode.INVALID_CREDENTIALS, 401
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.headers = {"WWW-Authenticate": "Bearer"}
+
+
+class LoginRateLimited(ApiError):
+    code, status_code = ErrorCode.RATE_LIMITED, 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed logins; try again in {retry_after} s")
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+@dataclass(frozen=True)
+class RequestCredentials:
+    """What a request presents; gathered by the HTTP layer so this service knows no HTTP."""
+
+    bearer_token: str | None
+    api_key: str | None
+    unix_user: str | None
+    client_host: str | None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str], client_host: str | None) -> RequestCredentials:
+        authorization = headers.get("authorization", "")
+        scheme, _, value = authorization.partition(" ")
+        return cls(
+            bearer_token=value.strip() if scheme.lower() == "bearer" and value.strip() else None,
+            api_key=headers.get("x-api-key") or None,
+            unix_user=headers.get("x-unix-user") or None,
+            client_host=client_host,
+        )
+
+    @property
+    def peer_uid(self) -> int | None:
+        if self.client_host and self.client_host.startswith(UNIX_PEER_PREFIX):
+            return int(self.client_host.removeprefix(UNIX_PEER_PREFIX))
+        return None
+
+
+def _hash_key_secret(secret: str) -> str:
+    # API key secrets are 256-bit random: a fast hash is enough (no dictionary to attack).
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class AuthService:
+    def __init__(self, settings: Settings, users: UserStore, codec: TokenCodec) -> None:
+        self._settings = settings
+        self.users = users
+        self._codec = codec
+        self._limiter = LoginRateLimiter(settings.login_attempts_per_minute)
+        self.methods = settings.auth_methods
+        self._trusted_proxies = {p.strip() for p in settings.trusted_proxies.split(",") if p.strip()}
+        self._admin_groups = {g.strip() for g in settings.pam_admin_groups.split(",") if g.strip()}
+
+    @property
+    def enabled(self) -> bool:
+        return "none" not in self.methods
+
+    @property
+    def tokens_enabled(self) -> bool:
+        return bool({"jwt", "pam"} & self.methods)
+
+    def ensure_first_admin(self) -> None:
+        settings = self._settings
+        if (
+            settings.admin_username
+            and settings.admin_password
+            and not self.users.find_user(settings.admin_username)
+        ):
+            self.users.add_user(
+                settings.admin_username,
+                Role.ADMIN,
+                hash_password(settings.admin_password.get_secret_value()),
+                "local",
+            )
+            log.info("created the first admin user from settings")
+
+    # --- who is this request ---
+    def authenticate(self, credentials: RequestCredentials) -> Principal | None:
+        """The principal, None for a guest; AuthFailed when a credential is presented but wrong."""
+        if not self.enabled:
+            return LOCAL_ADMIN
+        if credentials.bearer_token is not None:
+            if not self.tokens_enabled:
+                raise AuthFailed("bearer tokens are not enabled on this server")
+            return self._from_token(credentials.bearer_token)
+        if credentials.api_key is not None:
+            if "api_key" not in self.methods:
+                raise AuthFailed("API keys are not enabled on this server")
+            return self._from_api_key(credentials.api_key)
+        if "unix" in self.methods:
+            return self._from_unix(credentials)
+        return None
+
+    def _principal(self, user: UserRecord, method: str, **token: object) -> Principal:
+        return Principal(user_id=user.id, username=user.username, role=user.role, method=method, **token)  # type: ignore[arg-type]
+
+    def _from_token(self, token: str) -> Principal:
+        try:
+            claims = self._codec.verify(token)
+        except TokenInvalid:
+            raise AuthFailed("the token is invalid or expired; log in again") from None
+        user = self.users.get_user(claims.user_id)
+        if (
+            user is None
+            or not user.enabled
+            or claims.issued_at < user.tokens_valid_after
+            or self.users.is_token_revoked(claims.jti)
+        ):
+            raise AuthFailed("the token has been revoked; log in again")
+        return self._principal(user, "jwt", token_id=claims.jti, token_expires_at=claims.expires_at)
+
+    def _from_api_key(self, presented: str) -> Principal:
+        prefix, _, rest = presented.partition("_")
+        key_id, _, secret = rest.partition("_")
+        key = self.users.get_key(key_id) if prefix == API_KEY_PREFIX and key_id and secret else None
+        expected = key.secret_hash if key else _hash_key_secret("no such key")
+        matches = hmac.compare_digest(expected, _hash_key_secret(secret))  # constant time
+        if key is None or not matches or key.revoked or (key.expires_at and key.expires_at < time.time()):
+            raise AuthFailed("the API key is invalid, revoked or expired")
+        user = self.users.get_user(key.user_id)
+        if user is None or not user.enabled:
+            raise AuthFailed("the API key's user is disabled")
+        self.users.touch_key(key.id)
+        return self._principal(user, "api_key")
+
+    def _from_unix(self, credentials: RequestCredentials) -> Principal | None:
+        uid = credentials.peer_uid
+        peer_name = _username_of(uid) if uid is not None else None
+        claimed = credentials.unix_user
+        if claimed is not None:
+            from_trusted_proxy = credentials.client_host in self._trusted_proxies
+            if claimed != peer_name and not from_trusted_proxy:
+                raise AuthFailed(
+                    "X-Unix-User is accepted only over the Unix socket for the connecting user, "
+                    "or from a trusted proxy"
+                )
+            name = claimed
+        elif peer_name is not None:
+            name = peer_name
+        else:
+            return None
+        user = self._find_or_create_system_user(name, "unix")
+        if not user.enabled:
+            raise AuthFailed(f"user {name} is disabled")
+        return self._principal(user, "unix")
+
+    def _find_or_create_system_user(self, username: str, source: str) -> UserRecord:
+        user = self.users.find_user(username)
+        if user is not None:
+            return user
+        role = Role(self._settings.default_role)
+        if _uid_of(username) == 0 or unix_groups(username) & self._admin_groups:
+            role = Role.ADMIN
+        try:
+            return self.users.add_user(username, role, None, source)
+        except UserExists:  # created by a concurrent request
+            found = self.users.find_user(username)
+            assert found is not None
+            return found
+
+    # --- sessions ---
+    def login(
+        self, username: str, password: str | None, credentials: RequestCredentials
+    ) -> tuple[str, Principal]:
+        if not self.tokens_enabled and "unix" not in self.methods:
+            raise InvalidParameters("login is not available: enable jwt or pam in auth_method")
+        keys = (f"user:{username}", f"addr:{credentials.client_host}")
+        wait = self._limiter.retry_after(*keys)
+        if wait:
+            raise LoginRateLimited(wait)
+        user = self._check_password(username, password, credentials)
+        if user is None or not user.enabled:
+            self._limiter.record_failure(*keys)
+            raise AuthFailed("invalid username or password")
+        self._limiter.reset(keys[0])
+        self.users.touch_login(user.id)
+        token, claims = self._codec.issue(user.id)
+        return token, self._principal(user, "jwt", token_id=claims.jti, token_expires_at=claims.expires_at)
+
+    def _check_password(
+        self, username: str, password: str | None, credentials: RequestCredentials
+    ) -> UserRecord | None:
+        user = self.users.find_user(username)
+        if password is None:
+            # Unix login without a password: only the connecting user over the Unix socket.
+            uid = credentials.peer_uid
+            if "unix" in self.methods and uid is not None and _username_of(uid) == username:
+                return self._find_or_create_system_user(username, "unix")
+            return None
+        if user is not None and user.password_hash:
+            return user if verify_password(user.password_hash, password) else None
+        verify_password(None, password)  # same cost whether or not the user exists
+        if "pam" in self.methods and pam_authenticate(username, password, self._settings.pam_service):
+            return self._find_or_create_system_user(username, "pam")
+        return None
+
+    def refresh(self, principal: Principal) -> str:
+        if principal.user_id is None or principal.token_id is None:
+            raise InvalidParameters("refresh needs a bearer token")
+        token, _ = self._codec.issue(principal.user_id)
+        self.users.revoke_token(principal.token_id, principal.token_expires_at or time.time())
+        return token
+
+    def logout(self, principal: Principal) -> None:
+        if principal.token_id is not None:
+            self.users.revoke_token(principal.token_id, principal.token_expires_at or time.time())
+
+    # --- API keys ---
+    def create_key(self, user_id: str, name: str, expires_in_days: int | None) -> tuple[str, ApiKeyRecord]:
+        key_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        expires_at = time.time() + expires_in_days * 86400 if expires_in_days else None
+        record = self.users.add_key(key_id, user_id, name, _hash_key_secret(secret), expires_at)
+        return f"{API_KEY_PREFIX}_{key_id}_{secret}", record
+
+    # --- users (command line and admin) ---
+    def add_user(self, username: str, password: str, role: Role) -> UserRecord:
+        check_password_strength(password)
+        return self.users.add_user(username, role, hash_password(password), "local")
+
+    def set_password(self, user: UserRecord, password: str) -> None:
+        check_password_strength(password)
+        self.users.update_user(user.id, revoke_tokens=True, password_hash=hash_password(password))
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidParameters(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def _username_of(uid: int) -> str | None:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return None
+
+
+def _uid_of(username: str) -> int | None:
+    try:
+        return pwd.getpwnam(username).pw_uid
+    except KeyError:
+        return None

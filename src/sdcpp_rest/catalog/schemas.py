@@ -1,0 +1,61 @@
+"""Wire schemas of the model endpoints (pydantic), shared by the router and the OpenAPI document."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class ModelPublic(BaseModel):
+    id: str = Field(description="The SHA-256 once known, else the name (both stay accepted as {modelId}).")
+    name: str = Field(description="Path relative to the type's folder: the name generation requests use.")
+    type: str = Field(description="checkpoint, vae, lora, controlnet, embedding, esrgan or taesd.")
+    path: str = Field(description="Path relative to the models folder.")
+    format: str = Field(description="safetensors, gguf, ckpt or diffusers.")
+    size_bytes: int
+    modified: int = Field(description="Unix seconds of the file's last change.")
+    loaded: bool = Field(description="Loaded in an engine worker now.")
+    hash: str | None = Field(description="SHA-256 of the content; null while it is being computed.")
+    short_hash: str | None = Field(description="First 10 hex digits of the hash.")
+    hash_status: str = Field(description="done, pending or error.")
+    hashed_at: float | None = Field(description="Unix time the hash was computed (it is cached).")
+    architecture: str | None = Field(description="SD1.x, SD2.x, SDXL, SD3, Flux, ... when detected.")
+    weight_type: str | None = Field(description="Type holding most weights: f16, f32, bf16, q8_0, ...")
+    tensor_count: int | None
+    components: list[str] = Field(description="Request fields this checkpoint can take (vae_path, ...).")
+    title: str | None = Field(description="Title from the file's metadata, if any.")
+    error: str | None = Field(description="Why the file could not be read (damaged, truncated); else null.")
+
+
+class ModelsReply(BaseModel):
+    models: list[ModelPublic]
+    total: int = Field(description="Models matching the filters, over all pages.")
+    page: int
+    limit: int = Field(description="Page size; 0 = all on one page.")
+    pages: int = Field(description="Number of pages (at least 1).")
+    has_next: bool
+    has_previous: bool
+
+
+class ModelTypesReply(BaseModel):
+    types: list[str]
+    folders: dict[str, list[str]] = Field(description="Folders (relative to the models folder) per type.")
+
+
+class RefreshReply(BaseModel):
+    message: str
+    models_found: int = Field(description="Models in the catalog after the scan.")
+    models_updated: int = Field(description="Models added, changed or removed by this scan.")
+    added: int
+    changed: int
+    removed: int
+    hashes_pending: int = Field(
+        description="Files still waiting for their SHA-256 (computed in the background)."
+    )
+
+
+class ModelActionReply(BaseModel):
+    message: str
+    model: str = Field(description="The model's name.")
+    id: str
+    worker_ids: list[str] = Field(default_factory=list)
+    seconds: float | None = Field(None, description="Load time, when a load happened.")

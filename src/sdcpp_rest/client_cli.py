@@ -1,0 +1,486 @@
+"""Client commands of `sdcpp-rest`: `generate`, `queue` and `cancel` against a running server.
+
+`generate` is the first real client of the WebSocket: it submits a text2img job, follows it on
+`/ws?job_id=ID` (falling back to polling `GET /api/queue/job/{id}` when the WebSocket cannot be
+used), draws a one-line progress bar on stderr and downloads the images. Saved paths go to stdout,
+everything for people goes to stderr, so `sdcpp-rest generate ... | xargs open` works.
+
+Exit codes are part of the interface for scripts: 0 the job completed, 1 it failed or was cancelled,
+2 the request was refused or the server could not be reached, 130 interrupted by Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import httpx
+from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.sync.client import connect
+
+CLIENT_COMMANDS = ("generate", "queue", "cancel")
+DEFAULT_SERVER_URL = "http://127.0.0.1:8080"
+FINAL_STATUSES = ("completed", "failed", "cancelled")
+
+EXIT_COMPLETED = 0
+EXIT_JOB_FAILED = 1
+EXIT_REQUEST_ERROR = 2
+EXIT_INTERRUPTED = 130  # the shell convention for SIGINT (128 + 2)
+
+# Generous: the API answers at once, but a download of a large image on a slow link takes a while.
+HTTP_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+WS_OPEN_TIMEOUT_SECONDS = 10.0
+# Closing is a courtesy to the server; Ctrl-C must not wait long for it.
+WS_CLOSE_TIMEOUT_SECONDS = 1.0
+# A final job_update is never dropped by the server, but a quiet socket is checked against the job
+# itself now and then, so a lost message can never leave the command waiting forever.
+WS_QUIET_CHECK_SECONDS = 30.0
+POLL_INTERVAL_SECONDS = 0.5
+# How long polling tolerates a server that does not answer (a restart takes a few seconds).
+UNREACHABLE_GRACE_SECONDS = 30.0
+BAR_WIDTH = 20
+PROMPT_COLUMN_MIN = 20
+
+
+class ClientError(Exception):
+    """A request the server refused, or a server that could not be reached: exit code 2."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.code})" if self.code else self.message
+
+
+@dataclass(frozen=True)
+class ServerTarget:
+    url: str
+    headers: dict[str, str]
+
+    @property
+    def ws_base(self) -> str:
+        parts = urlsplit(self.url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def target_from(args: argparse.Namespace) -> ServerTarget:
+    """Flags win over the environment, which wins over the default local server."""
+    url = (args.server or os.environ.get("SDCPP_REST_URL") or DEFAULT_SERVER_URL).rstrip("/")
+    api_key = args.api_key or os.environ.get("SDCPP_REST_API_KEY")
+    token = args.token or os.environ.get("SDCPP_REST_TOKEN")
+    headers: dict[str, str] = {}
+    if api_key:
+        headers["X-API-Key"] = api_key
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return ServerTarget(url=url, headers=headers)
+
+
+# --- argument parsing ---
+
+
+def _seed(value: str) -> int | str:
+    if value == "random":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be 'random' or an integer") from None
+
+
+def add_client_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    connection = argparse.ArgumentParser(add_help=False)
+    connection.add_argument(
+        "--server", metavar="URL", help=f"server URL (SDCPP_REST_URL, default {DEFAULT_SERVER_URL})"
+    )
+    connection.add_argument(
+        "--api-key", metavar="KEY", help="API key, sent as X-API-Key (prefer SDCPP_REST_API_KEY)"
+    )
+    connection.add_argument("--token", metavar="TOKEN", help="bearer token (prefer SDCPP_REST_TOKEN)")
+
+    # Generation options default to None so that only what the user set is sent: the server's own
+    # defaults and validation stay the single source of truth.
+    generate = subparsers.add_parser(
+        "generate", parents=[connection], help="generate images on a running server"
+    )
+    generate.add_argument("prompt", help="what to draw")
+    generate.add_argument(
+        "--model", dest="model_name", metavar="NAME", help="checkpoint name (see GET /api/models)"
+    )
+    generate.add_argument("--negative", dest="negative_prompt", metavar="TEXT", help="what to avoid")
+    generate.add_argument("--width", type=int)
+    generate.add_argument("--height", type=int)
+    generate.add_argument("--steps", type=int)
+    generate.add_argument("--cfg-scale", type=float)
+    generate.add_argument("--sampler", dest="sampling_method", metavar="NAME", help="see GET /api/samplers")
+    generate.add_argument("--scheduler", metavar="NAME", help="see GET /api/schedulers")
+    generate.add_argument("--seed", type=_seed, metavar="SEED", help="'random' (default) or an integer")
+    generate.add_argument(
+        "--batch-count", type=int, metavar="N", help="images to make (seeds seed, seed+1, ...)"
+    )
+    generate.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="PATH",
+        help="file to save (a batch becomes NAME_0.png, NAME_1.png, ...) or an existing folder; "
+        "default: <job id>_<n>.png in the current folder",
+    )
+    generate.add_argument(
+        "--poll", action="store_true", help="follow the job by polling instead of the WebSocket"
+    )
+
+    queue = subparsers.add_parser("queue", parents=[connection], help="list the queue of a running server")
+    queue.add_argument("--json", action="store_true", help="print the server's JSON reply")
+    queue.add_argument("--limit", type=int, help="finished jobs to include (server default 50)")
+
+    cancel = subparsers.add_parser("cancel", parents=[connection], help="cancel a queued or running job")
+    cancel.add_argument("job_id", help="the job id that generate or queue showed")
+
+
+def run_client_command(args: argparse.Namespace) -> int:
+    target = target_from(args)
+    try:
+        with httpx.Client(base_url=target.url, headers=target.headers, timeout=HTTP_TIMEOUT) as client:
+            if args.command == "generate":
+                return GenerateCommand(args, target, client).run()
+            if args.command == "queue":
+                return show_queue(client, args)
+            return cancel_job(client, args.job_id)
+    except ClientError as exc:
+        _err(f"sdcpp-rest: error: {exc}")
+        return EXIT_REQUEST_ERROR
+    except KeyboardInterrupt:
+        _err("\nsdcpp-rest: interrupted")
+        return EXIT_INTERRUPTED
+
+
+# --- HTTP helpers ---
+
+
+def _out(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _err(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _request(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """The response of a successful request; the API's error message and code otherwise."""
+    try:
+        response = client.request(method, url, **kwargs)
+    except httpx.TransportError as exc:
+        raise ClientError(f"cannot reach the server at {client.base_url}: {exc}") from exc
+    if response.is_success:
+        return response
+    try:
+        error = response.json()["error"]
+        message, code = str(error["message"]), str(error.get("code") or f"HTTP_{response.status_code}")
+    except (ValueError, KeyError, TypeError):
+        # Not the API's error body (a proxy in front of the server, say): show what came back.
+        message, code = response.text[:500] or response.reason_phrase, f"HTTP_{response.status_code}"
+    raise ClientError(message, code)
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise ClientError(
+            f"the server answered with something that is not JSON: {response.text[:200]}"
+        ) from None
+    if not isinstance(body, dict):
+        raise ClientError("the server answered with JSON that is not an object")
+    return body
+
+
+# --- progress display ---
+
+
+def _clock(milliseconds: float) -> str:
+    seconds = max(int(round(milliseconds / 1000)), 0)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def describe_progress(update: dict[str, Any]) -> str:
+    """One line for a job state: phase, bar, percent, step n/N, speed and time left."""
+    status = str(update.get("status") or "")
+    if status == "queued":
+        position = update.get("position") or 0
+        return f"queued (position {position})" if position else "queued"
+    progress = min(max(float(update.get("progress") or 0.0), 0.0), 1.0)
+    filled = round(progress * BAR_WIDTH)
+    parts = [f"{update.get('phase') or status:<9}", f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}]"]
+    parts.append(f"{progress:4.0%}")
+    total = int(update.get("total_steps") or 0)
+    if total:
+        parts.append(f"step {int(update.get('current_step') or 0)}/{total}")
+    speed = update.get("speed")
+    if speed:
+        # Slow CPU runs take seconds per step; "0.05 steps/s" reads worse than "20.0 s/step".
+        parts.append(f"{speed:.2f} steps/s" if speed >= 1 else f"{1 / speed:.1f} s/step")
+    if status == "processing":
+        remaining = update.get("time_remaining")
+        parts.append(f"ETA {_clock(remaining) if remaining is not None else '--:--'}")
+    return "  ".join(parts)
+
+
+class ProgressLine:
+    """A status line redrawn in place with \\r (plain text, so it also reads sensibly in a log)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._last = ""
+        self._width = 0
+
+    def show(self, text: str) -> None:
+        # A line longer than the terminal wraps, and \r then only returns to the wrapped part.
+        text = text[: max(shutil.get_terminal_size((100, 20)).columns - 1, 20)]
+        if text == self._last:
+            return
+        self._stream.write("\r" + text + " " * max(self._width - len(text), 0))
+        self._stream.flush()
+        self._last, self._width = text, len(text)
+
+    def end(self) -> None:
+        if self._width:
+            self._stream.write("\n")
+            self._stream.flush()
+        self._last, self._width = "", 0
+
+    def note(self, message: str) -> None:
+        """A message on its own line; the bar continues below it."""
+        self.end()
+        self._stream.write(message + "\n")
+        self._stream.flush()
+
+
+# --- generate ---
+
+
+def output_paths(job_id: str, count: int, output: Path | None, batch: bool) -> list[Path]:
+    """Where each image goes: -o FILE for one image, FILE_n for a batch, else <job id>_<n>.png."""
+    if output is None or output.is_dir():
+        folder = output if output is not None else Path.cwd()
+        return [folder / f"{job_id}_{n}.png" for n in range(count)]
+    if not batch and count == 1:
+        return [output]
+    return [output.with_name(f"{output.stem}_{n}{output.suffix}") for n in range(count)]
+
+
+class GenerateCommand:
+    """Submit, follow, download: one instance per `sdcpp-rest generate`."""
+
+    def __init__(self, args: argparse.Namespace, target: ServerTarget, client: httpx.Client) -> None:
+        self.args = args
+        self.target = target
+        self.client = client
+        self.progress = ProgressLine(sys.stderr)
+        self.job_id = ""
+        self.last_status = "queued"
+
+    def body(self) -> dict[str, Any]:
+        names = ("model_name", "negative_prompt", "width", "height", "steps", "cfg_scale")
+        names += ("sampling_method", "scheduler", "seed", "batch_count")
+        body: dict[str, Any] = {"prompt": self.args.prompt}
+        body.update(
+            {name: getattr(self.args, name) for name in names if getattr(self.args, name) is not None}
+        )
+        return body
+
+    def run(self) -> int:
+        output: Path | None = self.args.output
+        # Refuse a path we could not write before the server spends minutes on the images.
+        if output is not None and not output.is_dir() and not output.parent.is_dir():
+            raise ClientError(f"output folder {output.parent} does not exist")
+        try:
+            reply = _json(_request(self.client, "POST", "/api/generate/text2img", json=self.body()))
+        except KeyboardInterrupt:
+            _err("\nsdcpp-rest: interrupted before the server answered; check `sdcpp-rest queue`")
+            return EXIT_INTERRUPTED
+        self.job_id = str(reply["job_id"])
+        self.progress.note(f"job {self.job_id} queued (seed {reply.get('seed')})")
+        try:
+            final = self.follow()
+        except KeyboardInterrupt:
+            self.progress.end()
+            _err(
+                f"sdcpp-rest: interrupted; job {self.job_id} is still {self.last_status} on the server "
+                f"(cancel it with `sdcpp-rest cancel {self.job_id}`)"
+            )
+            return EXIT_INTERRUPTED
+        self.progress.end()
+        status = final.get("status")
+        if status == "completed":
+            return self.download(final)
+        if status == "failed":
+            code = final.get("error_code")
+            _err(
+                f"job {self.job_id} failed: {final.get('error') or 'no reason given'}"
+                + (f" ({code})" if code else "")
+            )
+        else:
+            _err(f"job {self.job_id} was cancelled" + (f": {final['error']}" if final.get("error") else ""))
+        return EXIT_JOB_FAILED
+
+    def on_update(self, update: dict[str, Any]) -> None:
+        self.last_status = str(update.get("status") or self.last_status)
+        self.progress.show(describe_progress(update))
+
+    def get_job(self) -> dict[str, Any]:
+        return _json(_request(self.client, "GET", f"/api/queue/job/{self.job_id}"))
+
+    def follow(self) -> dict[str, Any]:
+        """The job's final state, from the WebSocket when it works, else by polling."""
+        if not self.args.poll:
+            final = self.follow_websocket()
+            if final is not None:
+                return final
+        return self.follow_polling()
+
+    def follow_websocket(self) -> dict[str, Any] | None:
+        url = f"{self.target.ws_base}/ws?{urlencode({'job_id': self.job_id})}"
+        try:
+            ws = connect(
+                url,
+                additional_headers=self.target.headers,
+                open_timeout=WS_OPEN_TIMEOUT_SECONDS,
+                close_timeout=WS_CLOSE_TIMEOUT_SECONDS,
+            )
+        except (OSError, WebSocketException) as exc:
+            self.progress.note(f"WebSocket unavailable ({exc}); polling the job instead")
+            return None
+        with ws:
+            while True:
+                try:
+                    raw = ws.recv(timeout=WS_QUIET_CHECK_SECONDS)
+                except TimeoutError:
+                    try:
+                        job = self.get_job()
+                    except ClientError as exc:
+                        if exc.code is not None:
+                            raise
+                        return None  # the server does not answer: polling waits a while for it
+                    self.on_update(job)
+                    if job.get("status") in FINAL_STATUSES:
+                        return job
+                    continue
+                except ConnectionClosed as exc:
+                    self.progress.note(f"WebSocket closed ({exc}); polling the job instead")
+                    return None
+                try:
+                    message = json.loads(raw)
+                    kind, data = message["type"], message["data"]
+                except (ValueError, KeyError, TypeError):
+                    continue  # not for us: the protocol only grows by adding message types and fields
+                if kind == "job_update" and isinstance(data, dict) and data.get("job_id") == self.job_id:
+                    self.on_update(data)
+                    if data.get("status") in FINAL_STATUSES:
+                        return data
+
+    def follow_polling(self) -> dict[str, Any]:
+        unreachable_since: float | None = None
+        while True:
+            try:
+                job = self.get_job()
+            except ClientError as exc:
+                # Only a server that does not answer is worth waiting for; a refusal is final.
+                if exc.code is not None:
+                    raise
+                unreachable_since = unreachable_since or time.monotonic()
+                if time.monotonic() - unreachable_since > UNREACHABLE_GRACE_SECONDS:
+                    raise ClientError(f"{exc.message}; job {self.job_id} may still be on the server") from exc
+                time.sleep(POLL_INTERVAL_SECONDS)
+                continue
+            unreachable_since = None
+            self.on_update(job)
+            if job.get("status") in FINAL_STATUSES:
+                return job
+            time.sleep(POLL_INTERVAL_SECONDS)
+
+    def download(self, final: dict[str, Any]) -> int:
+        outputs = final.get("outputs")
+        if not outputs:
+            outputs = self.get_job().get("outputs") or []
+        if not outputs:
+            _err(f"job {self.job_id} completed without output files")
+            return EXIT_JOB_FAILED
+        batch = (self.args.batch_count or 1) > 1
+        paths = output_paths(self.job_id, len(outputs), self.args.output, batch)
+        for item, path in zip(outputs, paths, strict=True):
+            response = _request(self.client, "GET", str(item["url"]))
+            try:
+                path.write_bytes(response.content)
+            except OSError as exc:
+                raise ClientError(f"cannot write {path}: {exc}") from exc
+            _out(str(path))
+        return EXIT_COMPLETED
+
+
+# --- queue and cancel ---
+
+
+def _progress_cell(job: dict[str, Any]) -> str:
+    status = job.get("status")
+    if status == "queued":
+        return f"#{job.get('position')}" if job.get("position") else "-"
+    total = int(job.get("total_steps") or 0)
+    percent = f"{float(job.get('progress') or 0):.0%}"
+    return f"{percent} {int(job.get('current_step') or 0)}/{total}" if total else percent
+
+
+def format_queue(queue: dict[str, Any], columns: int) -> list[str]:
+    """The queue as an aligned table whose prompt column fills what the terminal has left."""
+    jobs = queue.get("jobs") or []
+    lines = [
+        f"queued: {queue.get('size', 0)}, running: {queue.get('active_generations', 0)}"
+        + ("" if queue.get("running", True) else " (server shutting down)")
+    ]
+    if not jobs:
+        return [*lines, "no jobs"]
+    rows = [(str(job.get("id")), str(job.get("status")), _progress_cell(job)) for job in jobs]
+    widths = [max(len(row[i]) for row in [("ID", "STATUS", "PROGRESS"), *rows]) for i in range(3)]
+    prompt_width = max(columns - sum(widths) - 2 * 3 - 1, PROMPT_COLUMN_MIN)
+
+    def line(cells: tuple[str, str, str], prompt: str) -> str:
+        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)) + "  " + prompt
+
+    lines.append(line(("ID", "STATUS", "PROGRESS"), "PROMPT"))
+    for job, row in zip(jobs, rows, strict=True):
+        prompt = " ".join(str(job.get("prompt") or "").split())  # newlines would break the table
+        if len(prompt) > prompt_width:
+            prompt = prompt[: prompt_width - 3] + "..."
+        lines.append(line(row, prompt))
+    return lines
+
+
+def show_queue(client: httpx.Client, args: argparse.Namespace) -> int:
+    params = {"limit": args.limit} if args.limit is not None else None
+    reply = _json(_request(client, "GET", "/api/queue/status", params=params))
+    if args.json:
+        _out(json.dumps(reply, indent=2))
+        return EXIT_COMPLETED
+    for text in format_queue(reply.get("queue") or {}, shutil.get_terminal_size((120, 20)).columns):
+        _out(text)
+    return EXIT_COMPLETED
+
+
+def cancel_job(client: httpx.Client, job_id: str) -> int:
+    reply = _json(_request(client, "POST", "/api/queue/cancel", json={"job_id": job_id}))
+    _out(f"{reply.get('message') or 'cancelled'}: {job_id}")
+    return EXIT_COMPLETED

@@ -1,0 +1,46 @@
+"""Architecture detection from tensor names and shapes, in original and diffusers naming."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sdcpp_rest.catalog.detect import detect_checkpoint_architecture, detect_lora_architecture
+from sdcpp_rest.catalog.headers import TensorInfo, read_header
+from tests.fixtures.synthetic_models import ARCHITECTURE_TENSORS, EXPECTED_ARCHITECTURE, write_architecture
+
+SD15_MANIFEST = Path(__file__).resolve().parents[1] / "fixtures" / "sd15_manifest.json"
+
+
+@pytest.mark.parametrize("arch", sorted(EXPECTED_ARCHITECTURE))
+def test_checkpoint_architecture_from_file_header(tmp_path: Path, arch: str) -> None:
+    header = read_header(write_architecture(tmp_path / f"{arch}.safetensors", arch))
+    assert detect_checkpoint_architecture(header.tensors) == EXPECTED_ARCHITECTURE[arch]
+
+
+def test_the_test_suites_sd15_model_is_detected_as_sd1() -> None:
+    shapes = json.loads(SD15_MANIFEST.read_text())
+    tensors = {name: TensorInfo("f16", tuple(shape)) for name, shape in shapes.items()}
+    assert detect_checkpoint_architecture(tensors) == "SD1.x"
+
+
+def test_unknown_names_give_no_architecture() -> None:
+    assert detect_checkpoint_architecture({}) is None
+    assert detect_checkpoint_architecture({"foo.weight": TensorInfo("f16", (4, 4))}) is None
+    vae = {name: TensorInfo("f16", tuple(s)) for name, s in ARCHITECTURE_TENSORS["vae"].items()}
+    assert detect_checkpoint_architecture(vae) is None
+
+
+def test_sdxl_width_without_pooled_embedding_is_not_claimed_as_sdxl() -> None:
+    tensors = {"model.diffusion_model.x.attn2.to_k.weight": TensorInfo("f16", (4, 2048))}
+    assert detect_checkpoint_architecture(tensors) is None
+
+
+def test_lora_architecture() -> None:
+    def info(arch: str) -> dict[str, TensorInfo]:
+        return {n: TensorInfo("f16", tuple(s)) for n, s in ARCHITECTURE_TENSORS[arch].items()}
+
+    assert detect_lora_architecture(info("lora_sd1")) == "SD1.x"
+    assert detect_lora_architecture(info("lora_sdxl")) == "SDXL"
