@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -198,8 +199,9 @@ class DirectEngine:
 
 
 class ServerPath:
-    def __init__(self, server: ServerProcess) -> None:
+    def __init__(self, server: ServerProcess, poll_seconds: float = JOB_POLL_SECONDS) -> None:
         self.server = server
+        self.poll_seconds = poll_seconds
         self.client = httpx.Client(base_url=server.url, timeout=60)
 
     @staticmethod
@@ -242,7 +244,7 @@ class ServerPath:
                 raise RuntimeError(f"job {job_id} {job['status']}: {detail}")
             if time.perf_counter() - started > JOB_TIMEOUT_SECONDS:
                 raise RuntimeError(f"job {job_id} did not finish in {JOB_TIMEOUT_SECONDS:.0f} s")
-            time.sleep(JOB_POLL_SECONDS)
+            time.sleep(self.poll_seconds)
 
     def wait_idle(self) -> None:
         """Until no job is queued or running, then a moment for the slot thread's last events."""
@@ -387,7 +389,10 @@ def report(args: argparse.Namespace, results: list[SizeResult], health: HealthRe
         f"\n=== server vs direct: seed {args.seed}, {SAMPLER}/{SCHEDULER}, cfg {CFG_SCALE}, "
         f"{args.steps} steps, {args.threads} threads, median of {args.repeats} alternating runs ==="
     )
-    print("server: POST text2img -> poll sees 'completed' (20 ms polls); in-job: the job's own time_elapsed")
+    print(
+        f"server: POST text2img -> a poll sees 'completed' (GET job every {args.poll_ms:g} ms); "
+        "in-job: the job's own time_elapsed"
+    )
     print("direct: generate_image + write_png_atomically in one process\n")
     rows = []
     for r in results:
@@ -462,6 +467,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--steps", type=int, default=2, help="sampling steps (default 2)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--poll-ms",
+        type=float,
+        default=JOB_POLL_SECONDS * 1000,
+        help="GET /api/queue/job/{id} interval while a server run is timed (default 20)",
+    )
     parser.add_argument("--threads", type=int, default=2, help="engine threads on both paths (default 2)")
     parser.add_argument(
         "--health-size", type=int, default=None, help="size of the job(s) health is measured during "
@@ -473,14 +484,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--retries",
         type=int,
-        default=3,
-        help="times a server/direct pair disturbed by other processes is measured again (default 3)",
+        default=2,
+        help="times a server/direct pair disturbed by other processes is measured again (default 2)",
     )
     parser.add_argument(
         "--quiet-timeout",
         type=float,
-        default=120.0,
-        help="seconds to wait for an idle machine before each run (default 120)",
+        default=20.0,
+        help="seconds to wait for an idle machine before each run (default 20)",
     )
     parser.add_argument("--check", action="store_true", help="exit with status 1 when a target is missed")
     args = parser.parse_args(argv)
@@ -492,8 +503,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _exit_on_sigterm(_signum: int, _frame: Any) -> None:
+    raise SystemExit(143)  # unwinds through main's `finally`, which stops the server
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="sdcpp-bench-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     prepare_data_dir(data_dir, MODEL_NAME)
@@ -503,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     server: ServerPath | None = None
     try:
         server_process.start()
-        server = ServerPath(server_process)
+        server = ServerPath(server_process, args.poll_ms / 1000)
         print(f"server at {server_process.url} (log {server_process.log_path})")
         direct = DirectEngine(model_path, args.threads, data_dir / "direct-outputs")
         print(f"direct engine loaded in {direct.load_seconds:.1f} s")

@@ -61,6 +61,8 @@ class ServerProcess:
         env = {
             **os.environ,
             "STABLE_DIFFUSION_N_THREADS": os.environ.get("SDCPP_REST_TEST_THREADS", "1"),
+            # A stop waits this long for a running job (default 60 s): keep tests that stop mid-job quick.
+            "STABLE_DIFFUSION_RESTART_GRACE_SECONDS": "5",
             **self._env,
         }
         command = [

@@ -53,12 +53,14 @@ def serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"sdcpp-rest: {exc}", file=sys.stderr)  # noqa: T201 - the one line an operator needs
         return 2
-    configure_logging(settings.verbose)
+    configure_logging(settings.verbose, settings.log_format)
     import uvicorn
 
     from sdcpp_rest.app import create_app
 
-    app = create_app(settings)
+    # A restart (POST /api/system/restart) reads the same config file and environment again; the
+    # command-line flags keep their values.
+    app = create_app(settings, reload_settings=lambda: load_settings(args.config, overrides))
     listen: dict[str, Any] = {"host": settings.host, "port": settings.port}
     if settings.unix_socket is not None:
         from sdcpp_rest.auth.unix_peer import PeerCredentialsProtocol

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -31,6 +32,15 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         50 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes."
     )
+    log_format: str = Field(
+        "text", pattern="^(text|json)$", description="Log lines as text or as one JSON object per line."
+    )
+    restart_grace_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="On restart or SIGTERM, how long a running job may finish before it is requeued.",
+    )
 
     # --- storage ---
     data_dir: Path = Field(Path("data"), description="Folder for the database and other state.")
@@ -52,6 +62,40 @@ class Settings(BaseSettings):
         2, ge=1, le=10, description="Times a job is started before a server crash during it fails it."
     )
     worker_start_timeout_s: float = Field(60.0, gt=0, description="Seconds a new worker may take to start.")
+    max_input_image_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, description="Largest input image (decoded bytes) a request may carry."
+    )
+    max_input_image_pixels: int = Field(
+        4096 * 4096, ge=64 * 64, description="Most pixels (width x height) of an input image."
+    )
+
+    # --- outputs retention, image download, metrics ---
+    output_max_age_days: float = Field(
+        0.0, ge=0, description="Delete finished jobs (files and rows) older than this many days (0: never)."
+    )
+    output_max_total_mb: float = Field(
+        0.0, ge=0, description="Delete the oldest finished jobs while outputs exceed this many MB (0: off)."
+    )
+    output_cleanup_interval_s: float = Field(
+        3600.0, ge=0.1, le=86400 * 7, description="Seconds between two runs of the output retention cleanup."
+    )
+    image_download_allow_private: bool = Field(
+        False,
+        description="Let GET /api/image/download fetch from loopback, private and link-local addresses "
+        "(cloud metadata addresses stay refused unless listed in image_download_allowed_networks).",
+    )
+    image_download_allowed_networks: str = Field(
+        "", description="Comma-separated addresses or CIDR networks image download may always fetch from."
+    )
+    image_download_max_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, description="Largest image GET /api/image/download fetches, in bytes."
+    )
+    image_download_timeout_s: float = Field(
+        15.0, gt=0, le=300, description="Seconds one image download may take in all (redirects included)."
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="When set, GET /metrics needs 'Authorization: Bearer <token>' (default: public)."
+    )
 
     # --- authentication ---
     auth_method: str = Field(
@@ -87,6 +131,17 @@ class Settings(BaseSettings):
         if "none" in methods and len(methods) > 1:
             raise ValueError("'none' cannot be combined with other methods")
         return ",".join(methods)
+
+    @field_validator("image_download_allowed_networks")
+    @classmethod
+    def _valid_networks(cls, value: str) -> str:
+        for item in (part.strip() for part in value.split(",")):
+            if item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"{item!r} is not an IP address or network: {exc}") from None
+        return value
 
     @property
     def auth_methods(self) -> frozenset[str]:

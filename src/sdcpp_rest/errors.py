@@ -33,6 +33,9 @@ class ErrorCode(StrEnum):
     JOB_NOT_CANCELLABLE = "JOB_NOT_CANCELLABLE"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     RATE_LIMITED = "RATE_LIMITED"
+    JOB_NOT_FINISHED = "JOB_NOT_FINISHED"
+    UPSTREAM_FAILED = "UPSTREAM_FAILED"
+    UPSTREAM_TIMEOUT = "UPSTREAM_TIMEOUT"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
@@ -82,6 +85,12 @@ class PayloadTooLarge(ApiError):
 
 class ServiceUnavailable(ApiError):
     code, status_code = ErrorCode.SERVICE_UNAVAILABLE, 503
+
+
+class JobNotFinished(ApiError):
+    """A queued or running job cannot be deleted: cancel it first."""
+
+    code, status_code = ErrorCode.JOB_NOT_FINISHED, 409
 
 
 def request_id_of(request: Request) -> str:

@@ -8,6 +8,8 @@ progress messages, never a final status, and never slows the engine or other cli
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import threading
 import time
 from collections import deque
@@ -39,6 +41,11 @@ class Event:
 
     def wire(self) -> dict[str, Any]:
         return {"type": self.type, "data": self.data}
+
+    @functools.cached_property
+    def wire_text(self) -> str:
+        """Serialised once, however many connections send it."""
+        return json.dumps(self.wire())
 
 
 def job_update(data: dict[str, Any], owner: str | None) -> Event:

@@ -6,6 +6,8 @@ import logging
 import re
 import sys
 
+from sdcpp_rest.log_context import ContextFilter, JsonFormatter, TextFormatter
+
 # Query parameters and headers that carry credentials (a WebSocket URL may hold ?token=...).
 _SECRET_PATTERNS = (
     re.compile(r"(?i)((?:token|api_key|password)=)[^&\s\"']+"),
@@ -29,10 +31,12 @@ class RedactSecretsFilter(logging.Filter):
         return True
 
 
-def configure_logging(verbose: bool) -> None:
+def configure_logging(verbose: bool, log_format: str = "text") -> None:
+    """Log to stderr as text or JSON lines, credentials redacted, request/job/user context attached."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     handler.addFilter(RedactSecretsFilter())
+    handler.addFilter(ContextFilter())
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
     # uvicorn's loggers have handlers of their own: filter those too.
     for name in ("uvicorn", "uvicorn.access", "uvicorn.error"):

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sdcpp_rest import log_context
 from sdcpp_rest.errors import ErrorCode, error_body
 
 log = logging.getLogger("sdcpp_rest.http")
@@ -38,6 +39,13 @@ class RequestContextMiddleware:
             return
         request_id = uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        context_token = log_context.begin_request(request_id)
+        try:
+            await self._handle(scope, receive, send, request_id)
+        finally:
+            log_context.end(context_token)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         started = False
 
         async def send_with_id(message: Message) -> None:

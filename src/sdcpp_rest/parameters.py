@@ -30,7 +30,38 @@ PARAMETER_RANGES: dict[str, NumericRange] = {
     "clip_skip": NumericRange(
         -1, 12, -1, 1, "CLIP layers to skip; -1 or 0 lets the engine pick the model's default."
     ),
+    # --- image-to-image, inpainting, ControlNet, upscaling, LoRA, hires fix (see modes.py) ---
+    "strength": NumericRange(
+        0.0, 1.0, 0.75, 0.01, "Denoising strength: 0 keeps the init image, 1 replaces it entirely."
+    ),
+    "mask_blur": NumericRange(0, 64, 4, 1, "Gaussian blur radius (pixels) applied to the mask's edges."),
+    "control_strength": NumericRange(0.0, 2.0, 0.9, 0.05, "How strongly the ControlNet steers the image."),
+    "upscale_factor": NumericRange(
+        1, 4, 1, 1, "Times the ESRGAN upscaler runs (each run multiplies the size by the model's scale)."
+    ),
+    "upscale_tile_size": NumericRange(
+        64, 1024, 128, 8, "Tile edge (pixels) the upscaler works on; smaller tiles use less memory."
+    ),
+    "lora_weight": NumericRange(-4.0, 4.0, 1.0, 0.05, "LoRA multiplier."),
+    "hires_scale": NumericRange(1.0, 4.0, 2.0, 0.05, "Hires fix: size multiplier of the second pass."),
+    "hires_steps": NumericRange(0, 150, 0, 1, "Hires fix: steps of the second pass (0 = same as steps)."),
+    "hires_denoising_strength": NumericRange(
+        0.0, 1.0, 0.7, 0.01, "Hires fix: denoising strength of the second pass."
+    ),
 }
+
+RESIZE_MODES: tuple[str, ...] = ("resize", "crop", "fill")
+# Hires-fix upscalers the engine has besides an ESRGAN model from the esrgan folder.
+HIRES_LATENT_UPSCALERS: tuple[str, ...] = (
+    "latent",
+    "latent_nearest",
+    "latent_nearest_exact",
+    "latent_antialiased",
+    "latent_bicubic",
+    "latent_bicubic_antialiased",
+    "lanczos",
+    "nearest",
+)
 
 # The API's sampler names (the spec's list plus what the engine also has) -> the engine's names.
 SAMPLERS: dict[str, str] = {
@@ -105,4 +136,7 @@ CONTEXT_FIELDS: tuple[str, ...] = (
     "taesd_path",
     "embedding_dir",
     "lora_model_dir",
+    "control_net",
+    "upscaler",
+    "upscale_tile_size",
 )

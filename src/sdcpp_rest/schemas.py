@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from sdcpp_rest.generation_options import GenerationOptions
 from sdcpp_rest.parameters import (
     DEFAULT_SAMPLER,
     DEFAULT_SCHEDULER,
@@ -28,8 +29,9 @@ def _ranged(name: str, integer: bool = True) -> Any:
     )
 
 
-class Text2ImgRequest(BaseModel):
-    """Body of POST /api/generate/text2img. Unknown fields are refused so typos do not pass silently."""
+class Text2ImgRequest(GenerationOptions):
+    """Body of POST /api/generate/text2img. Unknown fields are refused so typos do not pass silently.
+    LoRAs, TAESD, VAE tiling, hires fix and upscaling come from GenerationOptions."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -10,11 +10,16 @@ from sdcpp_rest.catalog.files import ModelFiles
 from sdcpp_rest.catalog.lifecycle import ModelLifecycle
 from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.config import Settings
+from sdcpp_rest.downloads import ImageDownloader
 from sdcpp_rest.events import EventBus
+from sdcpp_rest.jobs.estimate import EstimateService
 from sdcpp_rest.jobs.generation import GenerationService
 from sdcpp_rest.jobs.notifier import JobNotifier
+from sdcpp_rest.jobs.retention import OutputRetention
 from sdcpp_rest.jobs.scheduler import Scheduler
 from sdcpp_rest.jobs.store import JobStore
+from sdcpp_rest.monitoring.metrics import ServerMetrics
+from sdcpp_rest.ops.restart import ServerRestarter
 from sdcpp_rest.outputs.files import OutputStore
 from sdcpp_rest.version import VersionInfo
 
@@ -33,4 +38,9 @@ class Services:
     notifier: JobNotifier
     catalog: CatalogService
     model_lifecycle: ModelLifecycle
+    estimator: EstimateService
+    metrics: ServerMetrics
+    retention: OutputRetention
+    downloader: ImageDownloader
+    restarter: ServerRestarter | None = None  # set by create_app; the same one across restarts
     started_at: float = field(default_factory=time.time)

@@ -105,6 +105,7 @@ def test_crashing_model_file_fails_the_job_with_the_reason(own_data_dir: Path) -
             assert job["status"] == "failed"
             assert job["error_code"] in {"WORKER_CRASHED", "MODEL_LOAD_FAILED"}
             assert "broken.safetensors" in job["error"]
+            assert str(own_data_dir) not in job["error"]  # file names only, no server paths
             good = server.wait_for(client, server.submit(client, model_name="sd15.safetensors"))
             assert good["status"] == "completed"
     finally:

@@ -120,3 +120,10 @@ def test_root_that_is_itself_a_symlink_still_works(root: Path, tmp_path: Path) -
     resolved = resolve_inside(link_to_root, "checkpoints/sd15/model.safetensors")
 
     assert resolved == (root / "checkpoints" / "sd15" / "model.safetensors").resolve()
+
+
+def test_engine_messages_lose_their_server_folders() -> None:
+    from sdcpp_rest.engine.protocol import hide_server_folders
+
+    text = "unknown format /srv/sd/models/checkpoints/x.safetensors; failed: '/srv/my models/y.gguf'"
+    assert hide_server_folders(text) == "unknown format x.safetensors; failed: 'y.gguf'"

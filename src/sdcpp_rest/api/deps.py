@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from sdcpp_rest import log_context
 from sdcpp_rest.auth.permissions import Permission, Principal
 from sdcpp_rest.auth.service import RequestCredentials
 from sdcpp_rest.errors import ApiError, ErrorCode
@@ -39,6 +40,7 @@ def optional_principal(request: Request, services: ServicesDep) -> Principal | N
     credentials = RequestCredentials.from_headers(request.headers, client)
     principal = services.auth.authenticate(credentials)
     request.state.principal = principal
+    log_context.set_user(principal.username if principal else None)
     return principal
 
 

@@ -1,4 +1,4 @@
-"""Queue endpoints: list, inspect, cancel, clear."""
+"""Queue endpoints: list, inspect, cancel, clear, delete."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from sdcpp_rest.api.deps import QueueManageDep, QueueReadDep, ServicesDep
-from sdcpp_rest.errors import InvalidParameters, JobNotCancellable, JobNotFound
+from sdcpp_rest.errors import (
+    InvalidParameters,
+    JobNotCancellable,
+    JobNotFinished,
+    JobNotFound,
+    ServiceUnavailable,
+)
 from sdcpp_rest.jobs.records import FINAL_STATUSES, JobStatus
 from sdcpp_rest.outputs.files import is_job_id
 from sdcpp_rest.schemas import CancelRequest, JobPublic, QueueBody, QueueStatusReply, StatusReply
@@ -68,6 +74,21 @@ def get_job(job_id: str, services: ServicesDep, owner: ReadScope) -> JobPublic:
     if job is None or (owner is not None and job.owner != owner):
         raise JobNotFound(f"job {job_id} not found")
     return services.generation.to_public(job, services.store.queue_positions())
+
+
+@router.delete("/job/{job_id}", response_model=StatusReply, summary="Delete a finished job and its files")
+def delete_job(job_id: str, services: ServicesDep, owner: ManageScope) -> StatusReply:
+    job = services.store.get(_require_job_id(job_id))
+    if job is None or (owner is not None and job.owner != owner):
+        raise JobNotFound(f"job {job_id} not found")
+    if not job.is_final:
+        raise JobNotFinished(f"job {job_id} is {job.status.value}; cancel it before deleting it")
+    if not services.retention.delete_job(job):
+        # Gone meanwhile (another delete or the retention cleanup), or its files could not be removed.
+        if services.store.get(job_id) is None:
+            raise JobNotFound(f"job {job_id} not found")
+        raise ServiceUnavailable(f"the files of job {job_id} could not be removed; try again later")
+    return StatusReply(status="success", message="Job deleted", job_id=job_id)
 
 
 @router.post("/cancel", response_model=StatusReply, summary="Cancel a queued or running job")

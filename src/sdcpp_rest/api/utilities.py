@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 from pydantic import ValidationError
 
 from sdcpp_rest.api.deps import AuthenticatedDep, ServicesDep
 from sdcpp_rest.errors import ApiError
+from sdcpp_rest.jobs.modes import check_generation_options
+from sdcpp_rest.mode_schemas import MODE_REQUESTS, ModeName
 from sdcpp_rest.parameters import (
     DEFAULT_SAMPLER,
     DEFAULT_SCHEDULER,
@@ -42,13 +44,17 @@ async def parameters(_: AuthenticatedDep) -> dict[str, Any]:
 @router.post(
     "/validate",
     response_model=ValidateReply,
-    summary="Check a text2img body without queueing it",
+    summary="Check a generation body (text2img by default, or ?mode=...) without queueing it",
     description="Always 200 for a JSON object: `valid` says whether text2img would accept it, `errors` "
     "name each bad field, `normalized` is the body with every default filled in.",
 )
-def validate(services: ServicesDep, body: dict[str, Any] = Body(...)) -> ValidateReply:
+def validate(
+    services: ServicesDep,
+    body: dict[str, Any] = Body(...),
+    mode: ModeName = Query("text2img", description="The endpoint whose body this is."),
+) -> ValidateReply:
     try:
-        request = Text2ImgRequest.model_validate(body)
+        request = MODE_REQUESTS[mode].model_validate(body)
     except ValidationError as exc:
         issues = [
             ValidationIssue(
@@ -62,17 +68,24 @@ def validate(services: ServicesDep, body: dict[str, Any] = Body(...)) -> Validat
     errors: list[ValidationIssue] = []
     normalized = request.model_dump()
     try:
-        normalized["model_name"] = services.generation.resolve_model_name(request.model_name)
-        services.generation.check_components(request)
+        if isinstance(request, Text2ImgRequest):
+            normalized["model_name"] = services.generation.resolve_model_name(request.model_name)
+            services.generation.check_components(request)
+        else:
+            check_generation_options(services.generation.model_files, request)
     except ApiError as exc:
+        # Mode and option errors start with the field's name ("loras.0.name: ...").
+        prefix = exc.message.split(":", 1)[0]
+        named = prefix if " " not in prefix and prefix != exc.message else None
         errors.append(
             ValidationIssue(
-                field="model_name" if "model" in exc.message else "body",
+                field=named or ("model_name" if "model" in exc.message else "body"),
                 message=exc.message,
                 code=exc.code.value,
             )
         )
     warnings = []
-    if request.width * request.height > LARGE_IMAGE_PIXELS:
-        warnings.append(f"{request.width}x{request.height} is large: expect a long generation on a CPU")
+    width, height = getattr(request, "width", None) or 0, getattr(request, "height", None) or 0
+    if width * height > LARGE_IMAGE_PIXELS:
+        warnings.append(f"{width}x{height} is large: expect a long generation on a CPU")
     return ValidateReply(valid=not errors, errors=errors, warnings=warnings, normalized=normalized)

@@ -119,7 +119,7 @@ async def _write(websocket: WebSocket, connection: Connection) -> None:
     with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
         while True:
             event = await connection.next()
-            await websocket.send_text(json.dumps(event.wire()))
+            await websocket.send_text(event.wire_text)
 
 
 async def _read(websocket: WebSocket, services: Services, connection: Connection) -> None:

@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from sdcpp_rest.jobs.records import JobTimings
+
+# An absolute path inside an engine message: everything up to the last slash.
+_ABSOLUTE_FOLDER = re.compile(r"(?<![\w.])/(?:[^\s/'\"|;,:]+/)+")
+
+
+# A quoted absolute path may hold spaces: strip up to the last slash inside the quotes.
+_QUOTED_FOLDER = re.compile(r"(?<=')/[^']*/")
+
+
+def hide_server_folders(text: str) -> str:
+    """Engine messages name files by absolute path; clients see the file names only."""
+    return _ABSOLUTE_FOLDER.sub("", _QUOTED_FOLDER.sub("", text))
+
 
 # --- context: what building an engine context needs; a change of any field means a reload ---
 
@@ -24,6 +40,37 @@ class EngineContext:
     taesd_path: str = ""
     lora_model_dir: str = ""
     embedding_paths: tuple[str, ...] = ()
+    control_net_path: str = ""
+    upscaler_path: str = ""  # ESRGAN; with an empty model_path the context is an upscaler only
+    upscale_tile_size: int = 128
+
+
+@dataclass(frozen=True)
+class HiresPass:
+    """Hires fix: the engine's second sampling pass at width x height."""
+
+    width: int
+    height: int
+    steps: int
+    denoising_strength: float
+    upscaler: str  # an engine hires upscaler name ("latent", "lanczos", ...) or "model"
+    model_path: str = ""  # the ESRGAN file when upscaler == "model"
+
+
+@dataclass(frozen=True)
+class ModeOptions:
+    """What img2img, inpainting, ControlNet, hires fix and upscaling add to a generation. Images are
+    PNG files the API process wrote into the job's inputs folder: paths, not pixels, cross the pipe."""
+
+    init_image_path: str = ""
+    mask_image_path: str = ""
+    control_image_path: str = ""
+    strength: float = 0.75
+    control_strength: float = 0.9
+    canny: bool = False
+    vae_tiling: bool = False
+    hires: HiresPass | None = None
+    upscale_repeats: int = 0  # ESRGAN runs after generation (or the whole job in upscale mode)
 
 
 # --- API process -> worker ---
@@ -49,6 +96,8 @@ class GenerateCommand:
     preview_interval: int = 1
     # Infotext fields except the per-image seed, which the worker fills in (seed, seed+1, ...).
     infotext_fields: dict[str, Any] = field(default_factory=dict)
+    mode: str = "text2img"  # text2img, img2img, inpainting, controlnet or upscale
+    options: ModeOptions = field(default_factory=ModeOptions)
 
 
 @dataclass(frozen=True)
@@ -123,6 +172,7 @@ class JobFinished:
     job_id: str
     files: list[str]
     generate_seconds: float
+    timings: JobTimings | None = None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 import stable_diffusion_cpp as sd_binding
 from stable_diffusion_cpp import stable_diffusion_cpp as sd_native
 
-from sdcpp_rest.engine.protocol import EngineContext, EngineLog
+from sdcpp_rest.engine.protocol import EngineContext, EngineLog, ModeOptions
 
 # sd_log_level_t: SD_LOG_DEBUG = 0, SD_LOG_INFO = 1, SD_LOG_WARN = 2, SD_LOG_ERROR = 3
 _LEVEL_NAMES = {0: "debug", 1: "info", 2: "warning", 3: "error"}
@@ -97,15 +97,20 @@ class Engine:
             sd = _StableDiffusionWithEmbeddings(**kwargs, verbose=True)
         except (ValueError, RuntimeError, OSError) as exc:
             raise EngineLoadError(self._load_failure_reason(context, str(exc))) from None
-        if getattr(sd, "_model", None) is None or not sd._model.model:  # NULL ctypes pointer
+        upscaler_only = not context.model_path and context.upscaler_path
+        if not upscaler_only and (getattr(sd, "_model", None) is None or not sd._model.model):  # NULL
             raise EngineLoadError(self._load_failure_reason(context, "the engine returned no context"))
+        if context.upscaler_path and not sd._upscaler.upscaler:
+            raise EngineLoadError(self._load_failure_reason(context, "the upscaler did not load"))
         self._sd = sd
         self.context = context
         return time.perf_counter() - started
 
     def _load_failure_reason(self, context: EngineContext, fallback: str) -> str:
         reasons = "; ".join(self._recent_errors) or fallback
-        return f"could not load model '{Path(context.model_path).name}': {reasons}"
+        # Name every file of the context: the fault may be in a component, not the checkpoint.
+        files = ", ".join(f"'{Path(path).name}'" for path in _context_files(context))
+        return f"could not load model {files}: {reasons}"
 
     @staticmethod
     def _preview_arguments(
@@ -144,10 +149,12 @@ class Engine:
         preview_method: str = "none",
         preview_interval: int = 1,
         on_preview: Callable[[int, Any], None] | None = None,
+        options: ModeOptions | None = None,
     ) -> list[Any]:
         """Run one generation; `on_step(step, steps, seconds)` is called after every sampling step."""
         if self._sd is None:
             raise RuntimeError("no model loaded")
+        mode_arguments = _mode_arguments(options or ModeOptions())
         # Passed on every call: the binding's callback is process-global and never reset (ENGINE_NOTES.md).
         try:
             images = self._sd.generate_image(
@@ -164,7 +171,60 @@ class Engine:
                 clip_skip=clip_skip,
                 progress_callback=on_step,
                 **self._preview_arguments(preview_method, preview_interval, on_preview),
+                **mode_arguments,
             )
         finally:
             self._install_idle_progress_callback()
         return list(images)
+
+    def upscale(
+        self, images: list[Any], repeats: int, on_step: Callable[[int, int, float], None]
+    ) -> list[Any]:
+        """Run the context's ESRGAN model `repeats` times over each image (each run multiplies the
+        size by the model's own scale; the binding's upscale_factor argument does not change it)."""
+        if self._sd is None or not self.context or not self.context.upscaler_path:
+            raise RuntimeError("no upscaler loaded")
+        try:
+            for _ in range(repeats):
+                images = [
+                    self._sd.upscale(image, upscale_factor=1, progress_callback=on_step)[0]
+                    for image in images
+                ]
+        finally:
+            self._install_idle_progress_callback()
+        return images
+
+
+def _context_files(context: EngineContext) -> list[str]:
+    paths = [context.model_path, context.vae_path, context.taesd_path, context.control_net_path]
+    paths += [context.upscaler_path, context.clip_l_path, context.clip_g_path, *context.embedding_paths]
+    return [path for path in paths if path]
+
+
+def _mode_arguments(options: ModeOptions) -> dict[str, Any]:
+    """generate_image's keyword arguments for img2img, inpainting, ControlNet, tiling and hires fix.
+    Images are opened here, in the worker, from the files the API process wrote."""
+    from PIL import Image
+
+    arguments: dict[str, Any] = {"vae_tiling": options.vae_tiling}
+    if options.init_image_path:
+        arguments["init_image"] = Image.open(options.init_image_path).convert("RGB")
+        arguments["strength"] = options.strength
+    if options.mask_image_path:
+        arguments["mask_image"] = Image.open(options.mask_image_path).convert("L")
+    if options.control_image_path:
+        arguments["control_image"] = Image.open(options.control_image_path).convert("RGB")
+        arguments["control_strength"] = options.control_strength
+        arguments["canny"] = options.canny
+    if options.hires is not None:
+        hires = options.hires
+        arguments.update(
+            hires=True,
+            hires_upscaler=hires.upscaler,
+            hires_path=hires.model_path,
+            hires_width=hires.width,
+            hires_height=hires.height,
+            hires_steps=hires.steps,
+            hires_denoising_strength=hires.denoising_strength,
+        )
+    return arguments

@@ -10,7 +10,14 @@ from collections import deque
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
 
-from sdcpp_rest.engine.protocol import EngineContext, EngineLog, WorkerCommand, WorkerMessage, WorkerReady
+from sdcpp_rest.engine.protocol import (
+    EngineContext,
+    EngineLog,
+    WorkerCommand,
+    WorkerMessage,
+    WorkerReady,
+    hide_server_folders,
+)
 from sdcpp_rest.engine.worker import worker_main
 
 log = logging.getLogger(__name__)
@@ -117,7 +124,7 @@ class EngineWorkerProcess:
             except (EOFError, ConnectionResetError, OSError):
                 raise self._exited() from None
             if isinstance(message, EngineLog):
-                self._recent_log.append(message.text)
+                self._recent_log.append(hide_server_folders(message.text))
                 log.log(
                     logging.WARNING if message.level in ("warning", "error") else logging.DEBUG,
                     "engine[%s]: %s",

@@ -34,8 +34,10 @@ from sdcpp_rest.engine.protocol import (
     WorkerMessage,
     WorkerReady,
 )
+from sdcpp_rest.jobs.records import JobTimings
 from sdcpp_rest.outputs.files import output_filename, write_png_atomically
 from sdcpp_rest.outputs.infotext import format_infotext
+from sdcpp_rest.procfs import reset_peak_rss, status_bytes
 
 log = logging.getLogger("sdcpp_rest.worker")
 
@@ -60,6 +62,7 @@ class _Worker:
         from sdcpp_rest.engine.sd_engine import Engine  # the native engine loads in this process only
 
         self._engine = Engine(emit_log=self._send, verbose=verbose)
+        self._load_seconds = 0.0  # of the last load, reported in the job's timings
 
     def _send(self, message: WorkerMessage) -> None:
         self._conn.send(message)
@@ -94,26 +97,36 @@ class _Worker:
         except EngineLoadError as exc:
             self._send(CommandFailed(job_id=job_id, code="MODEL_LOAD_FAILED", message=str(exc)))
             return False
+        self._load_seconds = seconds or 0.0
         if seconds:
             self._send(ModelLoaded(context=command.context, seconds=seconds))
         return True
 
     def _generate(self, command: GenerateCommand) -> None:
+        reset_peak_rss()
+        self._load_seconds = 0.0
         if not self._load(LoadCommand(command.context), job_id=command.job_id):
+            return
+        if command.mode == "upscale":
+            self._upscale_only(command)
             return
         total = command.steps * command.batch_count
         image_index = -1
+        marks: dict[str, float] = {}  # perf_counter when sampling began and when its last step ended
 
         def on_step(step: int, steps: int, seconds: float) -> None:
             nonlocal image_index
             if step == 0:  # the engine reports step 0 as each image of the batch starts sampling
                 image_index += 1
                 if image_index == 0:
+                    marks["sampling"] = time.perf_counter()
                     self._send(PhaseChanged(job_id=command.job_id, phase="sampling"))
                 return
-            overall = max(image_index, 0) * steps + step
+            # min(): a hires-fix second pass reports its own steps on top of the planned ones.
+            overall = min(max(image_index, 0) * steps + step, total)
             self._send(StepProgress(command.job_id, overall, total, float(seconds), time.time()))
             if overall >= total:
+                marks["decoding"] = time.perf_counter()
                 self._send(PhaseChanged(job_id=command.job_id, phase="decoding"))
 
         self._send(PhaseChanged(job_id=command.job_id, phase="encoding"))
@@ -139,11 +152,13 @@ class _Worker:
                         command.job_id, max(image_index, 0) * command.steps + step, _preview_jpeg(frame)
                     )
                 ),
+                options=command.options,
             )
         except (ValueError, RuntimeError) as exc:
             self._send(CommandFailed(job_id=command.job_id, code="GENERATION_FAILED", message=str(exc)))
             return
-        generate_seconds = time.perf_counter() - started
+        ended = time.perf_counter()
+        generate_seconds = ended - started
         if not images:
             self._send(CommandFailed(command.job_id, "GENERATION_FAILED", "the engine returned no image"))
             return
@@ -155,10 +170,46 @@ class _Worker:
             fields["Seed"] = command.seed + index
             infotext = format_infotext(command.prompt, command.negative_prompt, fields)
             name = output_filename(index)
-            image = _crop_to_requested(image, command.width, command.height)
+            image = self._finish_image(image, command)
             write_png_atomically(image.convert("RGB"), job_dir / name, infotext)
             files.append(name)
-        self._send(JobFinished(job_id=command.job_id, files=files, generate_seconds=generate_seconds))
+        sampling_at, decoding_at = marks.get("sampling", started), marks.get("decoding", ended)
+        timings = JobTimings(
+            load_seconds=self._load_seconds,
+            encode_seconds=sampling_at - started,
+            sampling_seconds=decoding_at - sampling_at,
+            decode_seconds=ended - decoding_at,
+            peak_memory_bytes=status_bytes("VmHWM"),
+        )
+        self._send(JobFinished(command.job_id, files, generate_seconds, timings))
+
+    def _finish_image(self, image: Image.Image, command: GenerateCommand) -> Image.Image:
+        """Crop to the size asked for (the hires pass's when there is one), then run the optional
+        ESRGAN upscale as the last step."""
+        hires = command.options.hires
+        width, height = (hires.width, hires.height) if hires else (command.width, command.height)
+        image = _crop_to_requested(image, width, height)
+        if command.options.upscale_repeats:
+            self._send(PhaseChanged(job_id=command.job_id, phase="saving"))
+            image = self._engine.upscale([image], command.options.upscale_repeats, lambda *_: None)[0]
+        return image
+
+    def _upscale_only(self, command: GenerateCommand) -> None:
+        """Upscale mode: no checkpoint, one ESRGAN model, the request's image read from the job folder."""
+        self._send(PhaseChanged(job_id=command.job_id, phase="sampling"))
+        started = time.perf_counter()
+        try:
+            with Image.open(command.options.init_image_path) as source:
+                image = source.convert("RGB")
+            result = self._engine.upscale([image], command.options.upscale_repeats, lambda *_: None)[0]
+        except (ValueError, RuntimeError, OSError) as exc:
+            self._send(CommandFailed(job_id=command.job_id, code="GENERATION_FAILED", message=str(exc)))
+            return
+        self._send(PhaseChanged(job_id=command.job_id, phase="saving"))
+        name = output_filename(0)
+        infotext = format_infotext("", "", command.infotext_fields)
+        write_png_atomically(result.convert("RGB"), Path(command.output_dir) / name, infotext)
+        self._send(JobFinished(command.job_id, [name], time.perf_counter() - started))
 
 
 def _preview_jpeg(frame: Image.Image) -> bytes:
@@ -184,6 +235,9 @@ def worker_main(conn: Connection, verbose: bool) -> None:
     _die_with_parent()
     # Ctrl-C in a terminal reaches the whole process group; the supervisor decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Likewise SIGTERM sent to the whole group (systemd, docker stop): the API process lets the running
+    # job finish within restart_grace_seconds, then stops the worker itself (and PDEATHSIG covers a crash).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr)
     try:
         _Worker(conn, verbose).run()

@@ -13,9 +13,17 @@ from sdcpp_rest.catalog.files import COMPONENT_FOLDERS, CatalogError, ModelFiles
 from sdcpp_rest.config import Settings
 from sdcpp_rest.engine.protocol import EngineContext, GenerateCommand
 from sdcpp_rest.errors import InvalidParameters, ModelNotFound
+from sdcpp_rest.inputs import ImageLimits
+from sdcpp_rest.jobs.modes import (
+    apply_mode,
+    build_upscale_command,
+    check_generation_options,
+    prepare_mode_job,
+)
 from sdcpp_rest.jobs.records import JobRecord, JobStatus, NewJob
 from sdcpp_rest.jobs.scheduler import JobPreparationError, Scheduler
 from sdcpp_rest.jobs.store import JobStore
+from sdcpp_rest.mode_schemas import Img2ImgRequest, UpscaleRequest
 from sdcpp_rest.outputs.files import OutputStore
 from sdcpp_rest.parameters import MAX_SEED, SAMPLER_DISPLAY_NAMES, SAMPLERS
 from sdcpp_rest.schemas import JobOutput, JobPublic, Text2ImgRequest
@@ -44,6 +52,10 @@ class GenerationService:
         self.scheduler: Scheduler | None = None  # set by the app once the scheduler exists
         self.catalog: CatalogService | None = None  # set by the app: lets model_name be a hash too
         self._history_cache: dict[str, tuple[float, list[JobRecord]]] = {}
+
+    @property
+    def model_files(self) -> ModelFiles:
+        return self._files
 
     # --- submit ---
     def resolve_model_name(self, requested: str | None) -> str:
@@ -80,6 +92,21 @@ class GenerationService:
                     self._files.resolve_component(field, value)
                 except CatalogError as exc:
                     raise InvalidParameters(str(exc)) from None
+        check_generation_options(self._files, request)
+
+    def submit_mode(
+        self, mode: str, request: Img2ImgRequest | UpscaleRequest, owner: str | None
+    ) -> JobRecord:
+        """img2img, inpainting, controlnet, upscale: names checked and input images decoded and written
+        to the job's inputs folder before the job is added (see jobs/modes.py)."""
+        limits = ImageLimits(self._settings.max_input_image_bytes, self._settings.max_input_image_pixels)
+        new_job = prepare_mode_job(
+            self, self._files, mode, request, owner, limits, self._outputs.job_dir, self._settings.n_threads
+        )
+        job = self._store.add(new_job)
+        if self.scheduler is not None:
+            self.scheduler.notify_work()
+        return job
 
     def submit_text2img(self, request: Text2ImgRequest, owner: str | None) -> JobRecord:
         model_name = self.resolve_model_name(request.model_name)
@@ -109,6 +136,8 @@ class GenerationService:
     def build_command(self, job: JobRecord) -> GenerateCommand:
         """Resolve the stored job's names to files again: they may have changed while it waited."""
         p = job.params
+        if job.mode == "upscale":
+            return build_upscale_command(job, self._files, self._outputs.job_dir(job.id))
         try:
             checkpoint = self._files.resolve_checkpoint(p["model_name"])
             components = {
@@ -134,7 +163,7 @@ class GenerationService:
             lora_model_dir=lora_dir,
             embedding_paths=self._embedding_files(components["embedding_dir"]),
         )
-        return GenerateCommand(
+        command = GenerateCommand(
             job_id=job.id,
             context=context,
             prompt=p["prompt"],
@@ -153,6 +182,7 @@ class GenerationService:
             preview_interval=p.get("preview_interval", 1),
             infotext_fields=infotext_fields(p, checkpoint.path),
         )
+        return apply_mode(command, job, self._files)
 
     def default_context(self, model_path: str) -> EngineContext:
         """The context a request with no engine options builds for this checkpoint: what an explicit

@@ -42,8 +42,10 @@ class JobNotifier:
             data["outputs"] = [output.model_dump() for output in public.outputs]
         return data
 
-    def job_changed(self, job_id: str, engine_time: float | None = None) -> None:
-        job = self._store.get(job_id)
+    def job_changed(
+        self, job_id: str, engine_time: float | None = None, snapshot: JobRecord | None = None
+    ) -> None:
+        job = snapshot or self._store.get(job_id)
         if job is None:
             return
         positions = self._store.queue_positions() if job.status.value == "queued" else {}

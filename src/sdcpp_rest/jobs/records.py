@@ -54,6 +54,17 @@ class NewJob:
 
 
 @dataclass(frozen=True)
+class JobTimings:
+    """Where a finished job's time went, measured in the worker; estimates are built from these."""
+
+    load_seconds: float  # 0 when the model was already loaded
+    encode_seconds: float  # prompt encoding, before the first step
+    sampling_seconds: float
+    decode_seconds: float  # after the last step until the images are out of the engine
+    peak_memory_bytes: int | None = None  # the worker's peak resident memory during the job
+
+
+@dataclass(frozen=True)
 class JobRecord:
     id: str
     seq: int
@@ -76,6 +87,7 @@ class JobRecord:
     outputs: list[str] = field(default_factory=list)
     error: str | None = None
     error_code: str | None = None
+    timings: JobTimings | None = None
 
     @property
     def is_final(self) -> bool:

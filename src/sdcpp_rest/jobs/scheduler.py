@@ -8,6 +8,7 @@ final state, and starts a replacement.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -28,10 +29,13 @@ from sdcpp_rest.engine.protocol import (
     PreviewImage,
     StepProgress,
     UnloadCommand,
+    hide_server_folders,
 )
 from sdcpp_rest.engine.supervisor import EngineWorkerProcess, WorkerExited, WorkerStartFailed
+from sdcpp_rest.jobs.job_files import describe_job_files
 from sdcpp_rest.jobs.records import JobPhase, JobRecord
 from sdcpp_rest.jobs.store import JobStore
+from sdcpp_rest.log_context import job_log_context
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +86,20 @@ CommandBuilder = Callable[[JobRecord], GenerateCommand]
 class SchedulerListener(Protocol):
     """Told about every change the scheduler makes (the WebSocket layer listens here)."""
 
-    def job_changed(self, job_id: str, engine_time: float | None = None) -> None: ...
+    def job_changed(
+        self, job_id: str, engine_time: float | None = None, snapshot: JobRecord | None = None
+    ) -> None:
+        """`snapshot`, when given, is the job's current state (not yet in the store)."""
+
     def job_preview(self, job_id: str, step: int, jpeg: bytes) -> None: ...
     def queue_changed(self) -> None: ...
     def system(self, kind: str, **details: Any) -> None: ...
 
 
 class _NoListener:
-    def job_changed(self, job_id: str, engine_time: float | None = None) -> None:
+    def job_changed(
+        self, job_id: str, engine_time: float | None = None, snapshot: JobRecord | None = None
+    ) -> None:
         pass
 
     def job_preview(self, job_id: str, step: int, jpeg: bytes) -> None:
@@ -109,6 +119,7 @@ class WorkerState:
     alive: bool
     job_id: str | None
     loaded_model: str | None
+    system_info: str = ""
 
 
 class _StepClock:
@@ -157,6 +168,7 @@ class WorkerSlot(threading.Thread):
             alive=self.worker.alive,
             job_id=self.job_id,
             loaded_model=context.model_path if context else None,
+            system_info=self.worker.system_info,
         )
 
     # --- the slot's own thread ---
@@ -167,7 +179,7 @@ class WorkerSlot(threading.Thread):
                 scheduler.stopping.wait(IDLE_POLL_SECONDS)
                 continue
             self._run_controls()
-            job = scheduler.store.claim_next(self.worker.worker_id)
+            job = None if scheduler.draining.is_set() else scheduler.store.claim_next(self.worker.worker_id)
             if job is None:
                 scheduler.wait_for_work(IDLE_POLL_SECONDS)
                 continue
@@ -176,7 +188,8 @@ class WorkerSlot(threading.Thread):
             scheduler.listener.job_changed(job.id)
             scheduler.listener.queue_changed()
             try:
-                self._execute(job)
+                with job_log_context(job.id, job.owner):
+                    self._execute(job)
             except Exception:  # a bug here must not kill the slot and strand the queue
                 log.exception("unexpected error while running job %s", job.id)
                 scheduler.store.fail(job.id, "INTERNAL_ERROR", "internal error while running the job")
@@ -236,8 +249,8 @@ class WorkerSlot(threading.Thread):
                     return ControlResult(worker_id, True)
                 elif isinstance(message, CommandFailed):
                     if message.code == "MODEL_LOAD_FAILED":
-                        self.worker.loaded_context = None
-                    return ControlResult(worker_id, False, message.code, message.message)
+                        self._replace_worker()
+                    return ControlResult(worker_id, False, message.code, hide_server_folders(message.message))
         except WorkerExited as exc:
             detail = f"; last engine messages: {' | '.join(exc.last_log[-3:])}" if exc.last_log else ""
             log.error("engine worker %s %s during %s", worker_id, exc.description, type(command).__name__)
@@ -291,10 +304,28 @@ class WorkerSlot(threading.Thread):
 
     def _handle(self, job: JobRecord, command: GenerateCommand, message: object, clock: _StepClock) -> bool:
         """Apply one worker message; True when the job has reached its end."""
-        finished = self._apply(job, command, message, clock)
         if isinstance(message, StepProgress):
-            self._scheduler.listener.job_changed(job.id, engine_time=message.wall_time)
-        elif isinstance(message, PhaseChanged):
+            # Clients hear of a step before it is written down: the write (an fsync) is not on the
+            # path from the engine's callback to the WebSocket.
+            average = clock.add(message.step_seconds)
+            snapshot = dataclasses.replace(
+                job,
+                phase=JobPhase.SAMPLING.value,
+                current_step=message.step,
+                total_steps=message.total_steps,
+                step_seconds=average,
+            )
+            self._scheduler.listener.job_changed(job.id, engine_time=message.wall_time, snapshot=snapshot)
+            self._scheduler.store.update_progress(
+                job.id,
+                phase=JobPhase.SAMPLING,
+                current_step=message.step,
+                total_steps=message.total_steps,
+                step_seconds=average,
+            )
+            return False
+        finished = self._apply(job, command, message, clock)
+        if isinstance(message, PhaseChanged):
             self._scheduler.listener.job_changed(job.id)
         elif isinstance(message, PreviewImage):
             self._scheduler.listener.job_preview(job.id, message.step, message.jpeg)
@@ -316,16 +347,7 @@ class WorkerSlot(threading.Thread):
     def _apply(self, job: JobRecord, command: GenerateCommand, message: object, clock: _StepClock) -> bool:
         store = self._scheduler.store
         total = command.steps * command.batch_count
-        if isinstance(message, StepProgress):
-            average = clock.add(message.step_seconds)
-            store.update_progress(
-                job.id,
-                phase=JobPhase.SAMPLING,
-                current_step=message.step,
-                total_steps=total,
-                step_seconds=average,
-            )
-        elif isinstance(message, PhaseChanged):
+        if isinstance(message, PhaseChanged):
             current = total if message.phase in (JobPhase.DECODING, JobPhase.SAVING) else 0
             store.update_progress(
                 job.id,
@@ -345,16 +367,25 @@ class WorkerSlot(threading.Thread):
         elif isinstance(message, ModelUnloaded):
             self.worker.loaded_context = None
         elif isinstance(message, JobFinished):
-            store.complete(job.id, message.files)
+            store.complete(job.id, message.files, message.timings)
             log.info("job %s completed in %.1f s", job.id, message.generate_seconds)
             return True
         elif isinstance(message, CommandFailed):
+            store.fail(job.id, message.code, hide_server_folders(message.message))
             if message.code == "MODEL_LOAD_FAILED":
-                self.worker.loaded_context = None
-            store.fail(job.id, message.code, message.message)
+                self._replace_worker()
             log.warning("job %s failed: %s", job.id, message.message)
             return True
         return False
+
+    def _replace_worker(self) -> None:
+        """After a failed load the engine's state is not to be trusted (seen here: the next load in
+        the same process segfaulted), so the worker is ended at once, before any destructor runs,
+        and a fresh one started."""
+        self.worker.kill()
+        self.worker.stop()
+        if not self._scheduler.stopping.is_set():
+            self._ensure_worker()
 
     def _on_worker_exit(self, job: JobRecord, exc: WorkerExited) -> None:
         store = self._scheduler.store
@@ -374,7 +405,7 @@ class WorkerSlot(threading.Thread):
                 job.id,
                 "WORKER_CRASHED",
                 f"the engine worker process {exc.description} while {phase} "
-                f"(model '{job.model_name}'){detail}",
+                f"({describe_job_files(job)}){detail}",
             )
             log.error("engine worker %s %s during job %s", self.worker.worker_id, exc.description, job.id)
             self._scheduler.listener.system(
@@ -401,6 +432,7 @@ class Scheduler:
         self.listener: SchedulerListener = listener or _NoListener()
         self.build_command = build_command
         self.stopping = threading.Event()
+        self.draining = threading.Event()  # set: slots claim no new job (a graceful stop is waiting)
         self._work = threading.Condition()
         self._listeners: list[Callable[[], None]] = []
         self._slots = [

@@ -7,6 +7,7 @@ engine work, on SQLite and on PostgreSQL alike.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -16,7 +17,15 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from sdcpp_rest.jobs.records import JobPhase, JobRecord, JobStatus, NewJob, RecoveryReport
+from sdcpp_rest.jobs.records import (
+    FINAL_STATUSES,
+    JobPhase,
+    JobRecord,
+    JobStatus,
+    JobTimings,
+    NewJob,
+    RecoveryReport,
+)
 
 metadata = sa.MetaData()
 
@@ -45,6 +54,12 @@ jobs_table = sa.Table(
     sa.Column("outputs", sa.Text, nullable=False, default="[]"),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("error_code", sa.String(64), nullable=True),
+    # Where a completed job's time went (JobTimings): the history POST /api/estimate learns from.
+    sa.Column("load_seconds", sa.Float, nullable=True),
+    sa.Column("encode_seconds", sa.Float, nullable=True),
+    sa.Column("sampling_seconds", sa.Float, nullable=True),
+    sa.Column("decode_seconds", sa.Float, nullable=True),
+    sa.Column("peak_memory_bytes", sa.BigInteger, nullable=True),
 )
 
 schema_version_table = sa.Table(
@@ -66,7 +81,7 @@ class JobStore(Protocol):
     def update_progress(
         self, job_id: str, *, phase: JobPhase, current_step: int, total_steps: int, step_seconds: float | None
     ) -> None: ...
-    def complete(self, job_id: str, outputs: Sequence[str]) -> bool: ...
+    def complete(self, job_id: str, outputs: Sequence[str], timings: JobTimings | None = None) -> bool: ...
     def fail(self, job_id: str, code: str, message: str) -> bool: ...
     def cancel_queued(self, job_id: str) -> bool: ...
     def mark_cancelled(self, job_id: str) -> bool: ...
@@ -76,6 +91,8 @@ class JobStore(Protocol):
     def recent_completed(self, model_name: str, limit: int) -> list[JobRecord]: ...
     def count_by_status(self) -> dict[JobStatus, int]: ...
     def recover_interrupted(self, max_attempts: int) -> RecoveryReport: ...
+    def finished_oldest_first(self, finished_before: float | None = None) -> list[JobRecord]: ...
+    def delete_finished(self, job_id: str) -> bool: ...
 
 
 def _enable_sqlite_durability(dbapi_connection: Any, _record: Any) -> None:
@@ -131,6 +148,19 @@ def _record(row: sa.Row[Any]) -> JobRecord:
         outputs=json.loads(m["outputs"]),
         error=m["error"],
         error_code=m["error_code"],
+        timings=_timings(m),
+    )
+
+
+def _timings(m: Any) -> JobTimings | None:
+    if m["sampling_seconds"] is None:
+        return None
+    return JobTimings(
+        load_seconds=m["load_seconds"] or 0.0,
+        encode_seconds=m["encode_seconds"] or 0.0,
+        sampling_seconds=m["sampling_seconds"],
+        decode_seconds=m["decode_seconds"] or 0.0,
+        peak_memory_bytes=m["peak_memory_bytes"],
     )
 
 
@@ -238,7 +268,8 @@ class SqlJobStore:
                 },
             )
 
-    def complete(self, job_id: str, outputs: Sequence[str]) -> bool:
+    def complete(self, job_id: str, outputs: Sequence[str], timings: JobTimings | None = None) -> bool:
+        measured = dataclasses.asdict(timings) if timings else {}
         with self._engine.begin() as conn:
             return self._transition(
                 conn,
@@ -250,6 +281,7 @@ class SqlJobStore:
                     "outputs": json.dumps(list(outputs)),
                     "phase": None,
                     "current_step": jobs_table.c.total_steps,
+                    **measured,
                 },
             )
 
@@ -348,6 +380,30 @@ class SqlJobStore:
         for status, count in rows:
             counts[JobStatus(status)] = count
         return counts
+
+    def finished_oldest_first(self, finished_before: float | None = None) -> list[JobRecord]:
+        """Finished jobs, the earliest finished first (the order output retention deletes in)."""
+        query = (
+            sa.select(jobs_table)
+            .where(jobs_table.c.status.in_([s.value for s in FINAL_STATUSES]))
+            .order_by(jobs_table.c.finished_at, jobs_table.c.seq)
+        )
+        if finished_before is not None:
+            query = query.where(jobs_table.c.finished_at < finished_before)
+        with self._engine.connect() as conn:
+            return [_record(row) for row in conn.execute(query)]
+
+    def delete_finished(self, job_id: str) -> bool:
+        """Remove a finished job's row; the status condition makes it impossible to delete a queued or
+        running job, whatever the caller saw earlier. False when nothing was deleted."""
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                jobs_table.delete().where(
+                    jobs_table.c.id == job_id,
+                    jobs_table.c.status.in_([s.value for s in FINAL_STATUSES]),
+                )
+            )
+        return result.rowcount == 1
 
     def recover_interrupted(self, max_attempts: int) -> RecoveryReport:
         """Jobs left `processing` by a crash go back to the queue (in their original place, since

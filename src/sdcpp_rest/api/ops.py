@@ -1,0 +1,88 @@
+"""Operations endpoints: estimate, system report, effective configuration, restart."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from sdcpp_rest.api.deps import GenerateDep, ServicesDep, SystemManageDep, SystemReadDep
+from sdcpp_rest.errors import ApiError, ErrorCode
+from sdcpp_rest.jobs.estimate import JobShape
+from sdcpp_rest.ops.schemas import (
+    ConfigReply,
+    EstimateBreakdown,
+    EstimateReply,
+    MemoryEstimate,
+    RestartReply,
+    SystemReply,
+)
+from sdcpp_rest.ops.system_report import redacted_config, system_info
+from sdcpp_rest.schemas import Text2ImgRequest
+
+router = APIRouter(prefix="/api", tags=["system"])
+
+
+@router.post(
+    "/estimate",
+    response_model=EstimateReply,
+    summary="Expected time and memory of a text2img job queued now",
+    description="Takes the text2img body. Time = queue wait (the jobs ahead) + model load when no worker "
+    "holds the model + encode + steps x seconds per step + decode, learned from finished jobs of the model "
+    "(`basis` says how); memory is the worker's expected peak.",
+)
+def estimate(body: Text2ImgRequest, services: ServicesDep, _: GenerateDep) -> EstimateReply:
+    model_name = services.generation.resolve_model_name(body.model_name)
+    services.generation.check_components(body)
+    shape = JobShape(model_name, "text2img", body.width, body.height, body.steps, body.batch_count)
+    result = services.estimator.estimate(shape)
+    run = result.run
+    return EstimateReply(
+        model_name=model_name,
+        basis=run.basis,  # type: ignore[arg-type]
+        estimated_seconds=round(result.total_seconds, 3),
+        run_seconds=round(run.seconds(result.needs_load), 3),
+        seconds_per_step=round(run.step_seconds, 4),
+        model_loaded=not result.needs_load,
+        jobs_ahead=result.jobs_ahead,
+        history_jobs=run.history_jobs,
+        breakdown=EstimateBreakdown(
+            queue_wait_seconds=round(result.queue_wait_seconds, 3),
+            load_seconds=round(run.load_seconds if result.needs_load else 0.0, 3),
+            encode_seconds=round(run.encode_seconds, 3),
+            sampling_seconds=round(run.sampling_seconds, 3),
+            decode_seconds=round(run.decode_seconds, 3),
+            overhead_seconds=round(run.overhead_seconds, 3),
+        ),
+        memory=MemoryEstimate(peak_bytes=run.peak_memory_bytes, basis=run.memory_basis),  # type: ignore[arg-type]
+    )
+
+
+@router.get("/system", response_model=SystemReply, summary="Machine, engine and worker processes")
+def system(services: ServicesDep, _: SystemReadDep) -> SystemReply:
+    return SystemReply(system=system_info(services.settings, services.scheduler.workers()))
+
+
+@router.get("/config", response_model=ConfigReply, summary="Effective configuration, secrets redacted")
+def config(services: ServicesDep, _: SystemReadDep) -> ConfigReply:
+    return ConfigReply(config=redacted_config(services.settings))
+
+
+class RestartUnavailable(ApiError):
+    code, status_code = ErrorCode.INTERNAL_ERROR, 500
+
+
+@router.post(
+    "/system/restart",
+    response_model=RestartReply,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Graceful restart of the workers, with the configuration read again",
+    description="Answers at once; then no new job starts, a running job may finish within "
+    "`restart_grace_seconds` (else it is requeued), the workers restart and the configuration is "
+    "reloaded. No queued job is lost. WebSocket `system_update` events: `restarting`, `restarted`.",
+)
+def restart(services: ServicesDep, _: SystemManageDep) -> RestartReply:
+    if services.restarter is None:
+        raise RestartUnavailable("this server was built without a restarter")
+    started = services.restarter.request()
+    return RestartReply(
+        message="Server restart initiated" if started else "Server restart already in progress"
+    )

@@ -1,0 +1,1 @@
+"""Operating the server: estimates' wire schemas, system report, effective configuration, restart."""

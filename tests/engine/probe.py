@@ -1,0 +1,83 @@
+"""Run the real engine once with one model type, in a process of its own (`python -m tests.engine.probe
+KIND`): a native crash ends this process, not pytest. Prints one JSON line: image sizes and the
+engine's warning/error lines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from sdcpp_rest.engine.protocol import EngineContext, EngineLog, ModeOptions
+from sdcpp_rest.engine.sd_engine import Engine
+from tests.fixtures import mode_models
+from tests.fixtures.test_models import sd15_model
+
+PROBE_SIZE = 64
+
+
+def _context_and_generation(kind: str, work: Path) -> tuple[EngineContext, dict[str, object]]:
+    model = str(sd15_model())
+    prompt = "a probe"
+    options = ModeOptions()
+    context = EngineContext(model_path=model, n_threads=-1)
+    if kind == "vae":
+        context = EngineContext(model_path=model, vae_path=str(mode_models.vae_model()))
+    elif kind == "taesd":
+        context = EngineContext(model_path=model, taesd_path=str(mode_models.taesd_model()))
+    elif kind in ("controlnet", "controlnet-diffusers"):
+        path = mode_models.controlnet_model() if kind == "controlnet" else mode_models.diffusers_controlnet()
+        control = work / "control.png"
+        Image.new("RGB", (PROBE_SIZE, PROBE_SIZE), "white").save(control)
+        context = EngineContext(model_path=model, control_net_path=str(path))
+        options = ModeOptions(control_image_path=str(control), control_strength=0.9)
+    elif kind in ("lora", "lora-wrong-shape"):
+        path = mode_models.lora_model() if kind == "lora" else mode_models.wrong_shape_lora()
+        context = EngineContext(model_path=model, lora_model_dir=str(path.parent))
+        prompt += f" <lora:{path.stem}:0.8>"
+    elif kind == "embedding":
+        path = mode_models.embedding_model()
+        context = EngineContext(model_path=model, embedding_paths=(str(path),))
+        prompt += f" {path.stem}"
+    elif kind == "esrgan":
+        context = EngineContext(model_path="", upscaler_path=str(mode_models.esrgan_model()))
+    else:
+        raise SystemExit(f"unknown kind {kind}")
+    return context, {"prompt": prompt, "options": options}
+
+
+def main(kind: str, work: Path) -> None:
+    logs: list[str] = []
+
+    def keep(message: object) -> None:
+        if isinstance(message, EngineLog) and message.level in ("warning", "error"):
+            logs.append(message.text)
+
+    engine = Engine(emit_log=keep, verbose=False)
+    context, generation = _context_and_generation(kind, work)
+    engine.load(context)
+    if kind == "esrgan":
+        images = engine.upscale([Image.new("RGB", (PROBE_SIZE, PROBE_SIZE), "red")], 1, lambda *_: None)
+    else:
+        images = engine.generate(
+            prompt=str(generation["prompt"]),
+            negative_prompt="",
+            width=PROBE_SIZE,
+            height=PROBE_SIZE,
+            steps=1,
+            cfg_scale=7.0,
+            sample_method="euler",
+            scheduler="discrete",
+            seed=1,
+            batch_count=1,
+            clip_skip=-1,
+            on_step=lambda *_: None,
+            options=generation["options"],  # type: ignore[arg-type]
+        )
+    print(json.dumps({"sizes": [list(image.size) for image in images], "warnings": logs}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], Path(sys.argv[2]))
