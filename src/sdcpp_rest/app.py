@@ -67,13 +67,14 @@ def build_services(
     and metrics (WebSocket clients stay connected, counters do not reset)."""
     for folder in (settings.data_dir, settings.models_path, settings.output_path):
         folder.mkdir(parents=True, exist_ok=True)
-    (settings.models_path / "checkpoints").mkdir(exist_ok=True)
+    model_files_root = settings.model_type_folders().get("checkpoints", settings.models_path / "checkpoints")
+    model_files_root.mkdir(parents=True, exist_ok=True)
     assert settings.database_url is not None
     engine = create_database_engine(settings.database_url)
     migrate(engine)
     create_catalog_tables(engine)
     store = SqlJobStore(engine)
-    model_files = ModelFiles(settings.models_path)
+    model_files = ModelFiles(settings.models_path, settings.model_type_folders())
     outputs = OutputStore(settings.output_path)
     generation = GenerationService(settings, store, model_files, outputs)
     scheduler = Scheduler(
@@ -91,7 +92,7 @@ def build_services(
     scheduler.listener = FanOutListener(notifier, MetricsListener(store, metrics))
     catalog = CatalogService(
         settings.models_path,
-        default_type_roots(settings.models_path),
+        default_type_roots(settings.models_path, settings.model_type_folders()),
         ModelHashStore(engine),
         loaded_paths=scheduler.loaded_models,
     )

@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="Folder for the database and other state.")
     models_dir: Path | None = Field(None, description="Models folder (default: <data_dir>/models).")
     output_dir: Path | None = Field(None, description="Outputs folder (default: <data_dir>/outputs).")
+    checkpoints_dir: Path | None = Field(None, description="Checkpoints (default: <models_dir>/checkpoints).")
+    vae_dir: Path | None = Field(None, description="Stand-alone VAEs (default: <models_dir>/vae).")
+    lora_dir: Path | None = Field(None, description="LoRAs (default: <models_dir>/lora).")
+    controlnet_dir: Path | None = Field(None, description="ControlNets (default: <models_dir>/controlnet).")
+    embeddings_dir: Path | None = Field(None, description="Embeddings (default: <models_dir>/embeddings).")
+    esrgan_dir: Path | None = Field(None, description="ESRGAN upscalers (default: <models_dir>/esrgan).")
+    taesd_dir: Path | None = Field(None, description="TAESD decoders (default: <models_dir>/taesd).")
+    clip_dir: Path | None = Field(None, description="Text encoders (default: <models_dir>/clip).")
     database_url: str | None = Field(
         None, description="SQLAlchemy URL of the job database (default: SQLite file in data_dir)."
     )
@@ -161,6 +169,20 @@ class Settings(BaseSettings):
         if "debug" in os.environ.get("RUST_LOG", "").lower():
             self.verbose = True
         return self
+
+    def model_type_folders(self) -> dict[str, Path]:
+        """The type folders configured on their own, by canonical folder name (checkpoints, vae, ...)."""
+        configured = {
+            "checkpoints": self.checkpoints_dir,
+            "vae": self.vae_dir,
+            "lora": self.lora_dir,
+            "controlnet": self.controlnet_dir,
+            "embeddings": self.embeddings_dir,
+            "esrgan": self.esrgan_dir,
+            "taesd": self.taesd_dir,
+            "clip": self.clip_dir,
+        }
+        return {name: path.expanduser().resolve() for name, path in configured.items() if path is not None}
 
     @property
     def models_path(self) -> Path:

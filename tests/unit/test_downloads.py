@@ -22,7 +22,9 @@ from sdcpp_rest.downloads import (
 from sdcpp_rest.errors import ApiError, InvalidParameters, PayloadTooLarge
 from tests.upstream import BIG_BODY_BYTES, UpstreamServer, jpeg_bytes, png_bytes
 
-LOOPBACK_ONLY = DownloadPolicy(allowed_networks=parse_networks("127.0.0.1/32"), timeout_s=2.0, max_bytes=100_000)
+LOOPBACK_ONLY = DownloadPolicy(
+    allowed_networks=parse_networks("127.0.0.1/32"), timeout_s=2.0, max_bytes=100_000
+)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +109,12 @@ def test_malformed_and_non_http_urls_are_invalid_parameters(url: str) -> None:
 
 def test_target_keeps_host_port_and_query() -> None:
     target = parse_target("HTTPS://Images.Example.com/a/b.png?size=2#frag")
-    assert (target.scheme, target.host, target.port, target.path) == ("https", "images.example.com", 443, "/a/b.png?size=2")
+    assert (target.scheme, target.host, target.port, target.path) == (
+        "https",
+        "images.example.com",
+        443,
+        "/a/b.png?size=2",
+    )
 
 
 def _fetch_error(downloader: ImageDownloader, url: str) -> ApiError:
@@ -157,7 +164,13 @@ def test_a_name_resolving_to_any_refused_address_is_refused(upstream: UpstreamSe
 
 
 @pytest.mark.parametrize(
-    "target", ["http://127.0.0.2/secret", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "file:///etc/passwd"]
+    "target",
+    [
+        "http://127.0.0.2/secret",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/",
+        "file:///etc/passwd",
+    ],
 )
 def test_redirect_to_a_refused_address_is_refused(upstream: UpstreamServer, target: str) -> None:
     """The first hop is allowed (127.0.0.1/32 is listed); the redirect target is checked again."""

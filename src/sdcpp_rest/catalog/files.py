@@ -53,13 +53,18 @@ class CheckpointFile:
 class ModelFiles:
     """Finds model files under the models folder; never reads weights."""
 
-    def __init__(self, models_dir: Path) -> None:
+    def __init__(self, models_dir: Path, folders: dict[str, Path] | None = None) -> None:
         self.models_dir = models_dir
+        # Folders configured on their own (e.g. vae_dir); the others live under models_dir.
+        self._folders = dict(folders or {})
+
+    def folder(self, name: str) -> Path:
+        """The folder of one model type, by its canonical name (checkpoints, vae, lora, ...)."""
+        return self._folders.get(name) or self.models_dir / name
 
     def checkpoint_roots(self) -> list[Path]:
-        return [
-            self.models_dir / folder for folder in CHECKPOINT_FOLDERS if (self.models_dir / folder).is_dir()
-        ]
+        roots = [self.folder(CHECKPOINT_FOLDERS[0]), *(self.models_dir / f for f in CHECKPOINT_FOLDERS[1:])]
+        return [root for root in roots if root.is_dir()]
 
     def list_checkpoints(self) -> list[CheckpointFile]:
         found: dict[str, CheckpointFile] = {}
@@ -105,7 +110,7 @@ class ModelFiles:
 
     def resolve_component(self, field: str, relative: str) -> Path:
         """A component file or folder named in a request, inside its type's folder."""
-        root = self.models_dir / COMPONENT_FOLDERS[field]
+        root = self.folder(COMPONENT_FOLDERS[field])
         try:
             path = resolve_inside(root, relative)
         except PathOutsideRoot as exc:

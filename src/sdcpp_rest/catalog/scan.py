@@ -73,10 +73,15 @@ class ScannedModel:
         return (self.type, self.name)
 
 
-def default_type_roots(models_dir: Path) -> dict[str, list[Path]]:
-    """Each type's folders under the models folder; those missing now are looked at on every scan, so
-    a folder created later (`mkdir lora`) is found by the next refresh."""
-    return {kind: [models_dir / folder for folder in folders] for kind, folders in TYPE_FOLDERS.items()}
+def default_type_roots(models_dir: Path, configured: dict[str, Path] | None = None) -> dict[str, list[Path]]:
+    """Each type's folders under the models folder (a type's canonical folder may be configured
+    elsewhere: `configured` maps canonical folder names to paths); those missing now are looked at on
+    every scan, so a folder created later (`mkdir lora`) is found by the next refresh."""
+    configured = configured or {}
+    return {
+        kind: [configured.get(folders[0], models_dir / folders[0]), *(models_dir / f for f in folders[1:])]
+        for kind, folders in TYPE_FOLDERS.items()
+    }
 
 
 def _format_of(path: Path) -> str:

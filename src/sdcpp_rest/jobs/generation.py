@@ -192,7 +192,7 @@ class GenerationService:
         )
 
     def _default_lora_dir(self) -> str:
-        folder = self._files.models_dir / COMPONENT_FOLDERS["lora_model_dir"]
+        folder = self._files.folder(COMPONENT_FOLDERS["lora_model_dir"])
         return str(folder) if folder.is_dir() else ""
 
     @staticmethod

@@ -42,7 +42,7 @@ CONTROLNET_FOLDER, ESRGAN_FOLDER = "controlnet", "esrgan"
 
 def resolve_named(files: ModelFiles, folder: str, field: str, name: str, extensions: tuple[str, ...]) -> Path:
     """A file named by a request inside `models/{folder}`, with or without its extension."""
-    root = files.models_dir / folder
+    root = files.folder(folder)
     for candidate in (name, *(name + ext for ext in extensions)):
         try:
             path = resolve_inside(root, candidate)
@@ -58,7 +58,7 @@ def resolve_named(files: ModelFiles, folder: str, field: str, name: str, extensi
 def _lora_root(files: ModelFiles, params: dict[str, Any]) -> Path:
     if params.get("lora_model_dir"):
         return files.resolve_component("lora_model_dir", params["lora_model_dir"])
-    return files.models_dir / COMPONENT_FOLDERS["lora_model_dir"]
+    return files.folder(COMPONENT_FOLDERS["lora_model_dir"])
 
 
 def resolve_loras(files: ModelFiles, params: dict[str, Any]) -> list[tuple[str, float, Path]]:
@@ -98,7 +98,7 @@ def _taesd_file(files: ModelFiles, params: dict[str, Any]) -> Path | None:
         return files.resolve_component("taesd_path", params["taesd_path"])
     if not params.get("use_taesd"):
         return None
-    folder = files.models_dir / COMPONENT_FOLDERS["taesd_path"]
+    folder = files.folder(COMPONENT_FOLDERS["taesd_path"])
     candidates = sorted(p for p in folder.glob("*") if p.is_file() and p.suffix.lower() in MODEL_EXTENSIONS)
     if not candidates:
         raise InvalidParameters("use_taesd: no TAESD file in the models folder's taesd/")
@@ -108,7 +108,7 @@ def _taesd_file(files: ModelFiles, params: dict[str, Any]) -> Path | None:
 def _embedding_files(files: ModelFiles, params: dict[str, Any]) -> tuple[str, ...]:
     """Without embedding_dir: the files of models/embeddings whose name appears as a word in a prompt.
     Loading only those keeps a broken, unused embedding from breaking every job."""
-    folder = files.models_dir / COMPONENT_FOLDERS["embedding_dir"]
+    folder = files.folder(COMPONENT_FOLDERS["embedding_dir"])
     if params.get("embedding_dir") or not folder.is_dir():
         return ()
     text = f"{params.get('prompt', '')} {params.get('negative_prompt', '')}"

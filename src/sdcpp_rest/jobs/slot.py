@@ -1,0 +1,389 @@
+"""One worker slot: the thread that owns one engine worker process and runs jobs on it.
+
+It claims the next queued job (atomic in the store), sends it, and turns the worker's messages into
+store updates and listener events. Cancel of a running job kills the process (there is no abort call
+in the engine); the slot notices the exit, records the right final state, and starts a replacement.
+Load/unload requests from the API run on the same thread, between jobs, so one thread alone talks to
+the worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sdcpp_rest.engine.protocol import (
+    CommandFailed,
+    GenerateCommand,
+    JobFinished,
+    LoadCommand,
+    ModelLoaded,
+    ModelUnloaded,
+    PhaseChanged,
+    PreviewImage,
+    StepProgress,
+    UnloadCommand,
+    hide_server_folders,
+)
+from sdcpp_rest.engine.supervisor import EngineWorkerProcess, WorkerExited, WorkerStartFailed
+from sdcpp_rest.jobs.job_files import describe_job_files
+from sdcpp_rest.jobs.records import JobPhase, JobRecord
+from sdcpp_rest.log_context import job_log_context
+
+log = logging.getLogger(__name__)
+
+
+if TYPE_CHECKING:
+    from sdcpp_rest.jobs.scheduler import Scheduler
+
+# How often a slot with nothing to do looks at the queue even without a wake-up (covers jobs added
+# by another process sharing the database).
+IDLE_POLL_SECONDS = 1.0
+# How long a slot waits for a message before checking for cancel/stop requests.
+RECEIVE_SLICE_SECONDS = 0.25
+
+
+class JobPreparationError(Exception):
+    """A queued job cannot run as stored (e.g. its model file is gone); fail it with this code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    """The outcome of a load or unload run by one worker slot."""
+
+    worker_id: str
+    ok: bool
+    code: str | None = None
+    message: str = ""
+    seconds: float | None = None
+
+
+class ControlRequest:
+    """A load/unload waiting for its slot; the caller waits on `done` (with its own timeout)."""
+
+    def __init__(self, command: LoadCommand | UnloadCommand) -> None:
+        self.command = command
+        self.done = threading.Event()
+        self.result: ControlResult | None = None
+
+    def finish(self, result: ControlResult) -> None:
+        self.result = result
+        self.done.set()
+
+
+# Turns a stored job into the command a worker runs; supplied by the generation service.
+CommandBuilder = Callable[[JobRecord], GenerateCommand]
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    worker_id: str
+    pid: int | None
+    alive: bool
+    job_id: str | None
+    loaded_model: str | None
+    system_info: str = ""
+
+
+class _StepClock:
+    """Average seconds per sampling step of the running job, from the engine's own step times."""
+
+    def __init__(self) -> None:
+        self.total_seconds = 0.0
+        self.count = 0
+
+    def add(self, seconds: float) -> float | None:
+        if seconds > 0:
+            self.total_seconds += seconds
+            self.count += 1
+        return self.total_seconds / self.count if self.count else None
+
+
+class WorkerSlot(threading.Thread):
+    def __init__(self, scheduler: Scheduler, worker: EngineWorkerProcess) -> None:
+        super().__init__(name=f"slot-{worker.worker_id}", daemon=True)
+        self._scheduler = scheduler
+        self.worker = worker
+        self.job_id: str | None = None
+        self._cancel_job_id: str | None = None
+        self._lock = threading.Lock()
+        # Loads/unloads asked for through the API; the slot's own thread runs them between jobs, so
+        # the worker's pipe is only ever used by one thread.
+        self._controls: queue.SimpleQueue[ControlRequest] = queue.SimpleQueue()
+
+    # --- called from other threads ---
+    def cancel(self, job_id: str) -> bool:
+        with self._lock:
+            if self.job_id != job_id:
+                return False
+            self._cancel_job_id = job_id
+        self.worker.kill()
+        return True
+
+    def submit_control(self, request: ControlRequest) -> None:
+        self._controls.put(request)
+
+    def state(self) -> WorkerState:
+        context = self.worker.loaded_context
+        return WorkerState(
+            worker_id=self.worker.worker_id,
+            pid=self.worker.pid,
+            alive=self.worker.alive,
+            job_id=self.job_id,
+            loaded_model=context.model_path if context else None,
+            system_info=self.worker.system_info,
+        )
+
+    # --- the slot's own thread ---
+    def run(self) -> None:
+        scheduler = self._scheduler
+        while not scheduler.stopping.is_set():
+            if not self._ensure_worker():
+                scheduler.stopping.wait(IDLE_POLL_SECONDS)
+                continue
+            self._run_controls()
+            job = None if scheduler.draining.is_set() else scheduler.store.claim_next(self.worker.worker_id)
+            if job is None:
+                scheduler.wait_for_work(IDLE_POLL_SECONDS)
+                continue
+            with self._lock:
+                self.job_id, self._cancel_job_id = job.id, None
+            scheduler.listener.job_changed(job.id)
+            scheduler.listener.queue_changed()
+            try:
+                with job_log_context(job.id, job.owner):
+                    self._execute(job)
+            except Exception:  # a bug here must not kill the slot and strand the queue
+                log.exception("unexpected error while running job %s", job.id)
+                scheduler.store.fail(job.id, "INTERNAL_ERROR", "internal error while running the job")
+            finally:
+                with self._lock:
+                    self.job_id = None
+                scheduler.listener.job_changed(job.id)
+                scheduler.listener.queue_changed()
+        self._fail_pending_controls("the server is shutting down")
+        self.worker.stop()
+
+    def _run_controls(self) -> None:
+        while not self._scheduler.stopping.is_set():
+            try:
+                request = self._controls.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                request.finish(self._run_control(request.command))
+            except Exception:  # a bug here must not kill the slot; the caller gets an error
+                log.exception("unexpected error while running %s", type(request.command).__name__)
+                request.finish(
+                    ControlResult(self.worker.worker_id, False, "INTERNAL_ERROR", "internal error")
+                )
+
+    def _fail_pending_controls(self, message: str) -> None:
+        while True:
+            try:
+                request = self._controls.get_nowait()
+            except queue.Empty:
+                return
+            request.finish(ControlResult(self.worker.worker_id, False, "SERVICE_UNAVAILABLE", message))
+
+    def _run_control(self, command: LoadCommand | UnloadCommand) -> ControlResult:
+        worker_id, listener = self.worker.worker_id, self._scheduler.listener
+        if isinstance(command, LoadCommand) and self.worker.loaded_context == command.context:
+            return ControlResult(worker_id, True, seconds=0.0)  # the worker would answer nothing
+        model = command.context.model_path if isinstance(command, LoadCommand) else None
+        try:
+            self.worker.send(command)
+            while True:
+                message = self.worker.receive(RECEIVE_SLICE_SECONDS)
+                if message is None:
+                    if self._scheduler.stopping.is_set():
+                        self.worker.kill()
+                    continue
+                if isinstance(message, PhaseChanged) and message.phase == JobPhase.LOADING:
+                    listener.system("model_loading", worker_id=worker_id, model=model)
+                elif isinstance(message, ModelLoaded):
+                    self.worker.loaded_context = message.context
+                    listener.system("model_loaded", worker_id=worker_id, model=model, seconds=message.seconds)
+                    log.info("worker %s loaded %s in %.1f s", worker_id, model, message.seconds)
+                    return ControlResult(worker_id, True, seconds=message.seconds)
+                elif isinstance(message, ModelUnloaded):
+                    self.worker.loaded_context = None
+                    listener.system("model_unloaded", worker_id=worker_id)
+                    return ControlResult(worker_id, True)
+                elif isinstance(message, CommandFailed):
+                    if message.code == "MODEL_LOAD_FAILED":
+                        self._replace_worker()
+                    return ControlResult(worker_id, False, message.code, hide_server_folders(message.message))
+        except WorkerExited as exc:
+            detail = f"; last engine messages: {' | '.join(exc.last_log[-3:])}" if exc.last_log else ""
+            log.error("engine worker %s %s during %s", worker_id, exc.description, type(command).__name__)
+            listener.system("worker_crashed", worker_id=worker_id, job_id=None, reason=exc.description)
+            if not self._scheduler.stopping.is_set():
+                self._ensure_worker()
+            what = f"loading '{model}'" if model else "unloading"
+            return ControlResult(
+                worker_id,
+                False,
+                "WORKER_CRASHED",
+                f"the engine worker process {exc.description} while {what}{detail}",
+            )
+
+    def _ensure_worker(self) -> bool:
+        if self.worker.alive:
+            return True
+        try:
+            self.worker.start()
+        except WorkerStartFailed as exc:
+            log.error("engine worker %s could not start: %s", self.worker.worker_id, exc)
+            self._scheduler.listener.system(
+                "worker_start_failed", worker_id=self.worker.worker_id, message=str(exc)
+            )
+            return False
+        self._scheduler.listener.system(
+            "worker_started", worker_id=self.worker.worker_id, pid=self.worker.pid
+        )
+        return True
+
+    def _execute(self, job: JobRecord) -> None:
+        store = self._scheduler.store
+        try:
+            command = self._scheduler.build_command(job)
+        except JobPreparationError as exc:
+            store.fail(job.id, exc.code, exc.message)
+            return
+        clock = _StepClock()
+        try:
+            self.worker.send(command)
+            while True:
+                message = self.worker.receive(RECEIVE_SLICE_SECONDS)
+                if message is None:
+                    if self._scheduler.stopping.is_set():
+                        self.worker.kill()
+                    continue
+                if self._handle(job, command, message, clock):
+                    return
+        except WorkerExited as exc:
+            self._on_worker_exit(job, exc)
+
+    def _handle(self, job: JobRecord, command: GenerateCommand, message: object, clock: _StepClock) -> bool:
+        """Apply one worker message; True when the job has reached its end."""
+        if isinstance(message, StepProgress):
+            # Clients hear of a step before it is written down: the write (an fsync) is not on the
+            # path from the engine's callback to the WebSocket.
+            average = clock.add(message.step_seconds)
+            snapshot = dataclasses.replace(
+                job,
+                phase=JobPhase.SAMPLING.value,
+                current_step=message.step,
+                total_steps=message.total_steps,
+                step_seconds=average,
+            )
+            self._scheduler.listener.job_changed(job.id, engine_time=message.wall_time, snapshot=snapshot)
+            self._scheduler.store.update_progress(
+                job.id,
+                phase=JobPhase.SAMPLING,
+                current_step=message.step,
+                total_steps=message.total_steps,
+                step_seconds=average,
+            )
+            return False
+        finished = self._apply(job, command, message, clock)
+        if isinstance(message, PhaseChanged):
+            self._scheduler.listener.job_changed(job.id)
+        elif isinstance(message, PreviewImage):
+            self._scheduler.listener.job_preview(job.id, message.step, message.jpeg)
+        elif isinstance(message, ModelLoaded):
+            self._scheduler.listener.system(
+                "model_loaded",
+                worker_id=self.worker.worker_id,
+                model=job.model_name,
+                seconds=round(message.seconds, 3),
+            )
+        elif isinstance(message, ModelUnloaded):
+            self._scheduler.listener.system("model_unloaded", worker_id=self.worker.worker_id)
+        if isinstance(message, PhaseChanged) and message.phase == JobPhase.LOADING:
+            self._scheduler.listener.system(
+                "model_loading", worker_id=self.worker.worker_id, model=job.model_name
+            )
+        return finished
+
+    def _apply(self, job: JobRecord, command: GenerateCommand, message: object, clock: _StepClock) -> bool:
+        store = self._scheduler.store
+        total = command.steps * command.batch_count
+        if isinstance(message, PhaseChanged):
+            current = total if message.phase in (JobPhase.DECODING, JobPhase.SAVING) else 0
+            store.update_progress(
+                job.id,
+                phase=JobPhase(message.phase),
+                current_step=current,
+                total_steps=total,
+                step_seconds=clock.add(0),
+            )
+        elif isinstance(message, ModelLoaded):
+            self.worker.loaded_context = message.context
+            log.info(
+                "worker %s loaded %s in %.1f s",
+                self.worker.worker_id,
+                message.context.model_path,
+                message.seconds,
+            )
+        elif isinstance(message, ModelUnloaded):
+            self.worker.loaded_context = None
+        elif isinstance(message, JobFinished):
+            store.complete(job.id, message.files, message.timings)
+            log.info("job %s completed in %.1f s", job.id, message.generate_seconds)
+            return True
+        elif isinstance(message, CommandFailed):
+            store.fail(job.id, message.code, hide_server_folders(message.message))
+            if message.code == "MODEL_LOAD_FAILED":
+                self._replace_worker()
+            log.warning("job %s failed: %s", job.id, message.message)
+            return True
+        return False
+
+    def _replace_worker(self) -> None:
+        """After a failed load the engine's state is not to be trusted (seen here: the next load in
+        the same process segfaulted), so the worker is ended at once, before any destructor runs,
+        and a fresh one started."""
+        self.worker.kill()
+        self.worker.stop()
+        if not self._scheduler.stopping.is_set():
+            self._ensure_worker()
+
+    def _on_worker_exit(self, job: JobRecord, exc: WorkerExited) -> None:
+        store = self._scheduler.store
+        with self._lock:
+            cancelled = self._cancel_job_id == job.id
+        if cancelled:
+            store.mark_cancelled(job.id)
+            log.info("job %s cancelled; its worker was stopped", job.id)
+        elif self._scheduler.stopping.is_set():
+            # A graceful stop: this start does not count as an attempt, the job keeps its place.
+            store.requeue(job.id, count_attempt=False)
+        else:
+            detail = f"; last engine messages: {' | '.join(exc.last_log[-3:])}" if exc.last_log else ""
+            latest = store.get(job.id)
+            phase = latest.phase if latest and latest.phase else "starting"
+            store.fail(
+                job.id,
+                "WORKER_CRASHED",
+                f"the engine worker process {exc.description} while {phase} "
+                f"({describe_job_files(job)}){detail}",
+            )
+            log.error("engine worker %s %s during job %s", self.worker.worker_id, exc.description, job.id)
+            self._scheduler.listener.system(
+                "worker_crashed", worker_id=self.worker.worker_id, job_id=job.id, reason=exc.description
+            )
+        # Replace the worker now, so the next job does not wait for the start.
+        if not self._scheduler.stopping.is_set():
+            self._ensure_worker()
