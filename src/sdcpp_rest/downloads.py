@@ -296,7 +296,7 @@ class ImageDownloader:
             # trickles bytes, not only one that goes silent.
             if conn.sock is not None:
                 conn.sock.settimeout(_remaining(deadline, target))
-            chunk = response.read(READ_CHUNK_BYTES)
+            chunk = response.read1(READ_CHUNK_BYTES)  # read() would wait to fill the whole chunk
             if not chunk:
                 return b"".join(chunks)
             received += len(chunk)

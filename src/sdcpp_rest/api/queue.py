@@ -73,7 +73,9 @@ def get_job(job_id: str, services: ServicesDep, owner: ReadScope) -> JobPublic:
     job = services.store.get(_require_job_id(job_id))
     if job is None or (owner is not None and job.owner != owner):
         raise JobNotFound(f"job {job_id} not found")
-    return services.generation.to_public(job, services.store.queue_positions())
+    # Positions cost a scan of the queue: only a queued job has one (clients poll this route often).
+    positions = services.store.queue_positions() if job.status == JobStatus.QUEUED else {}
+    return services.generation.to_public(job, positions)
 
 
 @router.delete("/job/{job_id}", response_model=StatusReply, summary="Delete a finished job and its files")
