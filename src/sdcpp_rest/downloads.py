@@ -188,9 +188,12 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
     def __init__(self, host: str, port: int, address: IPAddress, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
         self._address = address
+        # http.client drops `sock` when the response owns the connection; the body is read through
+        # this same socket, whose timeout the reader keeps re-arming.
+        self.opened: socket.socket | None = None
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((str(self._address), self.port), self.timeout)
+        self.sock = self.opened = socket.create_connection((str(self._address), self.port), self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -199,10 +202,12 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, host: str, port: int, address: IPAddress, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
         self._address = address
+        self.opened: socket.socket | None = None
 
     def connect(self) -> None:
         raw = socket.create_connection((str(self._address), self.port), self.timeout)
-        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+        context: ssl.SSLContext = self._context  # type: ignore[attr-defined]
+        self.sock = self.opened = context.wrap_socket(raw, server_hostname=self.host)
 
 
 @dataclass(frozen=True)
@@ -257,7 +262,10 @@ class ImageDownloader:
     def _request(self, target: _Target, address: IPAddress, deadline: float) -> tuple[str | None, bytes]:
         """(redirect location, b"") for a redirect, else (None, body) of a 200."""
         kind = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
-        conn = kind(target.host, target.port, address, _remaining(deadline, target))
+        conn: _PinnedHTTPConnection | _PinnedHTTPSConnection = kind(
+            target.host, target.port, address, _remaining(deadline, target)
+        )
+        response: http.client.HTTPResponse | None = None
         try:
             conn.request("GET", target.path, headers={"User-Agent": USER_AGENT, "Accept": "image/*"})
             response = conn.getresponse()
@@ -276,11 +284,13 @@ class ImageDownloader:
         except (OSError, http.client.HTTPException) as exc:
             raise UpstreamFailed(f"cannot download {target.url}: {exc}") from None
         finally:
+            if response is not None:
+                response.close()  # it may own the socket (http.client hands it over)
             conn.close()
 
     def _read_body(
         self,
-        conn: http.client.HTTPConnection,
+        conn: _PinnedHTTPConnection | _PinnedHTTPSConnection,
         response: http.client.HTTPResponse,
         target: _Target,
         deadline: float,
@@ -294,8 +304,9 @@ class ImageDownloader:
         while True:
             # Re-arming the socket timeout with what is left of the deadline bounds a server that
             # trickles bytes, not only one that goes silent.
-            if conn.sock is not None:
-                conn.sock.settimeout(_remaining(deadline, target))
+            left = _remaining(deadline, target)
+            if conn.opened is not None:
+                conn.opened.settimeout(left)
             chunk = response.read1(READ_CHUNK_BYTES)  # read() would wait to fill the whole chunk
             if not chunk:
                 return b"".join(chunks)

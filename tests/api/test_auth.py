@@ -34,6 +34,7 @@ PUBLIC = {
     ("GET", "/api/image/download"),
     ("POST", "/api/validate"),
     ("POST", "/api/auth/login"),
+    ("GET", "/metrics"),  # public unless metrics_token is set (a scraper's own token, not a user's)
 }
 # Needs more than the user role (models:manage, system:manage, users:manage).
 ADMIN_ONLY_PREFIXES = ("/api/models/{", "/api/models/refresh", "/api/system/restart", "/api/users")

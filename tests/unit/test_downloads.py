@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -209,3 +215,41 @@ def test_unreachable_upstream_is_a_bad_gateway() -> None:
     # Port 1 on loopback: nothing listens, the connection is refused at once.
     error = _fetch_error(ImageDownloader(policy), "http://127.0.0.1:1/image.png")
     assert isinstance(error, UpstreamFailed) and error.status_code == 502
+
+
+def test_https_goes_to_the_checked_address_with_the_urls_name_as_sni(tmp_path: Path) -> None:
+    """TLS is made for the URL's name (SNI and certificate check), not for the pinned address."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=images.test"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    names: list[str | None] = []
+    context.sni_callback = lambda _sock, name, _ctx: names.append(name)  # type: ignore[assignment,func-returns-value]
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(10)
+
+        def serve_one() -> None:
+            conn, _ = listener.accept()
+            try:
+                context.wrap_socket(conn, server_side=True).close()
+            except (ssl.SSLError, OSError):
+                pass  # the client refuses the self-signed certificate
+            finally:
+                conn.close()
+
+        thread = threading.Thread(target=serve_one, daemon=True)
+        thread.start()
+        port = listener.getsockname()[1]
+        downloader = ImageDownloader(
+            LOOPBACK_ONLY, resolver=lambda _h, _p: [ipaddress.ip_address("127.0.0.1")]
+        )
+        error = _fetch_error(downloader, f"https://images.test:{port}/image.png")
+        thread.join(timeout=10)
+    assert isinstance(error, UpstreamFailed) and "certificate" in error.message
+    assert names == ["images.test"]

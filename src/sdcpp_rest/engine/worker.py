@@ -239,6 +239,12 @@ def worker_main(conn: Connection, verbose: bool) -> None:
     # job finish within restart_grace_seconds, then stops the worker itself (and PDEATHSIG covers a crash).
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr)
+    if not verbose:
+        # The engine printf()s its "System Info" banner to stdout at every generation; everything worth
+        # keeping reaches the API process through the log callback, so native stdout is dropped.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
     try:
         _Worker(conn, verbose).run()
     except (BrokenPipeError, EOFError):

@@ -1,0 +1,122 @@
+"""ServerMetrics and the scheduler listeners, on a real SQLite store; the text output parses."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from sdcpp_rest.jobs.records import JobPhase, JobRecord, JobTimings, NewJob
+from sdcpp_rest.jobs.store import SqlJobStore, create_database_engine, migrate
+from sdcpp_rest.monitoring.listener import FanOutListener, MetricsListener
+from sdcpp_rest.monitoring.metrics import ServerMetrics
+
+
+def samples(metrics: ServerMetrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    text = metrics.render().decode()
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def _store(tmp_path: Path) -> SqlJobStore:
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
+    migrate(engine)
+    return SqlJobStore(engine)
+
+
+def _completed_job(store: SqlJobStore, model: str = "sub/sd15.safetensors") -> str:
+    job_id = str(uuid.uuid4())
+    store.add(NewJob(job_id, "txt2img", None, model, "p", 1, 4, {}))
+    assert store.claim_next("w0") is not None
+    store.update_progress(job_id, phase=JobPhase.SAMPLING, current_step=4, total_steps=4, step_seconds=0.2)
+    assert store.complete(job_id, ["image_0.png"], JobTimings(0.5, 0.1, 0.8, 0.2))
+    return job_id
+
+
+def test_two_apps_in_one_process_have_separate_registries(tmp_path: Path) -> None:
+    first, second = ServerMetrics(), ServerMetrics()
+    first.record_request("GET", "/api/health", 200, 0.01)
+    labels = frozenset({("method", "GET"), ("route", "/api/health"), ("status", "200")})
+    assert samples(first)[("sdcpp_rest_http_requests_total", labels)] == 1
+    assert not any(name == "sdcpp_rest_http_requests_total" for name, _ in samples(second))
+
+
+def test_a_finished_job_is_counted_once_with_its_model_mode_and_steps(tmp_path: Path) -> None:
+    store, metrics = _store(tmp_path), ServerMetrics()
+    metrics.attach(store, lambda: 0)
+    listener = MetricsListener(store, metrics)
+    job_id = _completed_job(store)
+    for _ in range(3):  # the scheduler may tell of the same end more than once
+        listener.job_changed(job_id)
+    found = samples(metrics)
+    labels = frozenset({("model", "sd15.safetensors"), ("mode", "txt2img")})
+    assert found[("sdcpp_rest_generation_seconds_count", labels)] == 1
+    assert found[("sdcpp_rest_step_seconds_count", frozenset({("model", "sd15.safetensors")}))] == 1
+    assert found[("sdcpp_rest_sampling_steps_total", frozenset({("model", "sd15.safetensors")}))] == 4
+    assert found[("sdcpp_rest_jobs_run_total", frozenset({("status", "completed")}))] == 1
+    assert found[("sdcpp_rest_jobs", frozenset({("state", "completed")}))] == 1
+    assert found[("sdcpp_rest_jobs", frozenset({("state", "queued")}))] == 0
+    assert found[("sdcpp_rest_queue_length", frozenset())] == 0
+
+
+def test_worker_restarts_crashes_and_model_loads_are_counted(tmp_path: Path) -> None:
+    store, metrics = _store(tmp_path), ServerMetrics()
+    listener = MetricsListener(store, metrics)
+    listener.system("worker_started", worker_id="w0", pid=1)
+    listener.system("worker_started", worker_id="w1", pid=2)
+    listener.system("worker_crashed", worker_id="w0", job_id=None, reason="was killed")
+    listener.system("worker_started", worker_id="w0", pid=3)
+    listener.system("model_loaded", worker_id="w1", model="/models/checkpoints/a.gguf", seconds=2.5)
+    found = samples(metrics)
+    assert found[("sdcpp_rest_worker_starts_total", frozenset())] == 3
+    assert found[("sdcpp_rest_worker_restarts_total", frozenset())] == 1
+    assert found[("sdcpp_rest_worker_crashes_total", frozenset())] == 1
+    assert found[("sdcpp_rest_model_load_seconds_count", frozenset({("model", "a.gguf")}))] == 1
+    assert found[("sdcpp_rest_model_load_seconds_sum", frozenset({("model", "a.gguf")}))] == 2.5
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def job_changed(
+        self, job_id: str, engine_time: float | None = None, snapshot: JobRecord | None = None
+    ) -> None:
+        self.calls.append(("job_changed", job_id))
+
+    def job_preview(self, job_id: str, step: int, jpeg: bytes) -> None:
+        self.calls.append(("job_preview", step))
+
+    def queue_changed(self) -> None:
+        self.calls.append(("queue_changed", None))
+
+    def system(self, kind: str, **details: Any) -> None:
+        self.calls.append(("system", kind))
+
+
+class _Broken(_Recorder):
+    def job_changed(
+        self, job_id: str, engine_time: float | None = None, snapshot: JobRecord | None = None
+    ) -> None:
+        raise RuntimeError("a listener bug")
+
+
+def test_fan_out_tells_every_listener_even_when_one_fails() -> None:
+    first, broken, last = _Recorder(), _Broken(), _Recorder()
+    fan_out = FanOutListener(first, broken, last)
+    fan_out.job_changed("j1")
+    fan_out.job_preview("j1", 3, b"")
+    fan_out.queue_changed()
+    fan_out.system("worker_started", worker_id="w0")
+    expected = [
+        ("job_changed", "j1"),
+        ("job_preview", 3),
+        ("queue_changed", None),
+        ("system", "worker_started"),
+    ]
+    assert first.calls == expected and last.calls == expected
