@@ -26,6 +26,7 @@ from sdcpp_rest.api import (
     utilities,
     ws,
 )
+from sdcpp_rest.api.image_body import install_body_schemas
 from sdcpp_rest.auth.service import AuthService
 from sdcpp_rest.auth.store import UserStore  # also registers the auth tables for migrate()
 from sdcpp_rest.auth.tokens import TokenCodec, load_or_create_secret
@@ -237,4 +238,5 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
         ws.router,
     ):
         app.include_router(router)
+    install_body_schemas(app, generate_modes.BODY_MODELS)
     return app

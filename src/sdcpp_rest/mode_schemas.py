@@ -15,6 +15,8 @@ from sdcpp_rest.parameters import PARAMETER_RANGES, RESIZE_MODES
 from sdcpp_rest.schemas import Text2ImgRequest
 
 ResizeMode = Literal[tuple(RESIZE_MODES)]  # type: ignore[valid-type]
+# Marks a field as an image, so a multipart request may send it as a file part (api/image_body.py).
+IMAGE_FIELD = {"x-image": True}
 _IMAGE_TEXT = "base64 PNG, JPEG or WebP, with or without a data:image/...;base64, prefix"
 # Base64 text of the largest image a request may carry; the byte limit proper is a setting.
 MAX_IMAGE_TEXT = 200 * 1024 * 1024
@@ -33,7 +35,12 @@ def _size_field(axis: str) -> int | None:
 class Img2ImgRequest(Text2ImgRequest):
     """Body of POST /api/generate/img2img."""
 
-    init_image: str = Field(..., max_length=MAX_IMAGE_TEXT, description=f"Starting image ({_IMAGE_TEXT}).")
+    init_image: str = Field(
+        ...,
+        max_length=MAX_IMAGE_TEXT,
+        json_schema_extra=IMAGE_FIELD,
+        description=f"Starting image ({_IMAGE_TEXT}).",
+    )
     strength: float = ranged("strength", integer=False)
     resize_mode: ResizeMode = Field(
         "resize",
@@ -58,6 +65,7 @@ class InpaintingRequest(Img2ImgRequest):
     mask_image: str = Field(
         ...,
         max_length=MAX_IMAGE_TEXT,
+        json_schema_extra=IMAGE_FIELD,
         description=f"Mask ({_IMAGE_TEXT}) of the init image's size: white = repaint, black = keep.",
     )
     mask_blur: int = ranged("mask_blur")
@@ -68,10 +76,16 @@ class ControlNetRequest(Img2ImgRequest):
     """Body of POST /api/generate/controlnet: text2img, or img2img when init_image is given."""
 
     init_image: str | None = Field(  # type: ignore[assignment]
-        None, max_length=MAX_IMAGE_TEXT, description=f"Optional starting image ({_IMAGE_TEXT})."
+        None,
+        max_length=MAX_IMAGE_TEXT,
+        json_schema_extra=IMAGE_FIELD,
+        description=f"Optional starting image ({_IMAGE_TEXT}).",
     )
     control_image: str = Field(
-        ..., max_length=MAX_IMAGE_TEXT, description=f"Condition image for the ControlNet ({_IMAGE_TEXT})."
+        ...,
+        max_length=MAX_IMAGE_TEXT,
+        json_schema_extra=IMAGE_FIELD,
+        description=f"Condition image for the ControlNet ({_IMAGE_TEXT}).",
     )
     control_net: str = Field(..., max_length=1024, description="ControlNet model inside models/controlnet.")
     control_strength: float = ranged("control_strength", integer=False)
@@ -82,12 +96,26 @@ class UpscaleRequest(BaseModel):
     """Body of POST /api/generate/upscale: ESRGAN only, no checkpoint."""
 
     model_config = ConfigDict(extra="forbid")
-    image: str = Field(..., max_length=MAX_IMAGE_TEXT, description=f"Image to upscale ({_IMAGE_TEXT}).")
+    image: str = Field(
+        ...,
+        max_length=MAX_IMAGE_TEXT,
+        json_schema_extra=IMAGE_FIELD,
+        description=f"Image to upscale ({_IMAGE_TEXT}).",
+    )
     upscaler: str = Field(..., max_length=1024, description="ESRGAN model inside models/esrgan.")
     upscale_factor: int = ranged("upscale_factor")
     upscale_tile_size: int = ranged("upscale_tile_size")
     n_threads: int | None = Field(
         None, ge=-1, le=1024, description="Engine threads (default: the server's n_threads setting)."
+    )
+
+
+def image_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of `model` that carry an image (marked with IMAGE_FIELD)."""
+    return tuple(
+        name
+        for name, field in model.model_fields.items()
+        if isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("x-image")
     )
 
 

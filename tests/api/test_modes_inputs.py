@@ -129,4 +129,22 @@ def test_validate_checks_mode_bodies_and_names_the_field(modes_client: httpx.Cli
     reply = modes_client.post(
         "/api/validate", params={"mode": "upscale"}, json={"image": "x", "upscaler": "esrgan-x4"}
     ).json()
+    assert not reply["valid"] and reply["errors"][0]["field"] == "image", reply
+    reply = modes_client.post(
+        "/api/validate",
+        params={"mode": "upscale"},
+        json={"image": image_b64((40, 24)), "upscaler": "esrgan-x4"},
+    ).json()
+    assert reply["valid"] and reply["normalized"]["image"] == "<image 40x24>", reply
+
+
+def test_validate_decodes_images_and_reports_the_size_they_give(modes_client: httpx.Client) -> None:
+    body = {**BASE, "init_image": image_b64((83, 69)), "mask_image": half_mask((83, 69))}
+    reply = modes_client.post("/api/validate", params={"mode": "inpainting"}, json=body).json()
     assert reply["valid"], reply
+    normalized = reply["normalized"]
+    assert (normalized["width"], normalized["height"]) == (80, 72)
+    assert normalized["init_image"] == normalized["mask_image"] == "<image 80x72>"
+    body["mask_image"] = half_mask((64, 64))
+    reply = modes_client.post("/api/validate", params={"mode": "inpainting"}, json=body).json()
+    assert not reply["valid"] and reply["errors"][0]["field"] == "mask_image", reply

@@ -1,23 +1,32 @@
 """The image-input generation endpoints: img2img, inpainting, controlnet, upscale.
 
+Each takes a JSON body or a multipart form with the images as file parts (api/image_body.py).
 Handlers are `def`: decoding and writing the input images is blocking work for the thread pool.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel
 
 from sdcpp_rest.api.deps import GenerateDep, ServicesDep
+from sdcpp_rest.api.image_body import body_parser, request_body_doc
 from sdcpp_rest.mode_schemas import ControlNetRequest, Img2ImgRequest, InpaintingRequest, UpscaleRequest
 from sdcpp_rest.schemas import QueuedReply
 from sdcpp_rest.services import Services
+
+# Parsed by body_parser rather than FastAPI, so the OpenAPI components get them from the app.
+BODY_MODELS: list[type[BaseModel]] = [Img2ImgRequest, InpaintingRequest, ControlNetRequest, UpscaleRequest]
 
 router = APIRouter(prefix="/api/generate", tags=["generate"])
 
 _QUEUED = (
     "The inputs are checked and the job is stored durably before this reply (202). Follow it with "
-    "GET /api/queue/job/{job_id}. A bad image or unknown model file is INVALID_PARAMETERS naming the field."
+    "GET /api/queue/job/{job_id}. A bad image or unknown model file is INVALID_PARAMETERS naming the field. "
+    "Send JSON (images as base64) or multipart/form-data (images as file parts, other fields as form "
+    "fields or as JSON in a `request` field)."
 )
 
 
@@ -39,42 +48,62 @@ def _queue(services: Services, mode: str, body: BaseModel, owner: str | None) ->
 @router.post(
     "/img2img",
     response_model=QueuedReply,
+    openapi_extra=request_body_doc(Img2ImgRequest),
     status_code=status.HTTP_202_ACCEPTED,
     summary="Queue an image-to-image job",
     description=_QUEUED,
 )
-def img2img(body: Img2ImgRequest, services: ServicesDep, principal: GenerateDep) -> QueuedReply:
+def img2img(
+    principal: GenerateDep,
+    services: ServicesDep,
+    body: Annotated[Img2ImgRequest, Depends(body_parser(Img2ImgRequest))],
+) -> QueuedReply:
     return _queue(services, "img2img", body, principal.user_id)
 
 
 @router.post(
     "/inpainting",
     response_model=QueuedReply,
+    openapi_extra=request_body_doc(InpaintingRequest),
     status_code=status.HTTP_202_ACCEPTED,
     summary="Queue an inpainting job (repaint the mask's white part)",
     description=_QUEUED,
 )
-def inpainting(body: InpaintingRequest, services: ServicesDep, principal: GenerateDep) -> QueuedReply:
+def inpainting(
+    principal: GenerateDep,
+    services: ServicesDep,
+    body: Annotated[InpaintingRequest, Depends(body_parser(InpaintingRequest))],
+) -> QueuedReply:
     return _queue(services, "inpainting", body, principal.user_id)
 
 
 @router.post(
     "/controlnet",
     response_model=QueuedReply,
+    openapi_extra=request_body_doc(ControlNetRequest),
     status_code=status.HTTP_202_ACCEPTED,
     summary="Queue a ControlNet-guided job (text2img, or img2img with init_image)",
     description=_QUEUED,
 )
-def controlnet(body: ControlNetRequest, services: ServicesDep, principal: GenerateDep) -> QueuedReply:
+def controlnet(
+    principal: GenerateDep,
+    services: ServicesDep,
+    body: Annotated[ControlNetRequest, Depends(body_parser(ControlNetRequest))],
+) -> QueuedReply:
     return _queue(services, "controlnet", body, principal.user_id)
 
 
 @router.post(
     "/upscale",
     response_model=QueuedReply,
+    openapi_extra=request_body_doc(UpscaleRequest),
     status_code=status.HTTP_202_ACCEPTED,
     summary="Queue an ESRGAN upscale of an image (no checkpoint needed)",
     description=_QUEUED,
 )
-def upscale(body: UpscaleRequest, services: ServicesDep, principal: GenerateDep) -> QueuedReply:
+def upscale(
+    principal: GenerateDep,
+    services: ServicesDep,
+    body: Annotated[UpscaleRequest, Depends(body_parser(UpscaleRequest))],
+) -> QueuedReply:
     return _queue(services, "upscale", body, principal.user_id)

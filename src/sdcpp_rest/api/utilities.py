@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from sdcpp_rest.api.deps import AuthenticatedDep, ServicesDep
 from sdcpp_rest.errors import ApiError
-from sdcpp_rest.jobs.modes import check_generation_options
-from sdcpp_rest.mode_schemas import MODE_REQUESTS, ModeName
+from sdcpp_rest.jobs.modes import check_generation_options, decode_inputs
+from sdcpp_rest.mode_schemas import MODE_REQUESTS, Img2ImgRequest, ModeName, UpscaleRequest, image_fields
 from sdcpp_rest.parameters import (
     DEFAULT_SAMPLER,
     DEFAULT_SCHEDULER,
@@ -19,6 +19,7 @@ from sdcpp_rest.parameters import (
     SCHEDULERS,
 )
 from sdcpp_rest.schemas import Text2ImgRequest, ValidateReply, ValidationIssue
+from sdcpp_rest.services import Services
 
 router = APIRouter(prefix="/api", tags=["utilities"])
 
@@ -45,8 +46,10 @@ async def parameters(_: AuthenticatedDep) -> dict[str, Any]:
     "/validate",
     response_model=ValidateReply,
     summary="Check a generation body (text2img by default, or ?mode=...) without queueing it",
-    description="Always 200 for a JSON object: `valid` says whether text2img would accept it, `errors` "
-    "name each bad field, `normalized` is the body with every default filled in.",
+    description="Always 200 for a JSON object: `valid` says whether the mode's endpoint would accept it, "
+    "`errors` name each bad field, `normalized` is the body with every default filled in. Input images "
+    "are decoded and checked as the endpoint would; `normalized` shows them as `<image WxH>` (the size "
+    "the job would use) and carries the width and height they give.",
 )
 def validate(
     services: ServicesDep,
@@ -73,6 +76,8 @@ def validate(
             services.generation.check_components(request)
         else:
             check_generation_options(services.generation.model_files, request)
+        if isinstance(request, Img2ImgRequest | UpscaleRequest):
+            _check_images(services, request, normalized)
     except ApiError as exc:
         # Mode and option errors start with the field's name ("loras.0.name: ...").
         prefix = exc.message.split(":", 1)[0]
@@ -89,3 +94,17 @@ def validate(
     if width * height > LARGE_IMAGE_PIXELS:
         warnings.append(f"{width}x{height} is large: expect a long generation on a CPU")
     return ValidateReply(valid=not errors, errors=errors, warnings=warnings, normalized=normalized)
+
+
+def _check_images(
+    services: Services, request: Img2ImgRequest | UpscaleRequest, normalized: dict[str, Any]
+) -> None:
+    """Decodes the images as the endpoint would; `normalized` gets the size they give the job
+    instead of echoing megabytes of base64 back."""
+    images, size = decode_inputs(request, services.generation.input_limits)
+    if size is not None:
+        normalized["width"], normalized["height"] = size
+    for field in image_fields(type(request)):
+        decoded = images.get("init_image" if field == "image" else field)
+        if decoded is not None:
+            normalized[field] = f"<image {decoded.width}x{decoded.height}>"

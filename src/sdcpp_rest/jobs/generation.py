@@ -94,14 +94,24 @@ class GenerationService:
                     raise InvalidParameters(str(exc)) from None
         check_generation_options(self._files, request)
 
+    @property
+    def input_limits(self) -> ImageLimits:
+        return ImageLimits(self._settings.max_input_image_bytes, self._settings.max_input_image_pixels)
+
     def submit_mode(
         self, mode: str, request: Img2ImgRequest | UpscaleRequest, owner: str | None
     ) -> JobRecord:
         """img2img, inpainting, controlnet, upscale: names checked and input images decoded and written
         to the job's inputs folder before the job is added (see jobs/modes.py)."""
-        limits = ImageLimits(self._settings.max_input_image_bytes, self._settings.max_input_image_pixels)
         new_job = prepare_mode_job(
-            self, self._files, mode, request, owner, limits, self._outputs.job_dir, self._settings.n_threads
+            self,
+            self._files,
+            mode,
+            request,
+            owner,
+            self.input_limits,
+            self._outputs.job_dir,
+            self._settings.n_threads,
         )
         job = self._store.add(new_job)
         if self.scheduler is not None:

@@ -142,7 +142,7 @@ def check_generation_options(files: ModelFiles, request: BaseModel) -> None:
 # --- submit ---
 
 
-def _decode_inputs(
+def decode_inputs(
     request: Img2ImgRequest | UpscaleRequest, limits: ImageLimits
 ) -> tuple[dict[str, Image.Image], tuple[int, int] | None]:
     """Decoded images by field, fitted to the generation size; and that size (None for upscale)."""
@@ -188,7 +188,7 @@ def prepare_mode_job(
     else:
         model_name = service.resolve_model_name(request.model_name)
         service.check_components(request)
-    images, size = _decode_inputs(request, limits)
+    images, size = decode_inputs(request, limits)
     job_id = str(uuid.uuid4())
     params = request.model_dump(exclude={"init_image", "mask_image", "control_image", "image"})
     params["inputs"] = {
