@@ -63,10 +63,14 @@ def serve(args: argparse.Namespace) -> int:
     app = create_app(settings, reload_settings=lambda: load_settings(args.config, overrides))
     listen: dict[str, Any] = {"host": settings.host, "port": settings.port}
     if settings.unix_socket is not None:
-        from sdcpp_rest.auth.unix_peer import PeerCredentialsProtocol
+        from sdcpp_rest.auth.unix_peer import PeerCredentialsProtocol, peer_credentials_ws_protocol
 
-        # On a Unix socket the peer's uid is the identity (auth_method unix): a protocol that reads it.
+        # On a Unix socket the peer's uid is the identity (auth_method unix): protocols that read it,
+        # for HTTP and for WebSocket connections.
         listen = {"uds": str(settings.unix_socket), "http": PeerCredentialsProtocol}
+        ws_protocol = peer_credentials_ws_protocol()
+        if ws_protocol is not None:
+            listen["ws"] = ws_protocol
     uvicorn.run(
         app,
         **listen,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -12,6 +13,10 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as ws_connect
+from websockets.typing import Subprotocol
 
 from tests.server import ServerProcess, prepare_data_dir
 
@@ -260,3 +265,73 @@ def test_no_credential_appears_in_the_log(auth_server: ServerProcess) -> None:
     httpx.get(f"{auth_server.url}/api/auth/me?token={token}", headers=bearer(token))
     log = auth_server.log_path.read_text()
     assert token not in log and USERS["bob"] not in log and ADMIN_PASSWORD not in log
+
+
+def _ws_messages_until_quiet(ws: ClientConnection, quiet_seconds: float = 1.5) -> list[str]:
+    """Every message the client has been sent, read until none arrives for `quiet_seconds`."""
+    messages: list[str] = []
+    while True:
+        try:
+            messages.append(str(ws.recv(timeout=quiet_seconds)))
+        except TimeoutError:
+            return messages
+
+
+def test_websocket_clients_see_only_their_own_jobs(auth_server: ServerProcess) -> None:
+    bob_token = login(auth_server, "bob", USERS["bob"])
+    carol_token = login(auth_server, "carol", USERS["carol"])
+    admin_token = login(auth_server, ADMIN, ADMIN_PASSWORD)
+    admin_key = httpx.post(
+        f"{auth_server.url}/api/auth/keys", json={"name": "ws"}, headers=bearer(admin_token)
+    ).json()["key"]
+    url = auth_server.url.replace("http://", "ws://") + "/ws"
+    # Three ways to carry credentials: subprotocol token, query token, subprotocol API key.
+    with (
+        ws_connect(url, subprotocols=[Subprotocol("bearer"), Subprotocol(bob_token)]) as bob_ws,
+        ws_connect(f"{url}?token={carol_token}") as carol_ws,
+        ws_connect(
+            f"{url}?scope=all", subprotocols=[Subprotocol("api-key"), Subprotocol(admin_key)]
+        ) as admin_ws,
+    ):
+        assert bob_ws.subprotocol == "bearer" and admin_ws.subprotocol == "api-key"
+        # Carol asks for Bob's job by id before it exists and after: neither gives her anything.
+        with auth_server.client() as client:
+            body = {"prompt": "bob's secret picture", "width": 64, "height": 64, "steps": 2}
+            bobs = client.post("/api/generate/text2img", json=body, headers=bearer(bob_token)).json()[
+                "job_id"
+            ]
+            carol_ws.send(json.dumps({"type": "subscribe", "job_id": bobs}))
+            for ws in (admin_ws, bob_ws):
+                finals = [
+                    m
+                    for m in map(json.loads, _ws_messages_until_final(ws, bobs))
+                    if m["type"] == "job_update" and m["data"]["job_id"] == bobs
+                ]
+                assert finals[-1]["data"]["status"] == "completed"
+        carol_saw = _ws_messages_until_quiet(carol_ws)
+        assert any(json.loads(m)["type"] == "queue_update" for m in carol_saw)  # she is connected
+        assert not [m for m in carol_saw if bobs in m or "secret" in m]
+
+
+def _ws_messages_until_final(ws: ClientConnection, job_id: str, timeout: float = 120) -> list[str]:
+    messages: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = str(ws.recv(timeout=max(deadline - time.monotonic(), 0.1)))
+        messages.append(text)
+        message = json.loads(text)
+        if message["type"] == "job_update" and message["data"]["job_id"] == job_id:
+            if message["data"]["status"] in ("completed", "failed", "cancelled"):
+                return messages
+    raise AssertionError(f"no final status for {job_id}")
+
+
+def test_websocket_with_a_wrong_subprotocol_token_is_closed_with_the_reason(
+    auth_server: ServerProcess,
+) -> None:
+    url = auth_server.url.replace("http://", "ws://") + "/ws"
+    with ws_connect(url, subprotocols=[Subprotocol("bearer"), Subprotocol("not.a.token")]) as ws:
+        assert ws.subprotocol == "bearer"
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008

@@ -96,6 +96,12 @@ def test_unix_socket_peer_is_the_identity(tmp_path: Path) -> None:
             other = "nobody" if me_name != "nobody" else "root"
             forged = client.get("/api/auth/me", headers={"X-Unix-User": other})
             assert forged.status_code == 401
+        # WebSocket connections over the socket are identified the same way (a guest would be closed).
+        from websockets.sync.client import unix_connect
+
+        with unix_connect(str(socket_path), uri="ws://localhost/ws") as ws:
+            first = json.loads(ws.recv(timeout=10))
+            assert first["type"] == "queue_update", first
         if os.geteuid() == 0:
             os.chmod(socket_path, 0o666)
             _check_as_nobody(socket_path)

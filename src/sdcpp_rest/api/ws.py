@@ -7,6 +7,11 @@ client is the local admin). Default: `all` for admins, `own` otherwise. Later, t
 `{"type": "subscribe", "scope": "own"|"all"}` or `{"type": "ping"}`. After each subscription the
 server sends the current state of what it covers, so a reconnecting client is up to date at once.
 Dead connections are found by WebSocket ping/pong (uvicorn's ws_ping_interval / ws_ping_timeout).
+
+Credentials: the HTTP headers (Authorization, X-API-Key), or, for browsers that cannot set headers,
+the subprotocol pair `Sec-WebSocket-Protocol: bearer, <token>` or `api-key, <key>` (the server
+answers with the scheme as the chosen subprotocol; secrets there stay out of URLs and access logs),
+or the `token` / `api_key` query parameters.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ router = APIRouter(tags=["websocket"])
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.PROCESSING)
 MAX_FOLLOWED_JOBS = 1000
 WS_POLICY_VIOLATION = 1008
+# Subprotocol scheme -> (the header it stands for, the value's prefix before the secret).
+CREDENTIAL_SUBPROTOCOLS = {"bearer": ("authorization", "Bearer "), "api-key": ("x-api-key", "")}
 
 
 def _snapshot(services: Services, subscription: Subscription, job_ids: set[str] | None) -> list[Event]:
@@ -59,7 +66,8 @@ def _error(message: str) -> dict[str, Any]:
 async def websocket_endpoint(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
     params = websocket.query_params
-    principal = await _authenticate(websocket, services)
+    subprotocol = _credential_subprotocol(websocket)
+    principal = await _authenticate(websocket, services, subprotocol)
     if principal is None:
         return
     job_ids = {job_id for job_id in params.getlist("job_id") if is_job_id(job_id)}
@@ -70,7 +78,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if scope in ("all", "own") or not job_ids:
         subscription.everything = scope != "own" and subscription.is_admin
         subscription.own_jobs = not subscription.everything
-    await websocket.accept()
+    await websocket.accept(subprotocol=subprotocol)
     connection = services.events.connect(subscription)
     try:
         for event in await asyncio.to_thread(_snapshot, services, subscription, job_ids or None):
@@ -86,11 +94,27 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         services.events.disconnect(connection)
 
 
-async def _authenticate(websocket: WebSocket, services: Services) -> Principal | None:
-    """Headers as on HTTP; browsers cannot set WebSocket headers, so `token` / `api_key` query
-    parameters are accepted too. A refused client is closed with code 1008 (policy violation)."""
+def _credential_subprotocol(websocket: WebSocket) -> str | None:
+    """`bearer` or `api-key` when the client offers `<scheme>, <secret>` as its subprotocols."""
+    offered = [part.strip() for part in websocket.headers.get("sec-websocket-protocol", "").split(",")]
+    if len(offered) >= 2 and offered[0] in CREDENTIAL_SUBPROTOCOLS and offered[1]:
+        return offered[0]
+    return None
+
+
+async def _authenticate(
+    websocket: WebSocket, services: Services, subprotocol: str | None
+) -> Principal | None:
+    """Headers as on HTTP; browsers cannot set WebSocket headers, so the credential subprotocol and
+    `token` / `api_key` query parameters are accepted too. A refused client is closed with code 1008
+    (policy violation)."""
     headers = dict(websocket.headers)
     query = websocket.query_params
+    if subprotocol is not None:
+        secret = websocket.headers["sec-websocket-protocol"].split(",")[1].strip()
+        headers.setdefault(
+            CREDENTIAL_SUBPROTOCOLS[subprotocol][0], CREDENTIAL_SUBPROTOCOLS[subprotocol][1] + secret
+        )
     if "authorization" not in headers and query.get("token"):
         headers["authorization"] = f"Bearer {query['token']}"
     if "x-api-key" not in headers and query.get("api_key"):
@@ -101,17 +125,18 @@ async def _authenticate(websocket: WebSocket, services: Services) -> Principal |
             services.auth.authenticate, RequestCredentials.from_headers(headers, client)
         )
     except ApiError as exc:
-        await _refuse(websocket, exc.message)
+        await _refuse(websocket, exc.message, subprotocol)
         return None
     if principal is None or not principal.can(Permission.QUEUE_READ):
-        await _refuse(websocket, "authentication required: send a token or API key")
+        await _refuse(websocket, "authentication required: send a token or API key", subprotocol)
         return None
     return principal
 
 
-async def _refuse(websocket: WebSocket, reason: str) -> None:
-    # Accept first so the client receives the close code and reason (a refused handshake is a bare 403).
-    await websocket.accept()
+async def _refuse(websocket: WebSocket, reason: str, subprotocol: str | None) -> None:
+    # Accept first so the client receives the close code and reason (a refused handshake is a bare 403);
+    # with the offered subprotocol, or a browser drops the connection before reading the reason.
+    await websocket.accept(subprotocol=subprotocol)
     await websocket.close(code=WS_POLICY_VIOLATION, reason=reason[:120])
 
 

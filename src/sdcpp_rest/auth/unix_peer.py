@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -29,9 +30,29 @@ def peer_uid(transport: asyncio.BaseTransport) -> int | None:
     return int(uid)
 
 
+def _peer_client(transport: asyncio.BaseTransport) -> tuple[str, int] | None:
+    uid = peer_uid(transport)
+    return None if uid is None else (f"{UNIX_PEER_PREFIX}{uid}", 0)
+
+
 class PeerCredentialsProtocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        uid = peer_uid(transport)
-        if uid is not None:
-            self.client = (f"{UNIX_PEER_PREFIX}{uid}", 0)
+        self.client = _peer_client(transport) or self.client
+
+
+def peer_credentials_ws_protocol() -> type[asyncio.Protocol] | None:
+    """uvicorn's WebSocket protocol (the one "auto" picks) reporting the peer the same way: the HTTP
+    protocol hands the upgraded connection's transport to it, and it sets its own `client`."""
+    from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
+
+    if AutoWebSocketsProtocol is None:
+        return None
+    base: Any = AutoWebSocketsProtocol
+
+    class PeerCredentialsWebSocketProtocol(base):  # type: ignore[misc]
+        def connection_made(self, transport: asyncio.Transport) -> None:
+            super().connection_made(transport)
+            self.client = _peer_client(transport) or self.client
+
+    return PeerCredentialsWebSocketProtocol
