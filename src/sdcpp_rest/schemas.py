@@ -100,6 +100,12 @@ class Text2ImgRequest(GenerationOptions):
             raise ValueError(f"must be 'random', -1 or an integer from 0 to {MAX_SEED}")
         return value
 
+    def planned_total_steps(self) -> int:
+        """Sampling steps of the whole job as asked; the worker corrects it when the engine starts
+        each pass (img2img runs fewer, a hires pass its own count)."""
+        hires_steps = (self.hires.steps or self.steps) if self.hires else 0
+        return (self.steps + hires_steps) * self.batch_count
+
 
 class QueuedReply(BaseModel):
     request_id: str = Field(description="The job id (use it with /api/queue/job/{jobId}).")

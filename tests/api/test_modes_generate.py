@@ -22,6 +22,14 @@ def test_img2img_defaults_to_the_init_image_size_and_records_strength(
     assert job["parameters"]["inputs"] == {"init_image": "init_image.png"}
 
 
+def test_img2img_progress_ends_at_the_steps_the_engine_really_runs(
+    modes_server: ServerProcess, modes_client: httpx.Client
+) -> None:
+    # 4 steps at strength 0.5: stable-diffusion.cpp samples 3 of them; progress must still reach 100%.
+    job = run_mode(modes_server, modes_client, "img2img", init_image=image_b64(), steps=4, strength=0.5)
+    assert (job["total_steps"], job["current_step"], job["progress"]) == (3, 3, 1.0), job
+
+
 def test_img2img_fits_the_image_to_the_requested_size(
     modes_server: ServerProcess, modes_client: httpx.Client
 ) -> None:
@@ -117,6 +125,8 @@ def test_embedding_taesd_tiling_and_hires_fix(
     assert fields["Embeddings"] == "testemb"
     assert fields["Hires resize"] == "128x128" and fields["Hires steps"] == "1"
     assert fields["Hires upscaler"] == "latent" and fields["Hires denoising strength"] == "0.6"
+    # The second pass counts in the job's steps (the engine decides its exact count).
+    assert job["total_steps"] > 1 and job["current_step"] == job["total_steps"]
 
 
 def test_standalone_vae_is_used_and_named(modes_server: ServerProcess, modes_client: httpx.Client) -> None:

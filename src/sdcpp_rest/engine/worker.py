@@ -110,22 +110,22 @@ class _Worker:
         if command.mode == "upscale":
             self._upscale_only(command)
             return
-        total = command.steps * command.batch_count
-        image_index = -1
+        hires = command.options.hires
+        progress = BatchProgress(
+            command.batch_count, command.steps, (hires.steps or command.steps) if hires else 0
+        )
         marks: dict[str, float] = {}  # perf_counter when sampling began and when its last step ended
 
         def on_step(step: int, steps: int, seconds: float) -> None:
-            nonlocal image_index
-            if step == 0:  # the engine reports step 0 as each image of the batch starts sampling
-                image_index += 1
-                if image_index == 0:
+            if step == 0:  # the engine reports step 0 as each image's pass starts sampling
+                progress.start_pass(steps)
+                if progress.images_started == 1:
                     marks["sampling"] = time.perf_counter()
                     self._send(PhaseChanged(job_id=command.job_id, phase="sampling"))
                 return
-            # min(): a hires-fix second pass reports its own steps on top of the planned ones.
-            overall = min(max(image_index, 0) * steps + step, total)
-            self._send(StepProgress(command.job_id, overall, total, float(seconds), time.time()))
-            if overall >= total:
+            overall = progress.overall(step)
+            self._send(StepProgress(command.job_id, overall, progress.total, float(seconds), time.time()))
+            if overall >= progress.total:
                 marks["decoding"] = time.perf_counter()
                 self._send(PhaseChanged(job_id=command.job_id, phase="decoding"))
 
@@ -148,9 +148,7 @@ class _Worker:
                 preview_method=command.preview_method,
                 preview_interval=command.preview_interval,
                 on_preview=lambda step, frame: self._send(
-                    PreviewImage(
-                        command.job_id, max(image_index, 0) * command.steps + step, _preview_jpeg(frame)
-                    )
+                    PreviewImage(command.job_id, progress.overall(step), _preview_jpeg(frame))
                 ),
                 options=command.options,
             )
@@ -210,6 +208,37 @@ class _Worker:
         infotext = format_infotext("", "", command.infotext_fields)
         write_png_atomically(result.convert("RGB"), Path(command.output_dir) / name, infotext)
         self._send(JobFinished(command.job_id, [name], time.perf_counter() - started))
+
+
+class BatchProgress:
+    """Steps across the whole job from the engine's per-image callbacks.
+
+    The engine samples every image of the batch, then (hires fix) every image's second pass, and
+    reports step 0 as each pass starts, with the number of steps it will really run: img2img runs
+    about steps x strength, a hires pass its own count. So the planned total is corrected as each
+    pass starts, and progress ends at exactly the total when the last pass ends.
+    """
+
+    def __init__(self, batch_count: int, steps: int, hires_steps: int) -> None:
+        self.batch_count = batch_count
+        self.pass_steps = [steps, hires_steps] if hires_steps else [steps]
+        self.images_started = 0
+        self._finished_steps = 0  # steps of the passes already ended
+        self._current_steps = 0  # steps of the pass running now
+
+    @property
+    def total(self) -> int:
+        return sum(self.pass_steps) * self.batch_count
+
+    def start_pass(self, steps: int) -> None:
+        self._finished_steps += self._current_steps
+        sampling_pass = min(self.images_started // self.batch_count, len(self.pass_steps) - 1)
+        self.pass_steps[sampling_pass] = steps
+        self.images_started += 1
+        self._current_steps = steps
+
+    def overall(self, step: int) -> int:
+        return min(self._finished_steps + step, self.total)
 
 
 def _preview_jpeg(frame: Image.Image) -> bytes:

@@ -134,7 +134,7 @@ class GenerationService:
                 model_name=model_name,
                 prompt=request.prompt,
                 seed=seed,
-                total_steps=request.steps * request.batch_count,
+                total_steps=request.planned_total_steps(),
                 params=params,
             )
         )

@@ -201,7 +201,7 @@ def prepare_mode_job(
         seed = secrets.randbelow(MAX_SEED + 1) if request.seed in ("random", -1) else int(request.seed)
         assert size is not None
         params.update(model_name=model_name, seed=seed, width=size[0], height=size[1])
-        total = request.steps * request.batch_count
+        total = request.planned_total_steps()
     if params.get("n_threads") is None:
         params["n_threads"] = default_threads
     return NewJob(

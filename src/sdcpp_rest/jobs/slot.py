@@ -96,11 +96,13 @@ class WorkerState:
 
 
 class _StepClock:
-    """Average seconds per sampling step of the running job, from the engine's own step times."""
+    """Average seconds per sampling step of the running job, from the engine's own step times, and
+    the job's step total as the worker last reported it (the engine decides img2img and hires counts)."""
 
-    def __init__(self) -> None:
+    def __init__(self, planned_total_steps: int) -> None:
         self.total_seconds = 0.0
         self.count = 0
+        self.total_steps = planned_total_steps
 
     def add(self, seconds: float) -> float | None:
         if seconds > 0:
@@ -261,7 +263,7 @@ class WorkerSlot(threading.Thread):
         except JobPreparationError as exc:
             store.fail(job.id, exc.code, exc.message)
             return
-        clock = _StepClock()
+        clock = _StepClock(job.total_steps)
         try:
             self.worker.send(command)
             while True:
@@ -281,6 +283,7 @@ class WorkerSlot(threading.Thread):
             # Clients hear of a step before it is written down: the write (an fsync) is not on the
             # path from the engine's callback to the WebSocket.
             average = clock.add(message.step_seconds)
+            clock.total_steps = message.total_steps
             snapshot = dataclasses.replace(
                 job,
                 phase=JobPhase.SAMPLING.value,
@@ -319,7 +322,7 @@ class WorkerSlot(threading.Thread):
 
     def _apply(self, job: JobRecord, command: GenerateCommand, message: object, clock: _StepClock) -> bool:
         store = self._scheduler.store
-        total = command.steps * command.batch_count
+        total = clock.total_steps
         if isinstance(message, PhaseChanged):
             current = total if message.phase in (JobPhase.DECODING, JobPhase.SAVING) else 0
             store.update_progress(
