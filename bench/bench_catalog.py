@@ -17,9 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sdcpp_rest.api.models import to_public
+from sdcpp_rest.api.models import models_reply
 from sdcpp_rest.catalog.scan import MODEL_TYPES, TYPE_FOLDERS, default_type_roots
-from sdcpp_rest.catalog.schemas import ModelsReply
 from sdcpp_rest.catalog.service import CatalogService, ModelQuery
 from sdcpp_rest.catalog.store import ModelHashStore, create_catalog_tables
 from sdcpp_rest.jobs.store import create_database_engine
@@ -82,15 +81,7 @@ def main() -> None:
             def run() -> object:
                 result = catalog.list_models(ModelQuery(**query))  # type: ignore[arg-type]
                 # What the route does with it: schemas and JSON, so the figure is the whole reply.
-                return ModelsReply(
-                    models=[to_public(v) for v in result.items],
-                    total=result.total,
-                    page=result.page,
-                    limit=result.limit,
-                    pages=result.pages,
-                    has_next=result.page < result.pages,
-                    has_previous=result.page > 1,
-                ).model_dump_json()
+                return models_reply(result).model_dump_json()
 
             return run
 

@@ -15,7 +15,7 @@ from sdcpp_rest.catalog.schemas import (
     ModelTypesReply,
     RefreshReply,
 )
-from sdcpp_rest.catalog.service import SHORT_HASH_LENGTH, ModelQuery, ModelView
+from sdcpp_rest.catalog.service import SHORT_HASH_LENGTH, ModelPage, ModelQuery, ModelView
 from sdcpp_rest.errors import InvalidParameters
 
 router = APIRouter(prefix="/api", tags=["models"])
@@ -65,6 +65,19 @@ def _timestamp(value: str | None, name: str) -> float | None:
     return parsed.timestamp()
 
 
+def models_reply(result: ModelPage) -> ModelsReply:
+    """One page of the listing with its pagination totals."""
+    return ModelsReply(
+        models=[to_public(view) for view in result.items],
+        total=result.total,
+        page=result.page,
+        limit=result.limit,
+        pages=result.pages,
+        has_next=result.page < result.pages,
+        has_previous=result.page > 1,
+    )
+
+
 @router.get("/models", response_model=ModelsReply, summary="Model files in the models folder")
 def list_models(
     services: ServicesDep,
@@ -102,16 +115,7 @@ def list_models(
         architecture=architecture,
         format=format,
     )
-    result = services.catalog.list_models(query)
-    return ModelsReply(
-        models=[to_public(view) for view in result.items],
-        total=result.total,
-        page=result.page,
-        limit=result.limit,
-        pages=result.pages,
-        has_next=result.page < result.pages,
-        has_previous=result.page > 1,
-    )
+    return models_reply(services.catalog.list_models(query))
 
 
 @router.get("/models/types", response_model=ModelTypesReply, summary="Model types and their folders")

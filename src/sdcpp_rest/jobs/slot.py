@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -198,6 +198,17 @@ class WorkerSlot(threading.Thread):
                 return
             request.finish(ControlResult(self.worker.worker_id, False, "SERVICE_UNAVAILABLE", message))
 
+    def _messages(self) -> Iterator[object]:
+        """The worker's messages as they come. When the server is stopping the worker is killed, and
+        receive() then raises WorkerExited, which ends the iteration for the caller."""
+        while True:
+            message = self.worker.receive(RECEIVE_SLICE_SECONDS)
+            if message is None:
+                if self._scheduler.stopping.is_set():
+                    self.worker.kill()
+                continue
+            yield message
+
     def _run_control(self, command: LoadCommand | UnloadCommand) -> ControlResult:
         worker_id, listener = self.worker.worker_id, self._scheduler.listener
         if isinstance(command, LoadCommand) and self.worker.loaded_context == command.context:
@@ -205,12 +216,7 @@ class WorkerSlot(threading.Thread):
         model = command.context.model_path if isinstance(command, LoadCommand) else None
         try:
             self.worker.send(command)
-            while True:
-                message = self.worker.receive(RECEIVE_SLICE_SECONDS)
-                if message is None:
-                    if self._scheduler.stopping.is_set():
-                        self.worker.kill()
-                    continue
+            for message in self._messages():
                 if isinstance(message, PhaseChanged) and message.phase == JobPhase.LOADING:
                     listener.system("model_loading", worker_id=worker_id, model=model)
                 elif isinstance(message, ModelLoaded):
@@ -266,12 +272,7 @@ class WorkerSlot(threading.Thread):
         clock = _StepClock(job.total_steps)
         try:
             self.worker.send(command)
-            while True:
-                message = self.worker.receive(RECEIVE_SLICE_SECONDS)
-                if message is None:
-                    if self._scheduler.stopping.is_set():
-                        self.worker.kill()
-                    continue
+            for message in self._messages():
                 if self._handle(job, command, message, clock):
                     return
         except WorkerExited as exc:
