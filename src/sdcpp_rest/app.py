@@ -100,6 +100,7 @@ def build_services(
     generation.catalog = catalog
     return Services(
         settings=settings,
+        database=engine,
         store=store,
         model_files=model_files,
         outputs=outputs,
@@ -162,6 +163,9 @@ def stop_services(services: Services) -> None:
     scheduler.stop()
     services.catalog.stop()
     services.retention.stop()
+    # Close the pooled database connections: a restart opens its own, and the old ones would stay
+    # open (file handles, locks on a database server) for the life of the process.
+    services.database.dispose()
 
 
 def create_app(settings: Settings, reload_settings: Callable[[], Settings] | None = None) -> FastAPI:

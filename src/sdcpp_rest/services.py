@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from sqlalchemy import Engine
+
 from sdcpp_rest.auth.service import AuthService
 from sdcpp_rest.catalog.files import ModelFiles
 from sdcpp_rest.catalog.lifecycle import ModelLifecycle
@@ -27,6 +29,7 @@ from sdcpp_rest.version import VersionInfo
 @dataclass
 class Services:
     settings: Settings
+    database: Engine  # disposed when these services stop (a restart builds a new one)
     store: JobStore
     model_files: ModelFiles
     outputs: OutputStore
