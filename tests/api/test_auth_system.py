@@ -96,6 +96,13 @@ def test_unix_socket_peer_is_the_identity(tmp_path: Path) -> None:
             other = "nobody" if me_name != "nobody" else "root"
             forged = client.get("/api/auth/me", headers={"X-Unix-User": other})
             assert forged.status_code == 401
+            # Login without a password (the spec's Unix login) gives a token that then works.
+            login = client.post("/api/auth/login", json={"username": me_name})
+            assert login.status_code == 200, login.text
+            token = {"Authorization": f"Bearer {login.json()['token']}"}
+            assert client.get("/api/auth/me", headers=token).json()["user"]["username"] == me_name
+            refused = client.post("/api/auth/login", json={"username": other})
+            assert refused.status_code == 401
         # WebSocket connections over the socket are identified the same way (a guest would be closed).
         from websockets.sync.client import unix_connect
 

@@ -91,7 +91,9 @@ class AuthService:
 
     @property
     def tokens_enabled(self) -> bool:
-        return bool({"jwt", "pam"} & self.methods)
+        """Whether /api/auth/login issues tokens (and so bearer tokens are accepted): jwt and pam log in
+        with a password, unix without one for the peer of the Unix socket."""
+        return bool({"jwt", "pam", "unix"} & self.methods)
 
     def ensure_first_admin(self) -> None:
         settings = self._settings
@@ -196,8 +198,8 @@ class AuthService:
     def login(
         self, username: str, password: str | None, credentials: RequestCredentials
     ) -> tuple[str, Principal]:
-        if not self.tokens_enabled and "unix" not in self.methods:
-            raise InvalidParameters("login is not available: enable jwt or pam in auth_method")
+        if not self.tokens_enabled:
+            raise InvalidParameters("login is not available: enable jwt, pam or unix in auth_method")
         keys = (f"user:{username}", f"addr:{credentials.client_host}")
         wait = self._limiter.retry_after(*keys)
         if wait:
