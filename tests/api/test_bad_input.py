@@ -76,11 +76,18 @@ def test_model_name_outside_models_folder(client: httpx.Client, name: str) -> No
 def test_component_paths_outside_their_folder(
     client: httpx.Client, server: ServerProcess, field: str
 ) -> None:
-    for value in ["../checkpoints/sd15.safetensors", "/etc/passwd", "missing.safetensors"]:
+    for value in ["../checkpoints/sd15.safetensors", "/etc/passwd"]:
         error = assert_error(
             client.post("/api/generate/text2img", json={**VALID, field: value}), 400, "INVALID_PARAMETERS"
         )
+        assert error["message"].startswith(f"{field}: ")  # names the field
         assert str(server.data_dir) not in error["message"]  # no server paths in client-facing errors
+    # Inside the folder but not there: a missing model file, as for a missing checkpoint.
+    missing = client.post("/api/generate/text2img", json={**VALID, field: "missing.safetensors"})
+    assert assert_error(missing, 404, "MODEL_NOT_FOUND")["message"].startswith(f"{field}: ")
+    # /api/validate names the same field.
+    report = client.post("/api/validate", json={**VALID, field: "/etc/passwd"}).json()
+    assert not report["valid"] and report["errors"][0]["field"] == field, report
 
 
 def test_oversized_body(client: httpx.Client) -> None:

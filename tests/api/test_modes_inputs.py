@@ -79,33 +79,31 @@ def test_out_of_range_fields_are_validation_errors(
 def test_upscale_needs_only_an_image_and_an_upscaler(modes_client: httpx.Client) -> None:
     expect_error(modes_client, "upscale", {"image": image_b64()}, "VALIDATION_ERROR", "upscaler")
     expect_error(
-        modes_client, "upscale", {"image": image_b64(), "upscaler": "nope"}, "INVALID_PARAMETERS", "upscaler"
+        modes_client, "upscale", {"image": image_b64(), "upscaler": "nope"}, "MODEL_NOT_FOUND", "upscaler"
     )
 
 
 @pytest.mark.parametrize(
-    ("body", "field"),
+    ("body", "field", "code"),
     [
-        ({"loras": [{"name": "missing-lora", "weight": 1}]}, "loras.0.name"),
-        ({"prompt": "x <lora:missing-lora:0.5>"}, "prompt"),
-        ({"loras": [{"name": "../checkpoints/sd15", "weight": 1}]}, "loras.0.name"),
-        ({"upscaler": "missing-esrgan"}, "upscaler"),
-        ({"hires": {"upscaler": "missing-esrgan"}}, "hires.upscaler"),
+        ({"loras": [{"name": "missing-lora", "weight": 1}]}, "loras.0.name", "MODEL_NOT_FOUND"),
+        ({"prompt": "x <lora:missing-lora:0.5>"}, "prompt", "MODEL_NOT_FOUND"),
+        ({"loras": [{"name": "../checkpoints/sd15", "weight": 1}]}, "loras.0.name", "INVALID_PARAMETERS"),
+        ({"upscaler": "missing-esrgan"}, "upscaler", "MODEL_NOT_FOUND"),
+        ({"hires": {"upscaler": "missing-esrgan"}}, "hires.upscaler", "MODEL_NOT_FOUND"),
     ],
 )
 def test_unknown_files_are_refused_before_queueing(
-    modes_client: httpx.Client, body: dict[str, object], field: str
+    modes_client: httpx.Client, body: dict[str, object], field: str, code: str
 ) -> None:
     before = modes_client.get("/api/queue/status").json()["queue"]["size"]
-    expect_error(
-        modes_client, "text2img", {**BASE, "width": 64, "height": 64, **body}, "INVALID_PARAMETERS", field
-    )
+    expect_error(modes_client, "text2img", {**BASE, "width": 64, "height": 64, **body}, code, field)
     assert modes_client.get("/api/queue/status").json()["queue"]["size"] == before
 
 
 def test_unknown_control_net_is_refused(modes_client: httpx.Client) -> None:
     body = {**BASE, "control_image": image_b64(), "control_net": "missing"}
-    expect_error(modes_client, "controlnet", body, "INVALID_PARAMETERS", "control_net")
+    expect_error(modes_client, "controlnet", body, "MODEL_NOT_FOUND", "control_net")
 
 
 def test_parameters_endpoint_serves_the_mode_ranges(modes_client: httpx.Client) -> None:

@@ -24,7 +24,8 @@ router = APIRouter(prefix="/api/generate", tags=["generate"])
 
 _QUEUED = (
     "The inputs are checked and the job is stored durably before this reply (202). Follow it with "
-    "GET /api/queue/job/{job_id}. A bad image or unknown model file is INVALID_PARAMETERS naming the field. "
+    "GET /api/queue/job/{job_id}. A bad image is INVALID_PARAMETERS (400), a missing model file "
+    "MODEL_NOT_FOUND (404), both naming the field. "
     "Send JSON (images as base64) or multipart/form-data (images as file parts, other fields as form "
     "fields or as JSON in a `request` field)."
 )

@@ -115,12 +115,12 @@ class ModelFiles:
             path = resolve_inside(root, relative)
         except PathOutsideRoot as exc:
             raise CatalogError(
-                f"{field} '{relative}' is not inside the models folder's {COMPONENT_FOLDERS[field]}/: {exc}",
+                f"{field}: '{relative}' is not inside the models folder's {COMPONENT_FOLDERS[field]}/: {exc}",
                 outside=True,
             ) from None
         expect_dir = field.endswith("_dir")
         if (expect_dir and not path.is_dir()) or (not expect_dir and not path.is_file()):
             raise CatalogError(
-                f"{field} '{relative}' not found in the models folder's {COMPONENT_FOLDERS[field]}/"
+                f"{field}: '{relative}' not found in the models folder's {COMPONENT_FOLDERS[field]}/"
             )
         return path

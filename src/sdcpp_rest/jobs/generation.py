@@ -91,7 +91,8 @@ class GenerationService:
                 try:
                     self._files.resolve_component(field, value)
                 except CatalogError as exc:
-                    raise InvalidParameters(str(exc)) from None
+                    # A path out of its folder is a bad request; a file that is not there, a missing model.
+                    raise (InvalidParameters if exc.outside else ModelNotFound)(str(exc)) from None
         check_generation_options(self._files, request)
 
     @property

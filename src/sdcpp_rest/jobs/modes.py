@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from sdcpp_rest.catalog.files import COMPONENT_FOLDERS, ModelFiles
 from sdcpp_rest.engine.protocol import EngineContext, GenerateCommand, HiresPass, ModeOptions
-from sdcpp_rest.errors import InvalidParameters
+from sdcpp_rest.errors import InvalidParameters, ModelNotFound
 from sdcpp_rest.inputs import ImageLimits, decode_image, default_size, fit_image, prepare_mask, save_input
 from sdcpp_rest.jobs.job_files import LORA_TAG
 from sdcpp_rest.jobs.records import JobRecord, NewJob
@@ -52,7 +52,7 @@ def resolve_named(files: ModelFiles, folder: str, field: str, name: str, extensi
             ) from None
         if path.is_file():
             return path
-    raise InvalidParameters(f"{field}: '{name}' not found in the models folder's {folder}/")
+    raise ModelNotFound(f"{field}: '{name}' not found in the models folder's {folder}/")
 
 
 def _lora_root(files: ModelFiles, params: dict[str, Any]) -> Path:
@@ -90,7 +90,7 @@ def _resolve_in(root: Path, folder: str, field: str, name: str, extensions: tupl
             ) from None
         if path.is_file():
             return path
-    raise InvalidParameters(f"{field}: LoRA '{name}' not found in the models folder's {folder}/")
+    raise ModelNotFound(f"{field}: LoRA '{name}' not found in the models folder's {folder}/")
 
 
 def _taesd_file(files: ModelFiles, params: dict[str, Any]) -> Path | None:
