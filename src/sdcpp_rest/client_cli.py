@@ -24,7 +24,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 from websockets.exceptions import ConnectionClosed, WebSocketException
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect, unix_connect
 
 CLIENT_COMMANDS = ("generate", "queue", "cancel")
 DEFAULT_SERVER_URL = "http://127.0.0.1:8080"
@@ -66,6 +66,23 @@ class ClientError(Exception):
 class ServerTarget:
     url: str
     headers: dict[str, str]
+    socket: str | None = None  # a Unix socket path: HTTP and WebSocket go through it, url names no host
+
+    def http_client(self) -> httpx.Client:
+        transport = httpx.HTTPTransport(uds=self.socket) if self.socket else None
+        return httpx.Client(
+            base_url=self.url, headers=self.headers, timeout=HTTP_TIMEOUT, transport=transport
+        )
+
+    def open_websocket(self, path_and_query: str) -> ClientConnection:
+        options: dict[str, Any] = {
+            "additional_headers": self.headers,
+            "open_timeout": WS_OPEN_TIMEOUT_SECONDS,
+            "close_timeout": WS_CLOSE_TIMEOUT_SECONDS,
+        }
+        if self.socket:
+            return unix_connect(self.socket, uri=f"{self.ws_base}{path_and_query}", **options)
+        return connect(f"{self.ws_base}{path_and_query}", **options)
 
     @property
     def ws_base(self) -> str:
@@ -76,7 +93,15 @@ class ServerTarget:
 
 def target_from(args: argparse.Namespace) -> ServerTarget:
     """Flags win over the environment, which wins over the default local server."""
+    socket_path = args.socket or (None if args.server else os.environ.get("SDCPP_REST_SOCKET"))
+    if socket_path:
+        # The server's identity comes from the socket; the URL only fills the Host header.
+        return ServerTarget(url="http://localhost", headers=_credential_headers(args), socket=socket_path)
     url = (args.server or os.environ.get("SDCPP_REST_URL") or DEFAULT_SERVER_URL).rstrip("/")
+    return ServerTarget(url=url, headers=_credential_headers(args))
+
+
+def _credential_headers(args: argparse.Namespace) -> dict[str, str]:
     api_key = args.api_key or os.environ.get("SDCPP_REST_API_KEY")
     token = args.token or os.environ.get("SDCPP_REST_TOKEN")
     headers: dict[str, str] = {}
@@ -84,7 +109,7 @@ def target_from(args: argparse.Namespace) -> ServerTarget:
         headers["X-API-Key"] = api_key
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    return ServerTarget(url=url, headers=headers)
+    return headers
 
 
 # --- argument parsing ---
@@ -108,6 +133,12 @@ def add_client_parsers(subparsers: argparse._SubParsersAction) -> None:  # type:
         "--api-key", metavar="KEY", help="API key, sent as X-API-Key (prefer SDCPP_REST_API_KEY)"
     )
     connection.add_argument("--token", metavar="TOKEN", help="bearer token (prefer SDCPP_REST_TOKEN)")
+    connection.add_argument(
+        "--socket",
+        metavar="PATH",
+        help="talk to a server started with --socket PATH (SDCPP_REST_SOCKET); with auth_method unix "
+        "your own user is the identity, no credentials needed",
+    )
 
     # Generation options default to None so that only what the user set is sent: the server's own
     # defaults and validation stay the single source of truth.
@@ -152,7 +183,7 @@ def add_client_parsers(subparsers: argparse._SubParsersAction) -> None:  # type:
 def run_client_command(args: argparse.Namespace) -> int:
     target = target_from(args)
     try:
-        with httpx.Client(base_url=target.url, headers=target.headers, timeout=HTTP_TIMEOUT) as client:
+        with target.http_client() as client:
             if args.command == "generate":
                 return GenerateCommand(args, target, client).run()
             if args.command == "queue":
@@ -354,14 +385,8 @@ class GenerateCommand:
         return self.follow_polling()
 
     def follow_websocket(self) -> dict[str, Any] | None:
-        url = f"{self.target.ws_base}/ws?{urlencode({'job_id': self.job_id})}"
         try:
-            ws = connect(
-                url,
-                additional_headers=self.target.headers,
-                open_timeout=WS_OPEN_TIMEOUT_SECONDS,
-                close_timeout=WS_CLOSE_TIMEOUT_SECONDS,
-            )
+            ws = self.target.open_websocket(f"/ws?{urlencode({'job_id': self.job_id})}")
         except (OSError, WebSocketException) as exc:
             self.progress.note(f"WebSocket unavailable ({exc}); polling the job instead")
             return None

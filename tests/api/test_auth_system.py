@@ -8,6 +8,7 @@ import pwd
 import secrets
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server import ServerProcess
+from tests.server import ServerProcess, prepare_data_dir
 
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0 or not Path("/usr/sbin/useradd").exists(),
@@ -162,5 +163,37 @@ def test_guest_websocket_is_refused_when_auth_is_on(tmp_path: Path) -> None:
                 ws.recv(timeout=10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
         assert httpx.get(f"{server.url}/api/queue/status").status_code == 401
+    finally:
+        server.stop()
+
+
+def test_cli_client_generates_over_the_unix_socket_as_the_peer(tmp_path: Path) -> None:
+    """`sdcpp-rest generate --socket` needs no credentials with auth_method unix: HTTP and the
+    WebSocket progress both go through the socket, where the peer's uid is the identity."""
+    socket_path = Path(tempfile.mkdtemp(prefix="sdcpp-sock-")) / "sdcpp.sock"
+    server = ServerProcess(
+        prepare_data_dir(tmp_path / "data"),
+        env={"STABLE_DIFFUSION_AUTH_METHOD": "unix"},
+        args=["--socket", str(socket_path)],
+    ).start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SDCPP_REST_")}
+    try:
+        target = tmp_path / "out.png"
+        done = subprocess.run(
+            [sys.executable, "-m", "sdcpp_rest.cli", "generate", "a test", "--socket", str(socket_path),
+             "--width", "64", "--height", "64", "--steps", "1", "-o", str(target)],
+            env=env, capture_output=True, text=True, timeout=240, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, (done.stderr, server.log_tail())
+        assert target.read_bytes().startswith(b"\x89PNG")
+        assert "100%" in done.stderr and "polling" not in done.stderr  # followed on the WebSocket
+        listed = subprocess.run(
+            [sys.executable, "-m", "sdcpp_rest.cli", "queue", "--json"],
+            env={**env, "SDCPP_REST_SOCKET": str(socket_path)}, capture_output=True, text=True,
+            timeout=60, check=False,
+        )  # fmt: skip
+        assert listed.returncode == 0, listed.stderr
+        jobs = json.loads(listed.stdout)["queue"]["jobs"]
+        assert [job["status"] for job in jobs] == ["completed"]
     finally:
         server.stop()
