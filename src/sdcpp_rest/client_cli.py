@@ -44,6 +44,7 @@ WS_CLOSE_TIMEOUT_SECONDS = 1.0
 # itself now and then, so a lost message can never leave the command waiting forever.
 WS_QUIET_CHECK_SECONDS = 30.0
 POLL_INTERVAL_SECONDS = 0.5
+STATUS_CHECK_TIMEOUT_SECONDS = 3.0  # after Ctrl-C: worth a short wait for an exact message, no more
 # How long polling tolerates a server that does not answer (a restart takes a few seconds).
 UNREACHABLE_GRACE_SECONDS = 30.0
 BAR_WIDTH = 20
@@ -325,6 +326,15 @@ class GenerateCommand:
         self.job_id = ""
         self.last_status = "queued"
 
+    def status_now(self) -> str:
+        """The job's status as the server has it now (the last message seen may lag behind), or the
+        last one seen when the server does not answer at once or Ctrl-C is pressed again."""
+        try:
+            response = self.client.get(f"/api/queue/job/{self.job_id}", timeout=STATUS_CHECK_TIMEOUT_SECONDS)
+            return str(response.json()["status"]) if response.status_code == 200 else self.last_status
+        except (httpx.HTTPError, ValueError, KeyError, KeyboardInterrupt):
+            return self.last_status
+
     def body(self) -> dict[str, Any]:
         names = ("model_name", "negative_prompt", "width", "height", "steps", "cfg_scale")
         names += ("sampling_method", "scheduler", "seed", "batch_count")
@@ -351,7 +361,7 @@ class GenerateCommand:
         except KeyboardInterrupt:
             self.progress.end()
             _err(
-                f"sdcpp-rest: interrupted; job {self.job_id} is still {self.last_status} on the server "
+                f"sdcpp-rest: interrupted; job {self.job_id} is still {self.status_now()} on the server "
                 f"(cancel it with `sdcpp-rest cancel {self.job_id}`)"
             )
             return EXIT_INTERRUPTED
