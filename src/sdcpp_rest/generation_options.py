@@ -50,6 +50,17 @@ class HiresOptions(BaseModel):
         "latent_bicubic_antialiased, lanczos, nearest, or an ESRGAN model from models/esrgan.",
     )
 
+    def target_size(self, width: int, height: int) -> tuple[int, int]:
+        """The second pass's size for a first pass of width x height: width/height, else scaled."""
+        return (
+            self.width or int(width * self.scale) // 8 * 8,
+            self.height or int(height * self.scale) // 8 * 8,
+        )
+
+    def pass_steps(self, steps: int) -> int:
+        """Planned steps of the second pass (0 means as many as the first)."""
+        return self.steps or steps
+
 
 class GenerationOptions(BaseModel):
     """Fields every generation request has besides the core text2img ones."""

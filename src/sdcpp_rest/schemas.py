@@ -103,7 +103,7 @@ class Text2ImgRequest(GenerationOptions):
     def planned_total_steps(self) -> int:
         """Sampling steps of the whole job as asked; the worker corrects it when the engine starts
         each pass (img2img runs fewer, a hires pass its own count)."""
-        hires_steps = (self.hires.steps or self.steps) if self.hires else 0
+        hires_steps = self.hires.pass_steps(self.steps) if self.hires else 0
         return (self.steps + hires_steps) * self.batch_count
 
 

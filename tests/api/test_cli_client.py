@@ -18,7 +18,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from sdcpp_rest.client_cli import describe_progress, format_queue, output_paths
+from sdcpp_rest.client_cli import output_paths
+from sdcpp_rest.client_display import describe_progress, format_queue
 from tests.server import ServerProcess
 
 SMALL = ["--width", "64", "--height", "64", "--steps", "1"]

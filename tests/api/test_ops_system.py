@@ -61,6 +61,13 @@ def test_estimate_basis_moves_from_default_to_measured_and_scaled(
     bigger = admin.post("/api/estimate", json={**TINY, "width": 128, "height": 128, "steps": 2}).json()
     assert bigger["basis"] == "scaled"
     assert bigger["breakdown"]["sampling_seconds"] > same["breakdown"]["sampling_seconds"]
+    # Hires fix: the first pass as for TINY, plus 2 steps at 128x128, decoded at 128x128.
+    hires = {**TINY, "hires": {"scale": 2, "steps": 2}}
+    with_hires = admin.post("/api/estimate", json=hires).json()
+    first_pass = same["seconds_per_step"] * TINY["steps"]
+    second_pass = bigger["seconds_per_step"] * 2
+    assert with_hires["breakdown"]["sampling_seconds"] == pytest.approx(first_pass + second_pass, rel=0.01)
+    assert with_hires["breakdown"]["decode_seconds"] == pytest.approx(bigger["breakdown"]["decode_seconds"])
 
 
 def test_estimate_counts_the_jobs_ahead(ops_server: ServerProcess, admin: httpx.Client) -> None:

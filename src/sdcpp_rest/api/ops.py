@@ -27,12 +27,15 @@ router = APIRouter(prefix="/api", tags=["system"])
     summary="Expected time and memory of a text2img job queued now",
     description="Takes the text2img body. Time = queue wait (the jobs ahead) + model load when no worker "
     "holds the model + encode + steps x seconds per step + decode, learned from finished jobs of the model "
-    "(`basis` says how); memory is the worker's expected peak.",
+    "(`basis` says how); with `hires`, the second pass's steps at the larger size's seconds per step "
+    "and the decode at that size. Memory is the worker's expected peak.",
 )
 def estimate(body: Text2ImgRequest, services: ServicesDep, _: GenerateDep) -> EstimateReply:
     model_name = services.generation.resolve_model_name(body.model_name)
     services.generation.check_components(body)
-    shape = JobShape(model_name, "text2img", body.width, body.height, body.steps, body.batch_count)
+    shape = JobShape.for_request(
+        model_name, "text2img", body.width, body.height, body.steps, body.batch_count, body.hires
+    )
     result = services.estimator.estimate(shape)
     run = result.run
     return EstimateReply(

@@ -8,6 +8,9 @@ memory). For a request, the history of its model and mode gives, per pixel count
   size seen (basis `scaled`);
 - prompt encoding, model load and the rest (saving, messages) do not depend on the size: medians.
 Before any history, DEFAULT_* figures stand in (basis `default`).
+A hires-fix job adds a second pass: its steps at the per-step time of the larger size, and the
+decode at that size. Finished hires jobs are left out of the per-size figures (their sampling time
+mixes two sizes).
 
 The queue wait replays the jobs ahead in FIFO order over the workers: each job goes to the worker
 free first and pays a load when that worker holds another model; the new job then does the same.
@@ -22,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sdcpp_rest.catalog.files import CatalogError, ModelFiles
+from sdcpp_rest.generation_options import HiresOptions
 from sdcpp_rest.jobs.records import JobPhase, JobRecord, JobStatus
 from sdcpp_rest.jobs.scheduler import Scheduler
 from sdcpp_rest.jobs.store import JobStore
@@ -52,25 +56,59 @@ class JobShape:
     height: int
     steps: int
     batch_count: int
+    hires_width: int = 0  # the hires fix's second pass; 0 when there is none
+    hires_height: int = 0
+    hires_steps: int = 0
 
     @property
     def pixels(self) -> int:
-        def padded(size: int) -> int:
-            return math.ceil(size / ENGINE_SIZE_MULTIPLE) * ENGINE_SIZE_MULTIPLE
+        return _padded(self.width) * _padded(self.height)
 
-        return padded(self.width) * padded(self.height)
+    @property
+    def hires_pixels(self) -> int:
+        return _padded(self.hires_width) * _padded(self.hires_height)
+
+    @property
+    def decoded_pixels(self) -> int:
+        """The size the VAE decodes: the second pass's when there is one."""
+        return self.hires_pixels if self.hires_steps else self.pixels
 
     @classmethod
     def of(cls, job: JobRecord) -> JobShape:
         p = job.params
-        return cls(
+        hires = HiresOptions.model_validate(p["hires"]) if p.get("hires") else None
+        return cls.for_request(
             job.model_name or "",
             job.mode,
             int(p.get("width", 512)),
             int(p.get("height", 512)),
             int(p.get("steps", 20)),
             int(p.get("batch_count", 1)),
+            hires,
         )
+
+    @classmethod
+    def for_request(
+        cls,
+        model_name: str,
+        mode: str,
+        width: int,
+        height: int,
+        steps: int,
+        batch_count: int,
+        hires: HiresOptions | None,
+    ) -> JobShape:
+        if hires is None:
+            return cls(model_name, mode, width, height, steps, batch_count)
+        hires_width, hires_height = hires.target_size(width, height)
+        return cls(
+            model_name, mode, width, height, steps, batch_count,
+            hires_width, hires_height, hires.pass_steps(steps),
+        )  # fmt: skip
+
+
+def _padded(size: int) -> int:
+    return math.ceil(size / ENGINE_SIZE_MULTIPLE) * ENGINE_SIZE_MULTIPLE
 
 
 @dataclass(frozen=True)
@@ -103,6 +141,11 @@ class Estimate:
     @property
     def total_seconds(self) -> float:
         return self.queue_wait_seconds + self.run.seconds(self.needs_load)
+
+
+def _weakest(first: Basis, second: Basis) -> Basis:
+    order = ("measured", "scaled", "default")
+    return max(first, second, key=order.index)
 
 
 def fit_by_pixels(
@@ -221,6 +264,8 @@ class EstimateService:
         for job in history:
             timings, past = job.timings, JobShape.of(job)
             assert timings is not None  # filtered in _history
+            if past.hires_steps:
+                continue  # two sizes in one sampling time: no clean per-size figure
             step_points.append(
                 (past.pixels, timings.sampling_seconds / max(past.steps * past.batch_count, 1))
             )
@@ -233,20 +278,29 @@ class EstimateService:
             if job.started_at and job.finished_at:
                 measured = timings.encode_seconds + timings.sampling_seconds + timings.decode_seconds
                 overheads.append(max(job.finished_at - job.started_at - measured - timings.load_seconds, 0.0))
-        megapixels = shape.pixels / 1e6
         model_bytes = self._model_bytes(shape.model_name)
-        step = fit_by_pixels(step_points, shape.pixels)
-        decode = fit_by_pixels(decode_points, shape.pixels)
-        memory = fit_by_pixels(memory_points, shape.pixels, single_point="constant")
-        step_seconds, basis = step or (DEFAULT_STEP_SECONDS_PER_MEGAPIXEL * megapixels, "default")
-        decode_seconds, decode_basis = decode or (
-            DEFAULT_DECODE_SECONDS_PER_MEGAPIXEL * megapixels,
+
+        def step_at(pixels: int) -> tuple[float, Basis]:
+            return fit_by_pixels(step_points, pixels) or (
+                DEFAULT_STEP_SECONDS_PER_MEGAPIXEL * pixels / 1e6,
+                "default",
+            )
+
+        step_seconds, basis = step_at(shape.pixels)
+        sampling_seconds = step_seconds * shape.steps * shape.batch_count
+        if shape.hires_steps:
+            hires_step_seconds, hires_basis = step_at(shape.hires_pixels)
+            sampling_seconds += hires_step_seconds * shape.hires_steps * shape.batch_count
+            basis = _weakest(basis, hires_basis)
+        decode_seconds, decode_basis = fit_by_pixels(decode_points, shape.decoded_pixels) or (
+            DEFAULT_DECODE_SECONDS_PER_MEGAPIXEL * shape.decoded_pixels / 1e6,
             "default",
         )
         if basis == "measured" and decode_basis != "measured":
             basis = "scaled"
+        memory = fit_by_pixels(memory_points, shape.decoded_pixels, single_point="constant")
         default_memory = model_bytes * DEFAULT_MEMORY_PER_MODEL_BYTE
-        default_memory += shape.pixels * shape.batch_count * DEFAULT_ACTIVATION_BYTES_PER_PIXEL
+        default_memory += shape.decoded_pixels * shape.batch_count * DEFAULT_ACTIVATION_BYTES_PER_PIXEL
         memory_bytes, memory_basis = memory or (default_memory, "default")
         encode, _ = _median(encodes, DEFAULT_ENCODE_SECONDS)
         load, _ = _median(loads, model_bytes / DEFAULT_LOAD_BYTES_PER_SECOND)
@@ -256,7 +310,7 @@ class EstimateService:
             load_seconds=load,
             encode_seconds=encode,
             step_seconds=step_seconds,
-            sampling_seconds=step_seconds * shape.steps * shape.batch_count,
+            sampling_seconds=sampling_seconds,
             decode_seconds=decode_seconds * shape.batch_count,
             overhead_seconds=overhead,
             peak_memory_bytes=int(memory_bytes),

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from sdcpp_rest.catalog.files import COMPONENT_FOLDERS, ModelFiles
 from sdcpp_rest.engine.protocol import EngineContext, GenerateCommand, HiresPass, ModeOptions
 from sdcpp_rest.errors import InvalidParameters, ModelNotFound
+from sdcpp_rest.generation_options import HiresOptions
 from sdcpp_rest.inputs import ImageLimits, decode_image, default_size, fit_image, prepare_mask, save_input
 from sdcpp_rest.jobs.job_files import LORA_TAG
 from sdcpp_rest.jobs.records import JobRecord, NewJob
@@ -288,9 +289,8 @@ def _hires_pass(files: ModelFiles, p: dict[str, Any]) -> HiresPass | None:
     if not hires:
         return None
     upscaler, model_path = _hires_upscaler(files, hires["upscaler"])
-    # The engine works in multiples of 8 too: round the second pass's size down to one.
-    width = hires.get("width") or int(p["width"] * hires["scale"]) // 8 * 8
-    height = hires.get("height") or int(p["height"] * hires["scale"]) // 8 * 8
+    # The engine works in multiples of 8 too: the second pass's size is rounded down to one.
+    width, height = HiresOptions.model_validate(hires).target_size(p["width"], p["height"])
     return HiresPass(width, height, hires["steps"], hires["denoising_strength"], upscaler, model_path)
 
 
