@@ -170,3 +170,29 @@ def test_openapi_documents_both_body_kinds(modes_client: httpx.Client) -> None:
         reference = content["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
         assert "strength" in schema["components"]["schemas"][reference]["properties"] or mode == "upscale"
         assert content["multipart/form-data"]["schema"]["properties"][image]["format"] == "binary"
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b'--b\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nx', "multipart/form-data; boundary=b"),
+        (b"no boundary given", "multipart/form-data"),
+        (
+            b"".join(
+                b'--b\r\nContent-Disposition: form-data; name="f%d"; filename="f.png"\r\n\r\nx\r\n' % i
+                for i in range(20)
+            )
+            + b"--b--\r\n",
+            "multipart/form-data; boundary=b",
+        ),
+    ],
+    ids=["truncated", "no-boundary", "too-many-files"],
+)
+def test_malformed_multipart_is_a_clear_4xx(
+    modes_client: httpx.Client, content: bytes, content_type: str
+) -> None:
+    response = modes_client.post(
+        "/api/generate/img2img", content=content, headers={"content-type": content_type}
+    )
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["error"]["code"] in ("INVALID_PARAMETERS", "VALIDATION_ERROR")
