@@ -28,6 +28,10 @@ def inpainting_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
 
 def test_inpainting_checkpoint_repaints_and_is_named(inpainting_server: ServerProcess) -> None:
     with inpainting_server.client() as client:
+        listed = client.get("/api/models", params={"type": "checkpoint"}).json()["models"]
+        assert [(m["name"], m["architecture"], m["variant"]) for m in listed] == [
+            (f"{MODEL}.safetensors", "SD1.x", "inpainting")
+        ]
         job = run_mode(
             inpainting_server,
             client,

@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from sdcpp_rest.catalog.detect import detect_checkpoint_architecture, detect_lora_architecture
+from sdcpp_rest.catalog.detect import (
+    detect_checkpoint_architecture,
+    detect_checkpoint_variant,
+    detect_lora_architecture,
+)
 from sdcpp_rest.catalog.headers import TensorInfo, read_header
 from tests.fixtures.synthetic_models import ARCHITECTURE_TENSORS, EXPECTED_ARCHITECTURE, write_architecture
 
@@ -44,3 +48,27 @@ def test_lora_architecture() -> None:
 
     assert detect_lora_architecture(info("lora_sd1")) == "SD1.x"
     assert detect_lora_architecture(info("lora_sdxl")) == "SDXL"
+
+
+@pytest.mark.parametrize(
+    ("name", "channels", "variant"),
+    [
+        ("unet.conv_in.weight", 4, None),
+        ("unet.conv_in.weight", 9, "inpainting"),
+        ("model.diffusion_model.input_blocks.0.0.weight", 9, "inpainting"),
+        ("model.diffusion_model.input_blocks.0.0.weight", 8, "instruct-pix2pix"),
+    ],
+)
+def test_checkpoint_variant_from_the_unet_input_channels(
+    name: str, channels: int, variant: str | None
+) -> None:
+    shapes = json.loads(SD15_MANIFEST.read_text())
+    tensors = {
+        n: TensorInfo("f16", tuple(shape)) for n, shape in shapes.items() if n != "unet.conv_in.weight"
+    }
+    tensors[name] = TensorInfo("f16", (320, channels, 3, 3))
+    assert detect_checkpoint_variant(tensors) == variant
+    # The VAE's own conv_in never counts.
+    assert (
+        detect_checkpoint_variant({"vae.encoder.conv_in.weight": TensorInfo("f16", (128, 9, 3, 3))}) is None
+    )

@@ -38,6 +38,7 @@ def to_public(view: ModelView) -> ModelPublic:
         hashed_at=view.hash.hashed_at if view.hash else None,
         hash_status="done" if sha else ("error" if view.hash_failed or model.error else "pending"),
         architecture=model.architecture,
+        variant=model.variant,
         weight_type=model.weight_type,
         tensor_count=model.tensor_count,
         components=list(model.components),

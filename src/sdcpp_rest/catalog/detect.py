@@ -94,6 +94,22 @@ def detect_lora_architecture(tensors: Mapping[str, TensorInfo]) -> str | None:
     return None
 
 
+# The UNet's first convolution, in each naming; its input channels tell the checkpoint's variant:
+# 4 latent channels normally, + 4 masked-image latent + 1 mask for inpainting, + 4 image latent for
+# InstructPix2Pix (stable-diffusion.cpp checks the same tensor).
+_UNET_CONV_IN = ("model.diffusion_model.input_blocks.0.0.weight", "unet.conv_in.weight", "conv_in.weight")
+_VARIANT_BY_CHANNELS = {9: "inpainting", 8: "instruct-pix2pix"}
+
+
+def detect_checkpoint_variant(tensors: Mapping[str, TensorInfo]) -> str | None:
+    """ "inpainting" or "instruct-pix2pix" from the UNet's input channels; None for an ordinary model."""
+    for name in _UNET_CONV_IN:
+        info = tensors.get(name)
+        if info is not None and len(info.shape) == 4:
+            return _VARIANT_BY_CHANNELS.get(info.shape[1])
+    return None
+
+
 def weight_type(tensors: Mapping[str, TensorInfo]) -> str | None:
     """The dtype holding most parameters (norms and biases stay f32 in many quantized files)."""
     counts: Counter[str] = Counter()

@@ -16,6 +16,7 @@ from pathlib import Path
 from sdcpp_rest.catalog.detect import (
     COMPONENTS_BY_ARCH,
     detect_checkpoint_architecture,
+    detect_checkpoint_variant,
     detect_lora_architecture,
     weight_type,
 )
@@ -62,6 +63,7 @@ class ScannedModel:
     stat: FileStat
     format: str
     architecture: str | None = None
+    variant: str | None = None  # "inpainting" / "instruct-pix2pix" checkpoints
     weight_type: str | None = None
     tensor_count: int | None = None
     components: tuple[str, ...] = ()
@@ -100,9 +102,12 @@ def describe_file(kind: str, name: str, path: Path, real_path: Path, stat: FileS
         log.exception("unexpected error reading %s", real_path)
         return replace(base, error=f"cannot read header: {exc}")
     architecture: str | None = None
+    variant: str | None = None
     if header.tensors:
         if kind in ("checkpoint", "controlnet"):
             architecture = detect_checkpoint_architecture(header.tensors)
+        if kind == "checkpoint":
+            variant = detect_checkpoint_variant(header.tensors)
         elif kind == "lora":
             architecture = detect_lora_architecture(header.tensors)
     title = header.metadata.get("modelspec.title") or header.metadata.get("general.name")
@@ -110,6 +115,7 @@ def describe_file(kind: str, name: str, path: Path, real_path: Path, stat: FileS
         base,
         format=header.format,
         architecture=architecture,
+        variant=variant,
         weight_type=weight_type(header.tensors),
         tensor_count=len(header.tensors) if header.tensors else None,
         components=COMPONENTS_BY_ARCH.get(architecture or "", ()) if kind == "checkpoint" else (),

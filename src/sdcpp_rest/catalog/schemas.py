@@ -19,6 +19,11 @@ class ModelPublic(BaseModel):
     hash_status: str = Field(description="done, pending or error.")
     hashed_at: float | None = Field(description="Unix time the hash was computed (it is cached).")
     architecture: str | None = Field(description="SD1.x, SD2.x, SDXL, SD3, Flux, ... when detected.")
+    variant: str | None = Field(
+        None,
+        description="Checkpoints only: 'inpainting' (9-channel UNet, for /api/generate/inpainting) or "
+        "'instruct-pix2pix'; null for an ordinary model.",
+    )
     weight_type: str | None = Field(description="Type holding most weights: f16, f32, bf16, q8_0, ...")
     tensor_count: int | None
     components: list[str] = Field(description="Request fields this checkpoint can take (vae_path, ...).")
