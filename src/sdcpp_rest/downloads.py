@@ -31,7 +31,7 @@ from urllib.parse import urljoin, urlsplit
 from PIL import Image, UnidentifiedImageError
 
 from sdcpp_rest.config import Settings
-from sdcpp_rest.errors import ApiError, ErrorCode, InvalidParameters, PayloadTooLarge
+from sdcpp_rest.errors import ApiError, ErrorCode, InvalidParameters, PayloadTooLarge, UnsupportedMediaType
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -66,8 +66,8 @@ class UpstreamTimeout(ApiError):
     code, status_code = ErrorCode.UPSTREAM_TIMEOUT, 504
 
 
-class NotAnImage(ApiError):
-    code, status_code = ErrorCode.UNSUPPORTED_MEDIA_TYPE, 415
+class NotAnImage(UnsupportedMediaType):
+    """The downloaded body does not decode as an image."""
 
 
 @dataclass(frozen=True)

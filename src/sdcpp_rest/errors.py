@@ -83,6 +83,10 @@ class PayloadTooLarge(ApiError):
     code, status_code = ErrorCode.PAYLOAD_TOO_LARGE, 413
 
 
+class UnsupportedMediaType(ApiError):
+    code, status_code = ErrorCode.UNSUPPORTED_MEDIA_TYPE, 415
+
+
 class ServiceUnavailable(ApiError):
     code, status_code = ErrorCode.SERVICE_UNAVAILABLE, 503
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from sdcpp_rest.jobs.records import ALLOWED_TRANSITIONS, FINAL_STATUSES, JobPhase, JobStatus, NewJob
 from sdcpp_rest.jobs.store import SCHEMA_VERSION, SqlJobStore, create_database_engine, migrate
+from tests.unit.conftest import database_url
 
 
 def new_job(owner: str | None = None, prompt: str = "a cat", total_steps: int = 4) -> NewJob:
@@ -26,23 +26,6 @@ def new_job(owner: str | None = None, prompt: str = "a cat", total_steps: int = 
         total_steps=total_steps,
         params={"width": 64, "height": 64, "sampler": "euler_a"},
     )
-
-
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'db' / 'jobs.db'}"
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    created = create_database_engine(database_url(tmp_path))
-    migrate(created)
-    yield created
-    created.dispose()
-
-
-@pytest.fixture
-def store(engine: Engine) -> SqlJobStore:
-    return SqlJobStore(engine)
 
 
 def add_jobs(store: SqlJobStore, count: int, owner: str | None = None) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,23 +12,10 @@ from sqlalchemy.engine import Engine
 
 from sdcpp_rest.jobs.records import JobStatus, NewJob
 from sdcpp_rest.jobs.retention import BYTES_PER_MB, SECONDS_PER_DAY, OutputRetention
-from sdcpp_rest.jobs.store import SqlJobStore, create_database_engine, jobs_table, migrate
+from sdcpp_rest.jobs.store import SqlJobStore, jobs_table
 
 NOW = 1_800_000_000.0
 FILE_BYTES = 100_000
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    created = create_database_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
-    migrate(created)
-    yield created
-    created.dispose()
-
-
-@pytest.fixture
-def store(engine: Engine) -> SqlJobStore:
-    return SqlJobStore(engine)
 
 
 @pytest.fixture

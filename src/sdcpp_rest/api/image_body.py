@@ -23,7 +23,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from sdcpp_rest.errors import ApiError, ErrorCode, InvalidParameters
+from sdcpp_rest.errors import InvalidParameters, UnsupportedMediaType
 from sdcpp_rest.mode_schemas import image_fields
 
 Body = TypeVar("Body", bound=BaseModel)
@@ -32,10 +32,6 @@ REQUEST_FIELD = "request"
 # Text fields other than the images are small; a base64 image sent as a text field is allowed too.
 MAX_FORM_FIELDS = 200
 MAX_FILE_PARTS = 8
-
-
-class UnsupportedMediaType(ApiError):
-    code, status_code = ErrorCode.UNSUPPORTED_MEDIA_TYPE, 415
 
 
 def body_parser(model: type[Body]) -> Callable[[Request], Awaitable[Body]]:

@@ -66,8 +66,9 @@ def _error(message: str) -> dict[str, Any]:
 async def websocket_endpoint(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
     params = websocket.query_params
-    subprotocol = _credential_subprotocol(websocket)
-    principal = await _authenticate(websocket, services, subprotocol)
+    offered = _offered_credential(websocket)
+    subprotocol = offered[0] if offered else None
+    principal = await _authenticate(websocket, services, offered)
     if principal is None:
         return
     job_ids = {job_id for job_id in params.getlist("job_id") if is_job_id(job_id)}
@@ -94,27 +95,26 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         services.events.disconnect(connection)
 
 
-def _credential_subprotocol(websocket: WebSocket) -> str | None:
-    """`bearer` or `api-key` when the client offers `<scheme>, <secret>` as its subprotocols."""
+def _offered_credential(websocket: WebSocket) -> tuple[str, str] | None:
+    """(scheme, secret) when the client offers `bearer|api-key, <secret>` as its subprotocols."""
     offered = [part.strip() for part in websocket.headers.get("sec-websocket-protocol", "").split(",")]
     if len(offered) >= 2 and offered[0] in CREDENTIAL_SUBPROTOCOLS and offered[1]:
-        return offered[0]
+        return offered[0], offered[1]
     return None
 
 
 async def _authenticate(
-    websocket: WebSocket, services: Services, subprotocol: str | None
+    websocket: WebSocket, services: Services, offered: tuple[str, str] | None
 ) -> Principal | None:
     """Headers as on HTTP; browsers cannot set WebSocket headers, so the credential subprotocol and
     `token` / `api_key` query parameters are accepted too. A refused client is closed with code 1008
     (policy violation)."""
     headers = dict(websocket.headers)
     query = websocket.query_params
-    if subprotocol is not None:
-        secret = websocket.headers["sec-websocket-protocol"].split(",")[1].strip()
-        headers.setdefault(
-            CREDENTIAL_SUBPROTOCOLS[subprotocol][0], CREDENTIAL_SUBPROTOCOLS[subprotocol][1] + secret
-        )
+    subprotocol = offered[0] if offered else None
+    if offered is not None:
+        header, prefix = CREDENTIAL_SUBPROTOCOLS[offered[0]]
+        headers.setdefault(header, prefix + offered[1])
     if "authorization" not in headers and query.get("token"):
         headers["authorization"] = f"Bearer {query['token']}"
     if "x-api-key" not in headers and query.get("api_key"):
