@@ -20,8 +20,8 @@ from pathlib import Path
 from sdcpp_rest.api.models import models_reply
 from sdcpp_rest.catalog.scan import MODEL_TYPES, TYPE_FOLDERS, default_type_roots
 from sdcpp_rest.catalog.service import CatalogService, ModelQuery
-from sdcpp_rest.catalog.store import ModelHashStore, create_catalog_tables
-from sdcpp_rest.jobs.store import create_database_engine
+from sdcpp_rest.catalog.store import ModelHashStore
+from sdcpp_rest.storage.database import create_database_engine, migrate
 
 TARGET_PAGE_MS = 100.0
 
@@ -68,7 +68,7 @@ def main() -> None:
         write_models(models, args.models)
         print(f"wrote {args.models} synthetic model files in {time.perf_counter() - started:.1f} s")
         engine = create_database_engine(f"sqlite:///{root / 'bench.db'}")
-        create_catalog_tables(engine)
+        migrate(engine)
         catalog = CatalogService(models, default_type_roots(models), ModelHashStore(engine))
         started = time.perf_counter()
         catalog.start()

@@ -68,7 +68,7 @@ class ServerProcess:
         command = [
             sys.executable,
             "-m",
-            "sdcpp_rest.cli",
+            "sdcpp_rest.cli.main",
             "serve",
             "--host",
             "127.0.0.1",

@@ -27,32 +27,33 @@ from sdcpp_rest.api import (
     ws,
 )
 from sdcpp_rest.api.image_body import install_body_schemas
+from sdcpp_rest.api.middleware import RequestContextMiddleware
 from sdcpp_rest.auth.service import AuthService
-from sdcpp_rest.auth.store import UserStore  # also registers the auth tables for migrate()
+from sdcpp_rest.auth.store import UserStore
 from sdcpp_rest.auth.tokens import TokenCodec, load_or_create_secret
 from sdcpp_rest.catalog.files import ModelFiles
-from sdcpp_rest.catalog.lifecycle import ModelLifecycle
 from sdcpp_rest.catalog.scan import default_type_roots
 from sdcpp_rest.catalog.service import CatalogService
-from sdcpp_rest.catalog.store import ModelHashStore, create_catalog_tables
+from sdcpp_rest.catalog.store import ModelHashStore
 from sdcpp_rest.config import Settings
-from sdcpp_rest.downloads import DownloadPolicy, ImageDownloader
+from sdcpp_rest.container import Services
+from sdcpp_rest.downloads.images import DownloadPolicy, ImageDownloader
 from sdcpp_rest.errors import install_error_handlers
-from sdcpp_rest.events import EventBus
+from sdcpp_rest.events.bus import EventBus
 from sdcpp_rest.jobs.estimate import EstimateService
 from sdcpp_rest.jobs.generation import GenerationService
+from sdcpp_rest.jobs.model_loads import ModelLifecycle
 from sdcpp_rest.jobs.notifier import JobNotifier
 from sdcpp_rest.jobs.retention import OutputRetention
-from sdcpp_rest.jobs.scheduler import Scheduler
-from sdcpp_rest.jobs.store import SqlJobStore, create_database_engine, migrate
-from sdcpp_rest.middleware import RequestContextMiddleware
+from sdcpp_rest.jobs.scheduler.scheduler import Scheduler
+from sdcpp_rest.jobs.store import SqlJobStore
 from sdcpp_rest.monitoring.http import HttpMetricsMiddleware
 from sdcpp_rest.monitoring.listener import FanOutListener, MetricsListener
 from sdcpp_rest.monitoring.metrics import ServerMetrics
 from sdcpp_rest.ops.restart import SHUTDOWN_WAIT_SLACK_SECONDS, ServerRestarter
+from sdcpp_rest.ops.version import read_version_info
 from sdcpp_rest.outputs.files import OutputStore
-from sdcpp_rest.services import Services
-from sdcpp_rest.version import read_version_info
+from sdcpp_rest.storage.database import create_database_engine, migrate
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,6 @@ def build_services(
     assert settings.database_url is not None
     engine = create_database_engine(settings.database_url)
     migrate(engine)
-    create_catalog_tables(engine)
     store = SqlJobStore(engine)
     model_files = ModelFiles(settings.models_path, settings.model_type_folders())
     outputs = OutputStore(settings.output_path)

@@ -50,7 +50,7 @@ NOT_AS_ADMIN = {("POST", "/api/system/restart")}
 
 def cli(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sdcpp_rest.cli", *args, "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "sdcpp_rest.cli.main", *args, "--data-dir", str(data_dir)],
         input=stdin, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 

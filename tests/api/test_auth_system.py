@@ -180,7 +180,7 @@ def test_cli_client_generates_over_the_unix_socket_as_the_peer(tmp_path: Path) -
     try:
         target = tmp_path / "out.png"
         done = subprocess.run(
-            [sys.executable, "-m", "sdcpp_rest.cli", "generate", "a test", "--socket", str(socket_path),
+            [sys.executable, "-m", "sdcpp_rest.cli.main", "generate", "a test", "--socket", str(socket_path),
              "--width", "64", "--height", "64", "--steps", "1", "-o", str(target)],
             env=env, capture_output=True, text=True, timeout=240, check=False,
         )  # fmt: skip
@@ -188,7 +188,7 @@ def test_cli_client_generates_over_the_unix_socket_as_the_peer(tmp_path: Path) -
         assert target.read_bytes().startswith(b"\x89PNG")
         assert "100%" in done.stderr and "polling" not in done.stderr  # followed on the WebSocket
         listed = subprocess.run(
-            [sys.executable, "-m", "sdcpp_rest.cli", "queue", "--json"],
+            [sys.executable, "-m", "sdcpp_rest.cli.main", "queue", "--json"],
             env={**env, "SDCPP_REST_SOCKET": str(socket_path)}, capture_output=True, text=True,
             timeout=60, check=False,
         )  # fmt: skip

@@ -18,8 +18,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from sdcpp_rest.client_cli import output_paths
-from sdcpp_rest.client_display import describe_progress, format_queue
+from sdcpp_rest.cli.client import output_paths
+from sdcpp_rest.cli.display import describe_progress, format_queue
 from tests.server import ServerProcess
 
 SMALL = ["--width", "64", "--height", "64", "--steps", "1"]
@@ -36,7 +36,7 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     # Bytes, decoded by hand: text mode would turn the progress bar's \r into \n.
     done = subprocess.run(
-        [sys.executable, "-m", "sdcpp_rest.cli", *args],
+        [sys.executable, "-m", "sdcpp_rest.cli.main", *args],
         env=env or cli_env(server),
         cwd=cwd,
         capture_output=True,
@@ -149,7 +149,7 @@ def test_generate_falls_back_to_polling_when_the_websocket_is_refused_and_sends_
 def test_generate_exits_1_when_the_job_is_cancelled(server: ServerProcess, client: httpx.Client) -> None:
     prompt = f"cancelled {uuid.uuid4().hex}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "sdcpp_rest.cli", "generate", prompt, "--width", "64", "--height", "64"]
+        [sys.executable, "-m", "sdcpp_rest.cli.main", "generate", prompt, "--width", "64", "--height", "64"]
         + ["--steps", "150"],
         env=cli_env(server),
         stdout=subprocess.PIPE,
@@ -209,7 +209,7 @@ def test_ctrl_c_exits_130_and_leaves_the_job_on_the_server(
 ) -> None:
     prompt = f"interrupted {uuid.uuid4().hex}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "sdcpp_rest.cli", "generate", prompt, "--width", "64", "--height", "64"]
+        [sys.executable, "-m", "sdcpp_rest.cli.main", "generate", prompt, "--width", "64", "--height", "64"]
         + ["--steps", "150", "-o", str(tmp_path / "never.png")],
         env=cli_env(server),
         stdout=subprocess.PIPE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from sdcpp_rest.parameters import PARAMETER_RANGES
+from sdcpp_rest.schemas.parameters import PARAMETER_RANGES
 
 
 def test_health_status_version(client: httpx.Client) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from sdcpp_rest.jobs.store import SqlJobStore, create_database_engine, migrate
+from sdcpp_rest.jobs.store import SqlJobStore
+from sdcpp_rest.storage.database import create_database_engine, migrate
 
 
 def database_url(tmp_path: Path) -> str:

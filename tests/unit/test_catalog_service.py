@@ -11,15 +11,15 @@ import pytest
 
 from sdcpp_rest.catalog.scan import default_type_roots
 from sdcpp_rest.catalog.service import CatalogService, ModelQuery
-from sdcpp_rest.catalog.store import ModelHashStore, create_catalog_tables
+from sdcpp_rest.catalog.store import ModelHashStore
 from sdcpp_rest.errors import InvalidParameters, ModelNotFound
-from sdcpp_rest.jobs.store import create_database_engine
+from sdcpp_rest.storage.database import create_database_engine, migrate
 from tests.fixtures.synthetic_models import write_architecture, write_safetensors
 
 
 def _service(tmp_path: Path, loaded: tuple[str, ...] = ()) -> CatalogService:
     engine = create_database_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    create_catalog_tables(engine)
+    migrate(engine)
     models = tmp_path / "models"
     return CatalogService(models, default_type_roots(models), ModelHashStore(engine), lambda: loaded)
 

@@ -266,7 +266,7 @@ def test_cli_serve_with_invalid_port_exits_2_with_one_stderr_line(tmp_path: Path
     env = {k: v for k, v in os.environ.items() if not k.startswith("STABLE_DIFFUSION_") and k != "RUST_LOG"}
 
     completed = subprocess.run(
-        [sys.executable, "-m", "sdcpp_rest.cli", "serve", "--port", "70000"],
+        [sys.executable, "-m", "sdcpp_rest.cli.main", "serve", "--port", "70000"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
-from sdcpp_rest.downloads import (
+from sdcpp_rest.downloads.images import (
     DownloadPolicy,
     ImageDownloader,
     IPAddress,

@@ -1,4 +1,4 @@
-"""Input image decoding, limits and fitting (sdcpp_rest.inputs)."""
+"""Input image decoding, limits and fitting (sdcpp_rest.jobs.inputs)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from sdcpp_rest.errors import InvalidParameters
-from sdcpp_rest.inputs import ImageLimits, decode_image, default_size, fit_image, prepare_mask
+from sdcpp_rest.jobs.inputs import ImageLimits, decode_image, default_size, fit_image, prepare_mask
 
 LIMITS = ImageLimits(max_bytes=1024 * 1024, max_pixels=512 * 512)
 

@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from sdcpp_rest.jobs.records import ALLOWED_TRANSITIONS, FINAL_STATUSES, JobPhase, JobStatus, NewJob
-from sdcpp_rest.jobs.store import SCHEMA_VERSION, SqlJobStore, create_database_engine, migrate
+from sdcpp_rest.jobs.store import SqlJobStore
+from sdcpp_rest.storage.database import create_database_engine, migrate
+from sdcpp_rest.storage.tables import SCHEMA_VERSION
 from tests.unit.conftest import database_url
 
 

@@ -8,10 +8,12 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from sdcpp_rest.jobs.records import JobPhase, JobRecord, JobTimings, NewJob
-from sdcpp_rest.jobs.store import SqlJobStore, create_database_engine, migrate
+from sdcpp_rest.engine.protocol import JobTimings
+from sdcpp_rest.jobs.records import JobPhase, JobRecord, NewJob
+from sdcpp_rest.jobs.store import SqlJobStore
 from sdcpp_rest.monitoring.listener import FanOutListener, MetricsListener
 from sdcpp_rest.monitoring.metrics import ServerMetrics
+from sdcpp_rest.storage.database import create_database_engine, migrate
 
 
 def samples(metrics: ServerMetrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

@@ -12,7 +12,8 @@ from sqlalchemy.engine import Engine
 
 from sdcpp_rest.jobs.records import JobStatus, NewJob
 from sdcpp_rest.jobs.retention import BYTES_PER_MB, SECONDS_PER_DAY, OutputRetention
-from sdcpp_rest.jobs.store import SqlJobStore, jobs_table
+from sdcpp_rest.jobs.store import SqlJobStore
+from sdcpp_rest.storage.tables import jobs_table
 
 NOW = 1_800_000_000.0
 FILE_BYTES = 100_000

@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from sdcpp_rest import log_context
 from sdcpp_rest.auth.permissions import Permission, Principal
 from sdcpp_rest.auth.service import RequestCredentials
+from sdcpp_rest.container import Services
 from sdcpp_rest.errors import ApiError, ErrorCode
-from sdcpp_rest.services import Services
+from sdcpp_rest.monitoring import log_context
 
 
 def get_services(request: Request) -> Services:

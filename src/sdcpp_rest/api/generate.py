@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from sdcpp_rest.api.deps import GenerateDep, ServicesDep
-from sdcpp_rest.schemas import QueuedReply, Text2ImgRequest
+from sdcpp_rest.schemas.generate import Text2ImgRequest
+from sdcpp_rest.schemas.jobs import QueuedReply
 
 router = APIRouter(prefix="/api/generate", tags=["generate"])
 

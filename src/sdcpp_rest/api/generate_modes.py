@@ -13,9 +13,9 @@ from pydantic import BaseModel
 
 from sdcpp_rest.api.deps import GenerateDep, ServicesDep
 from sdcpp_rest.api.image_body import body_parser, request_body_doc
-from sdcpp_rest.mode_schemas import ControlNetRequest, Img2ImgRequest, InpaintingRequest, UpscaleRequest
-from sdcpp_rest.schemas import QueuedReply
-from sdcpp_rest.services import Services
+from sdcpp_rest.container import Services
+from sdcpp_rest.schemas.generate import ControlNetRequest, Img2ImgRequest, InpaintingRequest, UpscaleRequest
+from sdcpp_rest.schemas.jobs import QueuedReply
 
 # Parsed by body_parser rather than FastAPI, so the OpenAPI components get them from the app.
 BODY_MODELS: list[type[BaseModel]] = [Img2ImgRequest, InpaintingRequest, ControlNetRequest, UpscaleRequest]

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from sdcpp_rest.errors import InvalidParameters, UnsupportedMediaType
-from sdcpp_rest.mode_schemas import image_fields
+from sdcpp_rest.schemas.generate import image_fields
 
 Body = TypeVar("Body", bound=BaseModel)
 # The form field that may carry the whole JSON body at once.

@@ -1,5 +1,5 @@
 """GET /api/image/download: an image from a URL for the UI (public, as the spec says); the checks live in
-sdcpp_rest.downloads."""
+sdcpp_rest.downloads.images."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from sdcpp_rest.api.deps import ServicesDep
-from sdcpp_rest.downloads import MAX_URL_LENGTH
+from sdcpp_rest.downloads.images import MAX_URL_LENGTH
 
 router = APIRouter(tags=["files"])
 

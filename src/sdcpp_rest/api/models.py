@@ -8,15 +8,15 @@ from fastapi import APIRouter, Query
 
 from sdcpp_rest.api.deps import ModelsManageDep, ModelsReadDep, ServicesDep
 from sdcpp_rest.catalog.scan import MODEL_TYPES
-from sdcpp_rest.catalog.schemas import (
+from sdcpp_rest.catalog.service import SHORT_HASH_LENGTH, ModelPage, ModelQuery, ModelView
+from sdcpp_rest.errors import InvalidParameters
+from sdcpp_rest.schemas.catalog import (
     ModelActionReply,
     ModelPublic,
     ModelsReply,
     ModelTypesReply,
     RefreshReply,
 )
-from sdcpp_rest.catalog.service import SHORT_HASH_LENGTH, ModelPage, ModelQuery, ModelView
-from sdcpp_rest.errors import InvalidParameters
 
 router = APIRouter(prefix="/api", tags=["models"])
 

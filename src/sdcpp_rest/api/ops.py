@@ -7,7 +7,9 @@ from fastapi import APIRouter, status
 from sdcpp_rest.api.deps import GenerateDep, ServicesDep, SystemManageDep, SystemReadDep
 from sdcpp_rest.errors import ApiError, ErrorCode
 from sdcpp_rest.jobs.estimate import JobShape
-from sdcpp_rest.ops.schemas import (
+from sdcpp_rest.ops.system_report import redacted_config, system_info
+from sdcpp_rest.schemas.generate import Text2ImgRequest
+from sdcpp_rest.schemas.ops import (
     ConfigReply,
     EstimateBreakdown,
     EstimateReply,
@@ -15,8 +17,6 @@ from sdcpp_rest.ops.schemas import (
     RestartReply,
     SystemReply,
 )
-from sdcpp_rest.ops.system_report import redacted_config, system_info
-from sdcpp_rest.schemas import Text2ImgRequest
 
 router = APIRouter(prefix="/api", tags=["system"])
 

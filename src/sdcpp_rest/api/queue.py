@@ -17,7 +17,7 @@ from sdcpp_rest.errors import (
 )
 from sdcpp_rest.jobs.records import FINAL_STATUSES, JobStatus
 from sdcpp_rest.outputs.files import is_job_id
-from sdcpp_rest.schemas import CancelRequest, JobPublic, QueueBody, QueueStatusReply, StatusReply
+from sdcpp_rest.schemas.jobs import CancelRequest, JobPublic, QueueBody, QueueStatusReply, StatusReply
 
 router = APIRouter(prefix="/api/queue", tags=["queue"])
 

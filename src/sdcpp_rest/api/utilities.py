@@ -8,18 +8,25 @@ from fastapi import APIRouter, Body, Query
 from pydantic import ValidationError
 
 from sdcpp_rest.api.deps import AuthenticatedDep, ServicesDep
+from sdcpp_rest.container import Services
 from sdcpp_rest.errors import ApiError
 from sdcpp_rest.jobs.modes import check_generation_options, decode_inputs
-from sdcpp_rest.mode_schemas import MODE_REQUESTS, Img2ImgRequest, ModeName, UpscaleRequest, image_fields
-from sdcpp_rest.parameters import (
+from sdcpp_rest.schemas.generate import (
+    MODE_REQUESTS,
+    Img2ImgRequest,
+    ModeName,
+    Text2ImgRequest,
+    UpscaleRequest,
+    image_fields,
+)
+from sdcpp_rest.schemas.jobs import ValidateReply, ValidationIssue
+from sdcpp_rest.schemas.parameters import (
     DEFAULT_SAMPLER,
     DEFAULT_SCHEDULER,
     PARAMETER_RANGES,
     SAMPLERS,
     SCHEDULERS,
 )
-from sdcpp_rest.schemas import Text2ImgRequest, ValidateReply, ValidationIssue
-from sdcpp_rest.services import Services
 
 router = APIRouter(prefix="/api", tags=["utilities"])
 

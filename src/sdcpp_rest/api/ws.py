@@ -25,11 +25,11 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from sdcpp_rest.auth.permissions import Permission, Principal
 from sdcpp_rest.auth.service import RequestCredentials
+from sdcpp_rest.container import Services
 from sdcpp_rest.errors import ApiError
-from sdcpp_rest.events import Connection, Event, Subscription, job_update
+from sdcpp_rest.events.bus import Connection, Event, Subscription, job_update
 from sdcpp_rest.jobs.records import JobStatus
 from sdcpp_rest.outputs.files import is_job_id
-from sdcpp_rest.services import Services
 
 router = APIRouter(tags=["websocket"])
 

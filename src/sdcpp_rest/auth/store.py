@@ -10,42 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from sdcpp_rest.auth.permissions import Role
-from sdcpp_rest.jobs.store import metadata
-
-users_table = sa.Table(
-    "users",
-    metadata,
-    sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("username", sa.String(128), nullable=False, unique=True),
-    sa.Column("role", sa.String(16), nullable=False),
-    sa.Column("password_hash", sa.Text, nullable=True),  # NULL for PAM/Unix users
-    sa.Column("source", sa.String(16), nullable=False),  # local, pam, unix
-    sa.Column("enabled", sa.Boolean, nullable=False, default=True),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("last_login_at", sa.Float, nullable=True),
-    # Tokens issued before this instant are dead: bumped on password change, disable, role change.
-    sa.Column("tokens_valid_after", sa.Float, nullable=False, default=0.0),
-)
-
-api_keys_table = sa.Table(
-    "api_keys",
-    metadata,
-    sa.Column("id", sa.String(16), primary_key=True),  # public part of the key, also its lookup id
-    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id"), nullable=False, index=True),
-    sa.Column("name", sa.String(128), nullable=False),
-    sa.Column("secret_hash", sa.String(64), nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("expires_at", sa.Float, nullable=True),
-    sa.Column("last_used_at", sa.Float, nullable=True),
-    sa.Column("revoked", sa.Boolean, nullable=False, default=False),
-)
-
-revoked_tokens_table = sa.Table(
-    "revoked_tokens",
-    metadata,
-    sa.Column("jti", sa.String(64), primary_key=True),
-    sa.Column("expires_at", sa.Float, nullable=False),  # rows past this can be purged
-)
+from sdcpp_rest.storage.tables import api_keys_table, revoked_tokens_table, users_table
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,7 @@
 """The model table: SHA-256 hashes cached by real path + size + mtime, in the jobs database.
 
 Hashing a 7 GB file takes tens of seconds; keeping the result keyed by what would change with the
-content (size, mtime) lets restarts and refreshes skip it. The table has its own MetaData so it is
-created next to the job tables without touching their schema version.
+content (size, mtime) lets restarts and refreshes skip it.
 """
 
 from __future__ import annotations
@@ -13,17 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-catalog_metadata = sa.MetaData()
-
-model_hashes_table = sa.Table(
-    "model_hashes",
-    catalog_metadata,
-    sa.Column("path", sa.String(4096), primary_key=True),
-    sa.Column("size", sa.BigInteger, nullable=False),
-    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False, index=True),
-    sa.Column("hashed_at", sa.Float, nullable=False),
-)
+from sdcpp_rest.storage.tables import model_hashes_table
 
 
 @dataclass(frozen=True)
@@ -33,11 +22,6 @@ class HashRecord:
     mtime_ns: int
     sha256: str
     hashed_at: float
-
-
-def create_catalog_tables(engine: Engine) -> None:
-    """Create the catalog's tables if missing (called at start-up next to the jobs migration)."""
-    catalog_metadata.create_all(engine)
 
 
 class ModelHashStore:

@@ -6,8 +6,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sdcpp_rest.jobs.records import JobTimings
-
 # An absolute path inside an engine message: everything up to the last slash.
 _ABSOLUTE_FOLDER = re.compile(r"(?<![\w.])/(?:[^\s/'\"|;,:]+/)+")
 
@@ -22,6 +20,17 @@ def hide_server_folders(text: str) -> str:
 
 
 # --- context: what building an engine context needs; a change of any field means a reload ---
+
+
+@dataclass(frozen=True)
+class JobTimings:
+    """Where a finished job's time went, measured in the worker; estimates are built from these."""
+
+    load_seconds: float  # 0 when the model was already loaded
+    encode_seconds: float  # prompt encoding, before the first step
+    sampling_seconds: float
+    decode_seconds: float  # after the last step until the images are out of the engine
+    peak_memory_bytes: int | None = None  # the worker's peak resident memory during the job
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from sdcpp_rest.engine.protocol import (
     CommandFailed,
     GenerateCommand,
     JobFinished,
+    JobTimings,
     LoadCommand,
     ModelLoaded,
     ModelUnloaded,
@@ -34,10 +35,9 @@ from sdcpp_rest.engine.protocol import (
     WorkerMessage,
     WorkerReady,
 )
-from sdcpp_rest.jobs.records import JobTimings
+from sdcpp_rest.monitoring.procfs import reset_peak_rss, status_bytes
 from sdcpp_rest.outputs.files import output_filename, write_png_atomically
 from sdcpp_rest.outputs.infotext import format_infotext
-from sdcpp_rest.procfs import reset_peak_rss, status_bytes
 
 log = logging.getLogger("sdcpp_rest.worker")
 

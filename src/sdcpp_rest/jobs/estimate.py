@@ -25,10 +25,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sdcpp_rest.catalog.files import CatalogError, ModelFiles
-from sdcpp_rest.generation_options import HiresOptions
 from sdcpp_rest.jobs.records import JobPhase, JobRecord, JobStatus
-from sdcpp_rest.jobs.scheduler import Scheduler
+from sdcpp_rest.jobs.scheduler.scheduler import Scheduler
 from sdcpp_rest.jobs.store import JobStore
+from sdcpp_rest.schemas.options import HiresOptions
 
 HISTORY_JOBS = 50  # recent completed jobs of a model read per estimate: recent enough, and cheap
 # The engine pads sizes up to a multiple of 64 (SD1.x, SDXL), and pays for the padded size.

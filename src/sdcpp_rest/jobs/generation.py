@@ -13,7 +13,7 @@ from sdcpp_rest.catalog.files import COMPONENT_FOLDERS, CatalogError, ModelFiles
 from sdcpp_rest.config import Settings
 from sdcpp_rest.engine.protocol import EngineContext, GenerateCommand
 from sdcpp_rest.errors import InvalidParameters, ModelNotFound
-from sdcpp_rest.inputs import ImageLimits
+from sdcpp_rest.jobs.inputs import ImageLimits
 from sdcpp_rest.jobs.modes import (
     apply_mode,
     build_upscale_command,
@@ -21,12 +21,12 @@ from sdcpp_rest.jobs.modes import (
     prepare_mode_job,
 )
 from sdcpp_rest.jobs.records import JobRecord, JobStatus, NewJob
-from sdcpp_rest.jobs.scheduler import JobPreparationError, Scheduler
+from sdcpp_rest.jobs.scheduler.scheduler import JobPreparationError, Scheduler
 from sdcpp_rest.jobs.store import JobStore
-from sdcpp_rest.mode_schemas import Img2ImgRequest, UpscaleRequest
 from sdcpp_rest.outputs.files import OutputStore
-from sdcpp_rest.parameters import MAX_SEED, SAMPLER_DISPLAY_NAMES, SAMPLERS
-from sdcpp_rest.schemas import JobOutput, JobPublic, Text2ImgRequest
+from sdcpp_rest.schemas.generate import Img2ImgRequest, Text2ImgRequest, UpscaleRequest
+from sdcpp_rest.schemas.jobs import JobOutput, JobPublic
+from sdcpp_rest.schemas.parameters import MAX_SEED, SAMPLER_DISPLAY_NAMES, SAMPLERS
 
 if TYPE_CHECKING:
     from sdcpp_rest.catalog.service import CatalogService

@@ -22,14 +22,21 @@ from pydantic import BaseModel
 from sdcpp_rest.catalog.files import COMPONENT_FOLDERS, ModelFiles
 from sdcpp_rest.engine.protocol import EngineContext, GenerateCommand, HiresPass, ModeOptions
 from sdcpp_rest.errors import InvalidParameters, ModelNotFound
-from sdcpp_rest.generation_options import HiresOptions
-from sdcpp_rest.inputs import ImageLimits, decode_image, default_size, fit_image, prepare_mask, save_input
+from sdcpp_rest.jobs.inputs import (
+    ImageLimits,
+    decode_image,
+    default_size,
+    fit_image,
+    prepare_mask,
+    save_input,
+)
 from sdcpp_rest.jobs.job_files import LORA_TAG
 from sdcpp_rest.jobs.records import JobRecord, NewJob
-from sdcpp_rest.jobs.scheduler import JobPreparationError
-from sdcpp_rest.mode_schemas import Img2ImgRequest, InpaintingRequest, UpscaleRequest
-from sdcpp_rest.parameters import HIRES_LATENT_UPSCALERS, MAX_SEED
+from sdcpp_rest.jobs.scheduler.scheduler import JobPreparationError
 from sdcpp_rest.paths import PathOutsideRoot, resolve_inside
+from sdcpp_rest.schemas.generate import Img2ImgRequest, InpaintingRequest, UpscaleRequest
+from sdcpp_rest.schemas.options import HiresOptions
+from sdcpp_rest.schemas.parameters import HIRES_LATENT_UPSCALERS, MAX_SEED
 
 if TYPE_CHECKING:
     from sdcpp_rest.jobs.generation import GenerationService

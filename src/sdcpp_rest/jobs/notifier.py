@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sdcpp_rest.events import Event, EventBus, job_update, queue_update, system_update
+from sdcpp_rest.events.bus import Event, EventBus, job_update, queue_update, system_update
 from sdcpp_rest.jobs.records import JobRecord, JobStatus
 from sdcpp_rest.jobs.store import JobStore
-from sdcpp_rest.schemas import JobPublic
+from sdcpp_rest.schemas.jobs import JobPublic
 
 # Fields of JobPublic a job_update carries (the spec's names and units: times in milliseconds).
 JOB_UPDATE_FIELDS = (

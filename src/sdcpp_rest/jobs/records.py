@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from sdcpp_rest.engine.protocol import JobTimings
+
 
 class JobStatus(StrEnum):
     QUEUED = "queued"
@@ -51,17 +53,6 @@ class NewJob:
     seed: int
     total_steps: int
     params: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class JobTimings:
-    """Where a finished job's time went, measured in the worker; estimates are built from these."""
-
-    load_seconds: float  # 0 when the model was already loaded
-    encode_seconds: float  # prompt encoding, before the first step
-    sampling_seconds: float
-    decode_seconds: float  # after the last step until the images are out of the engine
-    peak_memory_bytes: int | None = None  # the worker's peak resident memory during the job
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ import dataclasses
 import json
 import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -26,47 +25,7 @@ from sdcpp_rest.jobs.records import (
     NewJob,
     RecoveryReport,
 )
-
-metadata = sa.MetaData()
-
-jobs_table = sa.Table(
-    "jobs",
-    metadata,
-    # seq is the FIFO order: an autoincrementing integer never reused, unlike timestamps that can tie.
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("id", sa.String(36), nullable=False, unique=True),
-    sa.Column("mode", sa.String(32), nullable=False),
-    sa.Column("owner", sa.String(128), nullable=True, index=True),
-    sa.Column("status", sa.String(16), nullable=False, index=True),
-    sa.Column("model_name", sa.String(1024), nullable=True),
-    sa.Column("prompt", sa.Text, nullable=False),
-    sa.Column("seed", sa.BigInteger, nullable=False),
-    sa.Column("params", sa.Text, nullable=False),
-    sa.Column("queued_at", sa.Float, nullable=False),
-    sa.Column("started_at", sa.Float, nullable=True),
-    sa.Column("finished_at", sa.Float, nullable=True),
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("phase", sa.String(16), nullable=True),
-    sa.Column("current_step", sa.Integer, nullable=False, default=0),
-    sa.Column("total_steps", sa.Integer, nullable=False, default=0),
-    sa.Column("step_seconds", sa.Float, nullable=True),
-    sa.Column("worker_id", sa.String(64), nullable=True),
-    sa.Column("outputs", sa.Text, nullable=False, default="[]"),
-    sa.Column("error", sa.Text, nullable=True),
-    sa.Column("error_code", sa.String(64), nullable=True),
-    # Where a completed job's time went (JobTimings): the history POST /api/estimate learns from.
-    sa.Column("load_seconds", sa.Float, nullable=True),
-    sa.Column("encode_seconds", sa.Float, nullable=True),
-    sa.Column("sampling_seconds", sa.Float, nullable=True),
-    sa.Column("decode_seconds", sa.Float, nullable=True),
-    sa.Column("peak_memory_bytes", sa.BigInteger, nullable=True),
-)
-
-schema_version_table = sa.Table(
-    "schema_version", metadata, sa.Column("version", sa.Integer, primary_key=True)
-)
-
-SCHEMA_VERSION = 1
+from sdcpp_rest.storage.tables import jobs_table
 
 
 class JobStore(Protocol):
@@ -93,35 +52,6 @@ class JobStore(Protocol):
     def recover_interrupted(self, max_attempts: int) -> RecoveryReport: ...
     def finished_oldest_first(self, finished_before: float | None = None) -> list[JobRecord]: ...
     def delete_finished(self, job_id: str) -> bool: ...
-
-
-def _enable_sqlite_durability(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets readers (status polls) run while the scheduler writes; busy_timeout waits instead of
-    # failing on a momentary lock; synchronous=FULL makes every commit survive a power cut too.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def create_database_engine(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
-        sa.event.listen(engine, "connect", _enable_sqlite_durability)
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
-
-
-def migrate(engine: Engine) -> None:
-    """Create the schema. Version 1 is the first; later versions add numbered steps here."""
-    metadata.create_all(engine)
-    with engine.begin() as conn:
-        current = conn.execute(sa.select(sa.func.max(schema_version_table.c.version))).scalar()
-        if current is None:
-            conn.execute(schema_version_table.insert().values(version=SCHEMA_VERSION))
 
 
 def _record(row: sa.Row[Any]) -> JobRecord:

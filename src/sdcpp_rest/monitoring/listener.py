@@ -8,8 +8,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from sdcpp_rest.jobs.listener import SchedulerListener
 from sdcpp_rest.jobs.records import JobRecord
+from sdcpp_rest.jobs.scheduler.listener import SchedulerListener
 from sdcpp_rest.jobs.store import JobStore
 from sdcpp_rest.monitoring.metrics import ServerMetrics, model_label
 

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sdcpp_rest.config import ConfigError, Settings
-from sdcpp_rest.logs import configure_logging
+from sdcpp_rest.monitoring.logs import configure_logging
 
 if TYPE_CHECKING:
-    from sdcpp_rest.services import Services
+    from sdcpp_rest.container import Services
 
 log = logging.getLogger(__name__)
 

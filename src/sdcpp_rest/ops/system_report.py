@@ -13,8 +13,9 @@ from typing import Any
 from pydantic import SecretStr
 
 from sdcpp_rest.config import Settings
-from sdcpp_rest.jobs.scheduler import WorkerState
-from sdcpp_rest.ops.schemas import (
+from sdcpp_rest.jobs.scheduler.scheduler import WorkerState
+from sdcpp_rest.monitoring.procfs import cpu_model, meminfo, status_bytes
+from sdcpp_rest.schemas.ops import (
     CpuInfo,
     DiskInfo,
     EngineInfo,
@@ -24,7 +25,6 @@ from sdcpp_rest.ops.schemas import (
     SystemInfo,
     WorkerInfo,
 )
-from sdcpp_rest.procfs import cpu_model, meminfo, status_bytes
 
 log = logging.getLogger(__name__)
 

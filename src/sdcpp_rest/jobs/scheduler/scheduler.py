@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from sdcpp_rest.engine.protocol import EngineContext, LoadCommand, UnloadCommand
 from sdcpp_rest.engine.supervisor import EngineWorkerProcess
-from sdcpp_rest.jobs.listener import NoListener, SchedulerListener
-from sdcpp_rest.jobs.slot import (
+from sdcpp_rest.jobs.scheduler.listener import NoListener, SchedulerListener
+from sdcpp_rest.jobs.scheduler.slot import (
     CommandBuilder,
     ControlRequest,
     ControlResult,

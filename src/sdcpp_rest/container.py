@@ -9,21 +9,21 @@ from sqlalchemy import Engine
 
 from sdcpp_rest.auth.service import AuthService
 from sdcpp_rest.catalog.files import ModelFiles
-from sdcpp_rest.catalog.lifecycle import ModelLifecycle
 from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.config import Settings
-from sdcpp_rest.downloads import ImageDownloader
-from sdcpp_rest.events import EventBus
+from sdcpp_rest.downloads.images import ImageDownloader
+from sdcpp_rest.events.bus import EventBus
 from sdcpp_rest.jobs.estimate import EstimateService
 from sdcpp_rest.jobs.generation import GenerationService
+from sdcpp_rest.jobs.model_loads import ModelLifecycle
 from sdcpp_rest.jobs.notifier import JobNotifier
 from sdcpp_rest.jobs.retention import OutputRetention
-from sdcpp_rest.jobs.scheduler import Scheduler
+from sdcpp_rest.jobs.scheduler.scheduler import Scheduler
 from sdcpp_rest.jobs.store import JobStore
 from sdcpp_rest.monitoring.metrics import ServerMetrics
 from sdcpp_rest.ops.restart import ServerRestarter
+from sdcpp_rest.ops.version import VersionInfo
 from sdcpp_rest.outputs.files import OutputStore
-from sdcpp_rest.version import VersionInfo
 
 
 @dataclass

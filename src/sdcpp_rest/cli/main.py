@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from sdcpp_rest import __version__
-from sdcpp_rest.cli_admin import ADMIN_COMMANDS, add_admin_parsers, run_admin_command
-from sdcpp_rest.client_cli import CLIENT_COMMANDS, add_client_parsers, run_client_command
+from sdcpp_rest.cli.admin import ADMIN_COMMANDS, add_admin_parsers, run_admin_command
+from sdcpp_rest.cli.client import CLIENT_COMMANDS, add_client_parsers, run_client_command
 from sdcpp_rest.config import ConfigError, load_settings
-from sdcpp_rest.logs import configure_logging
+from sdcpp_rest.monitoring.logs import configure_logging
 
 WS_PING_INTERVAL_SECONDS = 20.0
 WS_PING_TIMEOUT_SECONDS = 20.0

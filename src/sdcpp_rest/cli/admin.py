@@ -76,7 +76,7 @@ def _user(auth: AuthService, username: str) -> UserRecord:
 
 def run_admin_command(args: argparse.Namespace) -> int:
     from sdcpp_rest.app import build_auth
-    from sdcpp_rest.jobs.store import create_database_engine, migrate
+    from sdcpp_rest.storage.database import create_database_engine, migrate
 
     try:
         settings = load_settings(args.config, {"data_dir": args.data_dir})

@@ -26,7 +26,7 @@ import httpx
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import ClientConnection, connect, unix_connect
 
-from sdcpp_rest.client_display import ProgressLine, describe_progress, format_queue
+from sdcpp_rest.cli.display import ProgressLine, describe_progress, format_queue
 
 CLIENT_COMMANDS = ("generate", "queue", "cancel")
 DEFAULT_SERVER_URL = "http://127.0.0.1:8080"

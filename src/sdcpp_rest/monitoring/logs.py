@@ -6,7 +6,7 @@ import logging
 import re
 import sys
 
-from sdcpp_rest.log_context import ContextFilter, JsonFormatter, TextFormatter
+from sdcpp_rest.monitoring.log_context import ContextFilter, JsonFormatter, TextFormatter
 
 # Query parameters and headers that carry credentials (a WebSocket URL may hold ?token=...).
 _SECRET_PATTERNS = (

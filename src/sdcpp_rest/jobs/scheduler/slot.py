@@ -33,13 +33,13 @@ from sdcpp_rest.engine.protocol import (
 from sdcpp_rest.engine.supervisor import EngineWorkerProcess, WorkerExited, WorkerStartFailed
 from sdcpp_rest.jobs.job_files import describe_job_files
 from sdcpp_rest.jobs.records import JobPhase, JobRecord
-from sdcpp_rest.log_context import job_log_context
+from sdcpp_rest.monitoring.log_context import job_log_context
 
 log = logging.getLogger(__name__)
 
 
 if TYPE_CHECKING:
-    from sdcpp_rest.jobs.scheduler import Scheduler
+    from sdcpp_rest.jobs.scheduler.scheduler import Scheduler
 
 # How often a slot with nothing to do looks at the queue even without a wake-up (covers jobs added
 # by another process sharing the database).

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sdcpp_rest.parameters import PARAMETER_RANGES
+from sdcpp_rest.schemas.parameters import PARAMETER_RANGES
 
 
 def ranged(name: str, integer: bool = True, default: Any = ...) -> Any:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sdcpp_rest.catalog.service import ModelView
 from sdcpp_rest.engine.protocol import EngineContext
 from sdcpp_rest.errors import ApiError, ErrorCode, ServiceUnavailable
-from sdcpp_rest.jobs.scheduler import Scheduler
+from sdcpp_rest.jobs.scheduler.scheduler import Scheduler
 
 # A load waits behind a running job and a 7 GB model takes a while to read; past this the request
 # answers 503 and the load carries on in the worker.

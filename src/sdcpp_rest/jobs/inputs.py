@@ -18,7 +18,7 @@ from pathlib import Path
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from sdcpp_rest.errors import InvalidParameters
-from sdcpp_rest.parameters import PARAMETER_RANGES
+from sdcpp_rest.schemas.parameters import PARAMETER_RANGES
 
 ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w=.+-]+)*;base64,", re.IGNORECASE)

@@ -10,8 +10,8 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sdcpp_rest import log_context
 from sdcpp_rest.errors import ErrorCode, error_body
+from sdcpp_rest.monitoring import log_context
 
 log = logging.getLogger("sdcpp_rest.http")
 

@@ -1,0 +1,95 @@
+"""Every table of the server's database, on one MetaData: jobs, users, API keys, revoked tokens and
+model hashes. The stores read and write them; the Alembic migrations (storage/migrations) create and
+upgrade them, so a change here needs a migration too.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+jobs_table = sa.Table(
+    "jobs",
+    metadata,
+    # seq is the FIFO order: an autoincrementing integer never reused, unlike timestamps that can tie.
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(36), nullable=False, unique=True),
+    sa.Column("mode", sa.String(32), nullable=False),
+    sa.Column("owner", sa.String(128), nullable=True, index=True),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("model_name", sa.String(1024), nullable=True),
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("seed", sa.BigInteger, nullable=False),
+    sa.Column("params", sa.Text, nullable=False),
+    sa.Column("queued_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=True),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("phase", sa.String(16), nullable=True),
+    sa.Column("current_step", sa.Integer, nullable=False, default=0),
+    sa.Column("total_steps", sa.Integer, nullable=False, default=0),
+    sa.Column("step_seconds", sa.Float, nullable=True),
+    sa.Column("worker_id", sa.String(64), nullable=True),
+    sa.Column("outputs", sa.Text, nullable=False, default="[]"),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("error_code", sa.String(64), nullable=True),
+    # Where a completed job's time went (JobTimings): the history POST /api/estimate learns from.
+    sa.Column("load_seconds", sa.Float, nullable=True),
+    sa.Column("encode_seconds", sa.Float, nullable=True),
+    sa.Column("sampling_seconds", sa.Float, nullable=True),
+    sa.Column("decode_seconds", sa.Float, nullable=True),
+    sa.Column("peak_memory_bytes", sa.BigInteger, nullable=True),
+)
+
+schema_version_table = sa.Table(
+    "schema_version", metadata, sa.Column("version", sa.Integer, primary_key=True)
+)
+
+# The version the first release wrote (create_all plus this row); the migrations supersede it.
+SCHEMA_VERSION = 1
+
+users_table = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("username", sa.String(128), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=True),  # NULL for PAM/Unix users
+    sa.Column("source", sa.String(16), nullable=False),  # local, pam, unix
+    sa.Column("enabled", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("last_login_at", sa.Float, nullable=True),
+    # Tokens issued before this instant are dead: bumped on password change, disable, role change.
+    sa.Column("tokens_valid_after", sa.Float, nullable=False, default=0.0),
+)
+
+api_keys_table = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),  # public part of the key, also its lookup id
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=True),
+    sa.Column("last_used_at", sa.Float, nullable=True),
+    sa.Column("revoked", sa.Boolean, nullable=False, default=False),
+)
+
+revoked_tokens_table = sa.Table(
+    "revoked_tokens",
+    metadata,
+    sa.Column("jti", sa.String(64), primary_key=True),
+    sa.Column("expires_at", sa.Float, nullable=False),  # rows past this can be purged
+)
+
+model_hashes_table = sa.Table(
+    "model_hashes",
+    metadata,
+    sa.Column("path", sa.String(4096), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False, index=True),
+    sa.Column("hashed_at", sa.Float, nullable=False),
+)
