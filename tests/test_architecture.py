@@ -78,3 +78,111 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (SRC.parents[1] / "README.md").read_text()
     missing = [name for name in Settings.model_fields if f"`{name}`" not in readme]
     assert missing == []
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Every import between the project's modules, wherever it is written: top level, inside a
+    function, or under `if TYPE_CHECKING:` (a cycle there is still a cycle in the design)."""
+    modules = {_module_name(path): path for path in _modules()}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                # `from package import module` imports the module; `from module import name` the module.
+                targets = [
+                    f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module
+                    for alias in node.names
+                ]
+            graph[name].update(target for target in targets if target in modules and target != name)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for successor in graph[node]:
+            if successor not in index:
+                visit(successor)
+                low[node] = min(low[node], low[successor])
+            elif successor in on_stack:
+                low[node] = min(low[node], index[successor])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycle_between_modules() -> None:
+    assert _cycles(_import_graph()) == []
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    """The guard itself works: a two-module and a three-module loop are reported."""
+    graph = {"a": {"b"}, "b": {"a"}, "c": {"d"}, "d": {"e"}, "e": {"c"}, "f": set()}
+    assert sorted(_cycles(graph)) == [["a", "b"], ["c", "d", "e"]]
+
+
+# Attribute assignments to another object than `self` that are fine, with why. Anything else that
+# assigns to an attribute of an object it did not create (a service, a collaborator) is late wiring.
+ALLOWED_FOREIGN_ASSIGNMENTS = {
+    ("api/deps.py", "request.state.principal"),  # Starlette's per-request state
+    ("app.py", "app.state.holder"),  # FastAPI's app state: the one typed holder of the services
+    ("app.py", "app.state.restarter"),
+    ("api/image_body.py", "app.openapi"),  # FastAPI's documented hook for a custom OpenAPI document
+    ("api/ws.py", "subscription.everything"),  # the connection's own subscription, a value object
+    ("api/ws.py", "subscription.own_jobs"),
+    ("jobs/scheduler/slot.py", "clock.total_steps"),  # the slot's private per-job step clock
+    ("monitoring/log_context.py", "context.user"),  # the request's own log context
+    ("monitoring/logs.py", "record.msg"),  # a logging record being formatted
+    ("monitoring/logs.py", "record.args"),
+}
+
+
+def test_no_attribute_of_a_built_object_is_assigned_from_outside_it() -> None:
+    offenders = []
+    for path in _modules():
+        relative = path.relative_to(SRC).as_posix()
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets: list[ast.expr] = []
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+                targets = [node.target]
+            for target in targets:
+                for sub in ast.walk(target):
+                    if not (isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store)):
+                        continue
+                    base = sub.value
+                    if isinstance(base, ast.Name) and base.id in ("self", "cls"):
+                        continue  # an object's own attribute
+                    if (relative, ast.unparse(sub)) not in ALLOWED_FOREIGN_ASSIGNMENTS:
+                        offenders.append(f"{relative}:{node.lineno}: {ast.unparse(sub)}")
+    assert offenders == []

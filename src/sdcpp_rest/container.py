@@ -1,49 +1,208 @@
-"""The typed holder of everything stateful; built by create_app, reached by routes through dependencies."""
+"""Builds every service in dependency order, each with its collaborators passed to its constructor;
+starts and stops them. Routes reach the built services through api/deps.py.
+
+The order, and why it has no cycle: storage, files and the event bus first; the job notifier and
+the metrics listener (what the scheduler tells) before the scheduler; the catalog and the planner
+after it (they ask which models the workers hold); JobService last, on top of all of them.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine
+from sqlalchemy.engine import Engine
 
 from sdcpp_rest.auth.service import AuthService
+from sdcpp_rest.auth.store import UserStore
+from sdcpp_rest.auth.tokens import TokenCodec, load_or_create_secret
 from sdcpp_rest.catalog.files import ModelFiles
+from sdcpp_rest.catalog.scan import default_type_roots
 from sdcpp_rest.catalog.service import CatalogService
+from sdcpp_rest.catalog.store import ModelHashStore
 from sdcpp_rest.config import Settings
-from sdcpp_rest.downloads.images import ImageDownloader
+from sdcpp_rest.downloads.images import DownloadPolicy, ImageDownloader
 from sdcpp_rest.events.bus import EventBus
+from sdcpp_rest.jobs.commands import JobCommands
 from sdcpp_rest.jobs.estimate import EstimateService
-from sdcpp_rest.jobs.generation import GenerationService
-from sdcpp_rest.jobs.model_loads import ModelLifecycle
+from sdcpp_rest.jobs.inputs import ImageLimits
+from sdcpp_rest.jobs.model_loads import ModelLoads
 from sdcpp_rest.jobs.notifier import JobNotifier
+from sdcpp_rest.jobs.planning import JobPlanner
+from sdcpp_rest.jobs.public import JobPresenter
 from sdcpp_rest.jobs.retention import OutputRetention
+from sdcpp_rest.jobs.scheduler.listener import FanOutListener
 from sdcpp_rest.jobs.scheduler.scheduler import Scheduler
-from sdcpp_rest.jobs.store import JobStore
-from sdcpp_rest.monitoring.metrics import ServerMetrics
-from sdcpp_rest.ops.restart import ServerRestarter
-from sdcpp_rest.ops.version import VersionInfo
+from sdcpp_rest.jobs.service import JobService
+from sdcpp_rest.jobs.store import JobStore, SqlJobStore
+from sdcpp_rest.monitoring.listener import MetricsListener
+from sdcpp_rest.monitoring.metrics import QueueGauges, ServerMetrics
+from sdcpp_rest.ops.version import VersionInfo, read_version_info
 from sdcpp_rest.outputs.files import OutputStore
+from sdcpp_rest.storage.database import create_database_engine, migrate
+
+log = logging.getLogger(__name__)
+
+# How often a graceful stop looks whether the running jobs have finished.
+DRAIN_POLL_SECONDS = 0.2
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
+    """Everything stateful of one build; a restart builds a new one (the bus and metrics carry over)."""
+
     settings: Settings
-    database: Engine  # disposed when these services stop (a restart builds a new one)
+    database: Engine  # disposed when these services stop
     store: JobStore
     model_files: ModelFiles
     outputs: OutputStore
-    generation: GenerationService
-    scheduler: Scheduler
-    version: VersionInfo
-    events: EventBus
-    auth: AuthService
-    notifier: JobNotifier
-    catalog: CatalogService
-    model_lifecycle: ModelLifecycle
-    estimator: EstimateService
+    bus: EventBus
     metrics: ServerMetrics
+    queue_gauges: QueueGauges
+    notifier: JobNotifier
+    scheduler: Scheduler
+    catalog: CatalogService
+    planner: JobPlanner
+    jobs: JobService
+    model_loads: ModelLoads
+    estimator: EstimateService
     retention: OutputRetention
+    auth: AuthService
     downloader: ImageDownloader
-    restarter: ServerRestarter | None = None  # set by create_app; the same one across restarts
+    version: VersionInfo
     started_at: float = field(default_factory=time.time)
+
+
+def build_auth(settings: Settings, engine: Engine) -> AuthService:
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    codec = TokenCodec(secret or load_or_create_secret(settings.data_dir), settings.jwt_expiry_minutes * 60)
+    service = AuthService(settings, UserStore(engine), codec)
+    service.ensure_first_admin()
+    return service
+
+
+def build_services(
+    settings: Settings, bus: EventBus | None = None, metrics: ServerMetrics | None = None
+) -> Services:
+    """Open storage and build every service; starts nothing. A restart passes the running event bus
+    and metrics (WebSocket clients stay connected, counters do not reset)."""
+    for folder in (settings.data_dir, settings.models_path, settings.output_path):
+        folder.mkdir(parents=True, exist_ok=True)
+    type_folders = settings.model_type_folders()
+    type_folders.get("checkpoints", settings.models_path / "checkpoints").mkdir(parents=True, exist_ok=True)
+    assert settings.database_url is not None  # filled in by Settings
+    database = create_database_engine(settings.database_url)
+    migrate(database)
+    store = SqlJobStore(database)
+    model_files = ModelFiles(settings.models_path, type_folders)
+    outputs = OutputStore(settings.output_path)
+    bus = bus or EventBus()
+    metrics = metrics or ServerMetrics()
+    presenter = JobPresenter(store)
+    notifier = JobNotifier(store, bus, presenter)
+    commands = JobCommands(model_files, outputs.job_dir, settings.n_threads)
+    scheduler = Scheduler(
+        store,
+        commands.build,
+        FanOutListener(notifier, MetricsListener(store, metrics)),
+        worker_count=settings.max_concurrent_generations,
+        verbose=settings.verbose,
+        worker_start_timeout_s=settings.worker_start_timeout_s,
+    )
+    catalog = CatalogService(
+        settings.models_path,
+        default_type_roots(settings.models_path, type_folders),
+        ModelHashStore(database),
+        loaded_paths=scheduler.loaded_models,
+    )
+    planner = JobPlanner(
+        model_files,
+        catalog,
+        outputs.job_dir,
+        scheduler.loaded_models,
+        default_model=settings.default_model,
+        default_threads=settings.n_threads,
+        input_limits=ImageLimits(settings.max_input_image_bytes, settings.max_input_image_pixels),
+    )
+    retention = OutputRetention(
+        store,
+        settings.output_path,
+        max_age_days=settings.output_max_age_days,
+        max_total_mb=settings.output_max_total_mb,
+        interval_s=settings.output_cleanup_interval_s,
+    )
+    return Services(
+        settings=settings,
+        database=database,
+        store=store,
+        model_files=model_files,
+        outputs=outputs,
+        bus=bus,
+        metrics=metrics,
+        queue_gauges=QueueGauges(store, scheduler.active_generations),
+        notifier=notifier,
+        scheduler=scheduler,
+        catalog=catalog,
+        planner=planner,
+        jobs=JobService(store, planner, scheduler, notifier, presenter, retention, bus),
+        model_loads=ModelLoads(scheduler, commands.default_context),
+        estimator=EstimateService(store, scheduler, model_files),
+        retention=retention,
+        auth=build_auth(settings, database),
+        downloader=ImageDownloader(DownloadPolicy.from_settings(settings)),
+        version=read_version_info(),
+    )
+
+
+def start_services(services: Services) -> None:
+    """Start the background work of built services: catalog scan, engine workers, retention."""
+    services.metrics.track(services.queue_gauges)
+    # Header-only scan: seconds even for thousands of files; hashes follow in the background.
+    services.catalog.start()
+    services.scheduler.start()
+    services.retention.start()
+
+
+def stop_services(services: Services) -> None:
+    """Graceful: no new job starts, a running one may finish within restart_grace_seconds, then it is
+    requeued without counting an attempt; workers end."""
+    scheduler = services.scheduler
+    scheduler.drain()
+    deadline = time.monotonic() + services.settings.restart_grace_seconds
+    if scheduler.active_generations():
+        log.info("waiting up to %.0f s for the running job(s) to finish", deadline - time.monotonic())
+    while scheduler.active_generations() and time.monotonic() < deadline:
+        time.sleep(DRAIN_POLL_SECONDS)
+    scheduler.stop()
+    services.catalog.stop()
+    services.retention.stop()
+    services.jobs.close()
+    try:
+        services.metrics.untrack(services.queue_gauges)
+    except KeyError:
+        pass  # never started
+    # Close the pooled database connections: a restart opens its own, and the old ones would stay
+    # open (file handles, locks on a database server) for the life of the process.
+    services.database.dispose()
+
+
+class ServicesHolder:
+    """The app's current services: the one thing a restart swaps."""
+
+    def __init__(self, services: Services) -> None:
+        self._current = services
+
+    @property
+    def current(self) -> Services:
+        return self._current
+
+    def rebuild(self, settings: Settings) -> None:
+        """Build services on `settings` (keeping the bus and metrics), make them current, start them."""
+        old = self._current
+        new = build_services(settings, bus=old.bus, metrics=old.metrics)
+        self._current = new
+        start_services(new)
+
+    def stop(self) -> None:
+        stop_services(self._current)

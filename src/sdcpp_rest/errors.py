@@ -37,18 +37,32 @@ class ErrorCode(StrEnum):
     UPSTREAM_FAILED = "UPSTREAM_FAILED"
     UPSTREAM_TIMEOUT = "UPSTREAM_TIMEOUT"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    # A job's own failures (stored with the job, sent over the worker pipe, shown in job_update).
+    GENERATION_FAILED = "GENERATION_FAILED"
+    WORKER_CRASHED = "WORKER_CRASHED"
+    JOB_INTERRUPTED = "JOB_INTERRUPTED"
 
 
 class ApiError(Exception):
-    """An error a client may see: code, HTTP status and a message that says what to fix."""
+    """An error a client may see: code, HTTP status, a message that says what to fix and, for bad
+    input, the request field at fault (dotted, e.g. `loras.0.name`), so /api/validate can point at it."""
 
     code: ErrorCode = ErrorCode.INTERNAL_ERROR
     status_code: int = 500
 
-    def __init__(self, message: str, *, code: ErrorCode | None = None, status_code: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: ErrorCode | None = None,
+        status_code: int | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.message = message
-        self.headers: dict[str, str] | None = None
+        self.field = field
+        self.headers = headers
         if code is not None:
             self.code = code
         if status_code is not None:

@@ -10,24 +10,16 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from sdcpp_rest.errors import ErrorCode
 from sdcpp_rest.jobs.records import ALLOWED_TRANSITIONS, FINAL_STATUSES, JobPhase, JobStatus, NewJob
 from sdcpp_rest.jobs.store import SqlJobStore
 from sdcpp_rest.storage.database import create_database_engine, migrate
 from sdcpp_rest.storage.tables import SCHEMA_VERSION
-from tests.unit.conftest import database_url
+from tests.unit.conftest import database_url, text2img_job
 
 
 def new_job(owner: str | None = None, prompt: str = "a cat", total_steps: int = 4) -> NewJob:
-    return NewJob(
-        id=str(uuid.uuid4()),
-        mode="txt2img",
-        owner=owner,
-        model_name="sd15.safetensors",
-        prompt=prompt,
-        seed=12345,
-        total_steps=total_steps,
-        params={"width": 64, "height": 64, "sampler": "euler_a"},
-    )
+    return text2img_job(str(uuid.uuid4()), owner=owner, prompt=prompt, seed=12345, total_steps=total_steps)
 
 
 def add_jobs(store: SqlJobStore, count: int, owner: str | None = None) -> list[str]:
@@ -252,12 +244,12 @@ def test_fail_records_code_and_message_for_processing_job(store: SqlJobStore) ->
     job_id = add_jobs(store, 1)[0]
     store.claim_next("w")
 
-    assert store.fail(job_id, "ENGINE_ERROR", "out of memory") is True
+    assert store.fail(job_id, ErrorCode.GENERATION_FAILED, "out of memory") is True
 
     record = store.get(job_id)
     assert record is not None
     assert record.status is JobStatus.FAILED
-    assert (record.error_code, record.error) == ("ENGINE_ERROR", "out of memory")
+    assert (record.error_code, record.error) == ("GENERATION_FAILED", "out of memory")
     assert record.finished_at is not None
     assert record.phase is None
 
@@ -265,7 +257,7 @@ def test_fail_records_code_and_message_for_processing_job(store: SqlJobStore) ->
 def test_fail_also_applies_to_a_queued_job(store: SqlJobStore) -> None:
     job_id = add_jobs(store, 1)[0]
 
-    assert store.fail(job_id, "MODEL_NOT_FOUND", "gone") is True
+    assert store.fail(job_id, ErrorCode.MODEL_NOT_FOUND, "gone") is True
     assert status_of(store, job_id) is JobStatus.FAILED
 
 
@@ -275,8 +267,8 @@ def test_fail_refuses_finished_jobs(store: SqlJobStore) -> None:
     store.complete(done, [])
     store.cancel_queued(cancelled)
 
-    assert store.fail(done, "X", "late") is False
-    assert store.fail(cancelled, "X", "late") is False
+    assert store.fail(done, ErrorCode.GENERATION_FAILED, "late") is False
+    assert store.fail(cancelled, ErrorCode.GENERATION_FAILED, "late") is False
     assert status_of(store, done) is JobStatus.COMPLETED
     assert status_of(store, cancelled) is JobStatus.CANCELLED
 

@@ -9,11 +9,14 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from sdcpp_rest.engine.protocol import JobTimings
-from sdcpp_rest.jobs.records import JobPhase, JobRecord, NewJob
+from sdcpp_rest.events.types import ModelLoaded, SystemEvent, WorkerCrashed, WorkerStarted
+from sdcpp_rest.jobs.records import JobPhase, JobRecord
+from sdcpp_rest.jobs.scheduler.listener import FanOutListener
 from sdcpp_rest.jobs.store import SqlJobStore
-from sdcpp_rest.monitoring.listener import FanOutListener, MetricsListener
-from sdcpp_rest.monitoring.metrics import ServerMetrics
+from sdcpp_rest.monitoring.listener import MetricsListener
+from sdcpp_rest.monitoring.metrics import QueueGauges, ServerMetrics
 from sdcpp_rest.storage.database import create_database_engine, migrate
+from tests.unit.conftest import text2img_job
 
 
 def samples(metrics: ServerMetrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -33,7 +36,7 @@ def _store(tmp_path: Path) -> SqlJobStore:
 
 def _completed_job(store: SqlJobStore, model: str = "sub/sd15.safetensors") -> str:
     job_id = str(uuid.uuid4())
-    store.add(NewJob(job_id, "txt2img", None, model, "p", 1, 4, {}))
+    store.add(text2img_job(job_id, model_name=model, total_steps=4))
     assert store.claim_next("w0") is not None
     store.update_progress(job_id, phase=JobPhase.SAMPLING, current_step=4, total_steps=4, step_seconds=0.2)
     assert store.complete(job_id, ["image_0.png"], JobTimings(0.5, 0.1, 0.8, 0.2))
@@ -50,13 +53,13 @@ def test_two_apps_in_one_process_have_separate_registries(tmp_path: Path) -> Non
 
 def test_a_finished_job_is_counted_once_with_its_model_mode_and_steps(tmp_path: Path) -> None:
     store, metrics = _store(tmp_path), ServerMetrics()
-    metrics.attach(store, lambda: 0)
+    metrics.track(QueueGauges(store, lambda: 0))
     listener = MetricsListener(store, metrics)
     job_id = _completed_job(store)
     for _ in range(3):  # the scheduler may tell of the same end more than once
         listener.job_changed(job_id)
     found = samples(metrics)
-    labels = frozenset({("model", "sd15.safetensors"), ("mode", "txt2img")})
+    labels = frozenset({("model", "sd15.safetensors"), ("mode", "text2img")})
     assert found[("sdcpp_rest_generation_seconds_count", labels)] == 1
     assert found[("sdcpp_rest_step_seconds_count", frozenset({("model", "sd15.safetensors")}))] == 1
     assert found[("sdcpp_rest_sampling_steps_total", frozenset({("model", "sd15.safetensors")}))] == 4
@@ -69,11 +72,11 @@ def test_a_finished_job_is_counted_once_with_its_model_mode_and_steps(tmp_path: 
 def test_worker_restarts_crashes_and_model_loads_are_counted(tmp_path: Path) -> None:
     store, metrics = _store(tmp_path), ServerMetrics()
     listener = MetricsListener(store, metrics)
-    listener.system("worker_started", worker_id="w0", pid=1)
-    listener.system("worker_started", worker_id="w1", pid=2)
-    listener.system("worker_crashed", worker_id="w0", job_id=None, reason="was killed")
-    listener.system("worker_started", worker_id="w0", pid=3)
-    listener.system("model_loaded", worker_id="w1", model="/models/checkpoints/a.gguf", seconds=2.5)
+    listener.system(WorkerStarted(worker_id="w0", pid=1))
+    listener.system(WorkerStarted(worker_id="w1", pid=2))
+    listener.system(WorkerCrashed(worker_id="w0", job_id=None, reason="was killed"))
+    listener.system(WorkerStarted(worker_id="w0", pid=3))
+    listener.system(ModelLoaded(worker_id="w1", model="/models/checkpoints/a.gguf", seconds=2.5))
     found = samples(metrics)
     assert found[("sdcpp_rest_worker_starts_total", frozenset())] == 3
     assert found[("sdcpp_rest_worker_restarts_total", frozenset())] == 1
@@ -97,8 +100,8 @@ class _Recorder:
     def queue_changed(self) -> None:
         self.calls.append(("queue_changed", None))
 
-    def system(self, kind: str, **details: Any) -> None:
-        self.calls.append(("system", kind))
+    def system(self, event: SystemEvent) -> None:
+        self.calls.append(("system", event.name))
 
 
 class _Broken(_Recorder):
@@ -114,7 +117,7 @@ def test_fan_out_tells_every_listener_even_when_one_fails() -> None:
     fan_out.job_changed("j1")
     fan_out.job_preview("j1", 3, b"")
     fan_out.queue_changed()
-    fan_out.system("worker_started", worker_id="w0")
+    fan_out.system(WorkerStarted(worker_id="w0", pid=None))
     expected = [
         ("job_changed", "j1"),
         ("job_preview", 3),

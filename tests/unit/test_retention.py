@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from sdcpp_rest.jobs.records import JobStatus, NewJob
+from sdcpp_rest.errors import ErrorCode
+from sdcpp_rest.jobs.records import JobStatus
 from sdcpp_rest.jobs.retention import BYTES_PER_MB, SECONDS_PER_DAY, OutputRetention
 from sdcpp_rest.jobs.store import SqlJobStore
 from sdcpp_rest.storage.tables import jobs_table
+from tests.unit.conftest import text2img_job
 
 NOW = 1_800_000_000.0
 FILE_BYTES = 100_000
@@ -42,14 +44,14 @@ def _job(
 ) -> str:
     """A job in `status` with `files` output files; a finished one finished that many days before NOW."""
     job_id = str(uuid.uuid4())
-    store.add(NewJob(job_id, "txt2img", None, "sd15.safetensors", "p", 1, 1, {}))
+    store.add(text2img_job(job_id))
     if status is not JobStatus.QUEUED:
         claimed = store.claim_next("w0")
         assert claimed is not None and claimed.id == job_id
     if status is JobStatus.COMPLETED:
         assert store.complete(job_id, ["image_0.png"])
     elif status is JobStatus.FAILED:
-        assert store.fail(job_id, "X", "failed")
+        assert store.fail(job_id, ErrorCode.GENERATION_FAILED, "failed")
     elif status is JobStatus.CANCELLED:
         assert store.mark_cancelled(job_id)
     if status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sdcpp_rest.app import build_services, start_services, stop_services
 from sdcpp_rest.config import load_settings
+from sdcpp_rest.container import build_services, start_services, stop_services
 from sdcpp_rest.jobs.records import JobStatus
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from sdcpp_rest.api.deps import AuthenticatedDep, ServicesDep
+from sdcpp_rest.api.deps import AuthenticatedDep, AuthServiceDep
 from sdcpp_rest.auth.permissions import Permission
 from sdcpp_rest.auth.service import RequestCredentials
 from sdcpp_rest.errors import ApiError, ErrorCode, InvalidParameters
@@ -37,8 +37,8 @@ def _credentials(request: Request) -> RequestCredentials:
 
 
 @router.post("/login", summary="Log in and receive a bearer token")
-def login(body: LoginRequest, request: Request, services: ServicesDep) -> dict[str, Any]:
-    token, principal = services.auth.login(body.username, body.password, _credentials(request))
+def login(body: LoginRequest, request: Request, auth: AuthServiceDep) -> dict[str, Any]:
+    token, principal = auth.login(body.username, body.password, _credentials(request))
     return {
         "token": token,
         "user": principal.public(),
@@ -48,8 +48,8 @@ def login(body: LoginRequest, request: Request, services: ServicesDep) -> dict[s
 
 
 @router.post("/logout", summary="Revoke the current token")
-def logout(principal: AuthenticatedDep, services: ServicesDep) -> dict[str, str]:
-    services.auth.logout(principal)
+def logout(principal: AuthenticatedDep, auth: AuthServiceDep) -> dict[str, str]:
+    auth.logout(principal)
     return {"message": "Logout successful"}
 
 
@@ -59,8 +59,8 @@ def validate(principal: AuthenticatedDep) -> dict[str, Any]:
 
 
 @router.post("/refresh", summary="A new token for the current one, which is revoked")
-def refresh(principal: AuthenticatedDep, services: ServicesDep) -> dict[str, str]:
-    return {"token": services.auth.refresh(principal), "message": "Token refreshed successfully"}
+def refresh(principal: AuthenticatedDep, auth: AuthServiceDep) -> dict[str, str]:
+    return {"token": auth.refresh(principal), "message": "Token refreshed successfully"}
 
 
 @router.get("/me", summary="The current user")
@@ -69,28 +69,28 @@ def me(principal: AuthenticatedDep) -> dict[str, Any]:
 
 
 @router.post("/keys", status_code=201, summary="Create an API key (the secret is shown only here)")
-def create_key(body: KeyCreateRequest, principal: AuthenticatedDep, services: ServicesDep) -> dict[str, Any]:
+def create_key(body: KeyCreateRequest, principal: AuthenticatedDep, auth: AuthServiceDep) -> dict[str, Any]:
     user_id = body.user_id or principal.user_id
     if body.user_id and body.user_id != principal.user_id and not principal.can(Permission.USERS_MANAGE):
         raise InvalidParameters("only admins may create keys for other users")
-    if user_id is None or services.auth.users.get_user(user_id) is None:
+    if user_id is None or auth.users.get_user(user_id) is None:
         raise InvalidParameters(
             "API keys belong to a user: with auth_method=none there is none; pass user_id"
         )
-    secret, record = services.auth.create_key(user_id, body.name, body.expires_in_days)
+    secret, record = auth.create_key(user_id, body.name, body.expires_in_days)
     return {"key": secret, **record.public(), "message": "Store this key now: it is not shown again"}
 
 
 @router.get("/keys", summary="API keys (without their secrets)")
-def list_keys(principal: AuthenticatedDep, services: ServicesDep) -> dict[str, Any]:
+def list_keys(principal: AuthenticatedDep, auth: AuthServiceDep) -> dict[str, Any]:
     owner = None if principal.can(Permission.USERS_MANAGE) else principal.user_id
-    return {"keys": [key.public() for key in services.auth.users.list_keys(owner)]}
+    return {"keys": [key.public() for key in auth.users.list_keys(owner)]}
 
 
 @router.delete("/keys/{key_id}", summary="Revoke an API key")
-def revoke_key(key_id: str, principal: AuthenticatedDep, services: ServicesDep) -> dict[str, str]:
-    key = services.auth.users.get_key(key_id)
+def revoke_key(key_id: str, principal: AuthenticatedDep, auth: AuthServiceDep) -> dict[str, str]:
+    key = auth.users.get_key(key_id)
     if key is None or (key.user_id != principal.user_id and not principal.can(Permission.USERS_MANAGE)):
         raise KeyNotFound(f"API key {key_id} not found")
-    services.auth.users.revoke_key(key_id)
+    auth.users.revoke_key(key_id)
     return {"message": "API key revoked", "id": key_id}

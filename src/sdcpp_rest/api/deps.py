@@ -1,44 +1,91 @@
-"""Dependencies shared by the routers: services, the request's principal, permission checks."""
+"""Dependencies shared by the routers: one per service (JobsDep, CatalogDep, ...), the request's
+principal and permission checks (CurrentUser, AdminUser, ...). A route names only what it uses."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, TypeAlias, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 
 from sdcpp_rest.auth.permissions import Permission, Principal
-from sdcpp_rest.auth.service import RequestCredentials
-from sdcpp_rest.container import Services
+from sdcpp_rest.auth.service import AuthService, RequestCredentials
+from sdcpp_rest.catalog.files import ModelFiles
+from sdcpp_rest.catalog.service import CatalogService
+from sdcpp_rest.config import Settings
+from sdcpp_rest.container import Services, ServicesHolder
+from sdcpp_rest.downloads.images import ImageDownloader
 from sdcpp_rest.errors import ApiError, ErrorCode
+from sdcpp_rest.jobs.estimate import EstimateService
+from sdcpp_rest.jobs.model_loads import ModelLoads
+from sdcpp_rest.jobs.notifier import JobNotifier
+from sdcpp_rest.jobs.planning import JobPlanner
+from sdcpp_rest.jobs.scheduler.scheduler import Scheduler
+from sdcpp_rest.jobs.service import JobService
 from sdcpp_rest.monitoring import log_context
+from sdcpp_rest.monitoring.metrics import ServerMetrics
+from sdcpp_rest.ops.restart import ServerRestarter
+from sdcpp_rest.outputs.files import OutputStore
+
+T = TypeVar("T")
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+def services_of(app: FastAPI) -> Services:
+    """The app's current services (a restart swaps them; see container.ServicesHolder)."""
+    holder: ServicesHolder = app.state.holder
+    return holder.current
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+def _service(pick: Callable[[Services], T]) -> Callable[[Request], T]:
+    """A dependency answering one service of the current build."""
+
+    def dependency(request: Request) -> T:
+        return pick(services_of(request.app))
+
+    return dependency
+
+
+def get_restarter(request: Request) -> ServerRestarter:
+    restarter: ServerRestarter = request.app.state.restarter
+    return restarter
+
+
+SettingsDep = Annotated[Settings, Depends(_service(lambda s: s.settings))]
+JobsDep = Annotated[JobService, Depends(_service(lambda s: s.jobs))]
+PlannerDep = Annotated[JobPlanner, Depends(_service(lambda s: s.planner))]
+SchedulerDep = Annotated[Scheduler, Depends(_service(lambda s: s.scheduler))]
+NotifierDep = Annotated[JobNotifier, Depends(_service(lambda s: s.notifier))]
+CatalogDep = Annotated[CatalogService, Depends(_service(lambda s: s.catalog))]
+ModelFilesDep = Annotated[ModelFiles, Depends(_service(lambda s: s.model_files))]
+ModelLoadsDep = Annotated[ModelLoads, Depends(_service(lambda s: s.model_loads))]
+EstimatorDep = Annotated[EstimateService, Depends(_service(lambda s: s.estimator))]
+OutputsDep = Annotated[OutputStore, Depends(_service(lambda s: s.outputs))]
+DownloaderDep = Annotated[ImageDownloader, Depends(_service(lambda s: s.downloader))]
+MetricsDep = Annotated[ServerMetrics, Depends(_service(lambda s: s.metrics))]
+AuthServiceDep = Annotated[AuthService, Depends(_service(lambda s: s.auth))]
+ServicesDep = Annotated[Services, Depends(_service(lambda s: s))]  # for the status summary only
+RestarterDep = Annotated[ServerRestarter, Depends(get_restarter)]
 
 
 class AuthRequired(ApiError):
     code, status_code = ErrorCode.AUTH_REQUIRED, 401
 
     def __init__(self) -> None:
-        super().__init__("authentication required: send Authorization: Bearer <token> or X-API-Key")
-        self.headers = {"WWW-Authenticate": "Bearer"}
+        super().__init__(
+            "authentication required: send Authorization: Bearer <token> or X-API-Key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
 
 class PermissionDenied(ApiError):
     code, status_code = ErrorCode.INSUFFICIENT_PERMISSIONS, 403
 
 
-def optional_principal(request: Request, services: ServicesDep) -> Principal | None:
+def optional_principal(request: Request, auth: AuthServiceDep) -> Principal | None:
     """The caller, or None for a guest. A wrong credential is an error even on public routes."""
     client = request.client.host if request.client else None
     credentials = RequestCredentials.from_headers(request.headers, client)
-    principal = services.auth.authenticate(credentials)
+    principal = auth.authenticate(credentials)
     request.state.principal = principal
     log_context.set_user(principal.username if principal else None)
     return principal
@@ -74,3 +121,5 @@ ModelsManageDep = Annotated[Principal, Depends(require(Permission.MODELS_MANAGE)
 SystemReadDep = Annotated[Principal, Depends(require(Permission.SYSTEM_READ))]
 SystemManageDep = Annotated[Principal, Depends(require(Permission.SYSTEM_MANAGE))]
 UsersManageDep = Annotated[Principal, Depends(require(Permission.USERS_MANAGE))]
+CurrentUser: TypeAlias = AuthenticatedDep  # any authenticated caller (the local admin when auth is off)
+AdminUser: TypeAlias = SystemManageDep

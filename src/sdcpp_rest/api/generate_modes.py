@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel
 
-from sdcpp_rest.api.deps import GenerateDep, ServicesDep
+from sdcpp_rest.api.deps import GenerateDep, JobsDep
+from sdcpp_rest.api.generate import queued_reply
 from sdcpp_rest.api.image_body import body_parser, request_body_doc
-from sdcpp_rest.container import Services
 from sdcpp_rest.schemas.generate import ControlNetRequest, Img2ImgRequest, InpaintingRequest, UpscaleRequest
 from sdcpp_rest.schemas.jobs import QueuedReply
 
@@ -31,21 +31,6 @@ _QUEUED = (
 )
 
 
-def _queue(services: Services, mode: str, body: BaseModel, owner: str | None) -> QueuedReply:
-    assert isinstance(body, Img2ImgRequest | UpscaleRequest)
-    job = services.generation.submit_mode(mode, body, owner)
-    services.notifier.job_changed(job.id)
-    services.notifier.queue_changed()
-    return QueuedReply(
-        request_id=job.id,
-        job_id=job.id,
-        status=job.status.value,
-        message=f"{mode} request queued successfully",
-        position=services.store.queue_positions().get(job.id, 0),
-        seed=job.seed,
-    )
-
-
 @router.post(
     "/img2img",
     response_model=QueuedReply,
@@ -56,10 +41,10 @@ def _queue(services: Services, mode: str, body: BaseModel, owner: str | None) ->
 )
 def img2img(
     principal: GenerateDep,
-    services: ServicesDep,
+    jobs: JobsDep,
     body: Annotated[Img2ImgRequest, Depends(body_parser(Img2ImgRequest))],
 ) -> QueuedReply:
-    return _queue(services, "img2img", body, principal.user_id)
+    return queued_reply(jobs.submit(body, principal))
 
 
 @router.post(
@@ -72,10 +57,10 @@ def img2img(
 )
 def inpainting(
     principal: GenerateDep,
-    services: ServicesDep,
+    jobs: JobsDep,
     body: Annotated[InpaintingRequest, Depends(body_parser(InpaintingRequest))],
 ) -> QueuedReply:
-    return _queue(services, "inpainting", body, principal.user_id)
+    return queued_reply(jobs.submit(body, principal))
 
 
 @router.post(
@@ -88,10 +73,10 @@ def inpainting(
 )
 def controlnet(
     principal: GenerateDep,
-    services: ServicesDep,
+    jobs: JobsDep,
     body: Annotated[ControlNetRequest, Depends(body_parser(ControlNetRequest))],
 ) -> QueuedReply:
-    return _queue(services, "controlnet", body, principal.user_id)
+    return queued_reply(jobs.submit(body, principal))
 
 
 @router.post(
@@ -104,7 +89,7 @@ def controlnet(
 )
 def upscale(
     principal: GenerateDep,
-    services: ServicesDep,
+    jobs: JobsDep,
     body: Annotated[UpscaleRequest, Depends(body_parser(UpscaleRequest))],
 ) -> QueuedReply:
-    return _queue(services, "upscale", body, principal.user_id)
+    return queued_reply(jobs.submit(body, principal))

@@ -23,6 +23,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
+from sdcpp_rest.api.deps import services_of
 from sdcpp_rest.errors import InvalidParameters, UnsupportedMediaType
 from sdcpp_rest.schemas.generate import image_fields
 
@@ -64,7 +65,7 @@ def _json_data(raw: bytes) -> Any:
 
 
 async def _multipart_data(request: Request, model: type[BaseModel]) -> dict[str, Any]:
-    max_image_bytes = request.app.state.services.settings.max_input_image_bytes
+    max_image_bytes = services_of(request.app).settings.max_input_image_bytes
     form = await request.form(
         max_files=MAX_FILE_PARTS,
         max_fields=MAX_FORM_FIELDS,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from sdcpp_rest.api.deps import ServicesDep
+from sdcpp_rest.api.deps import DownloaderDep
 from sdcpp_rest.downloads.images import MAX_URL_LENGTH
 
 router = APIRouter(tags=["files"])
@@ -26,12 +26,12 @@ router = APIRouter(tags=["files"])
     },
 )
 def download_image(
-    services: ServicesDep,
+    downloader: DownloaderDep,
     # Optional here so that a missing or overlong URL is the same 400 as any other bad URL.
     url: str = Query("", description=f"http(s) URL of an image, at most {MAX_URL_LENGTH} characters."),
 ) -> Response:
     # A plain `def`: the fetch blocks (DNS, sockets), so it runs in the thread pool, not on the loop.
-    image = services.downloader.fetch(url)
+    image = downloader.fetch(url)
     # nosniff: the browser must treat the bytes as the detected image type and nothing else.
     return Response(
         image.content,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import MutableMapping
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -117,7 +118,7 @@ class RequestContextMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
-def _content_length(scope: dict[str, Any]) -> int | None:
+def _content_length(scope: MutableMapping[str, Any]) -> int | None:
     for name, value in scope.get("headers", []):
         if name == b"content-length":
             try:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Query
 
-from sdcpp_rest.api.deps import ModelsManageDep, ModelsReadDep, ServicesDep
+from sdcpp_rest.api.deps import CatalogDep, ModelLoadsDep, ModelsManageDep, ModelsReadDep
 from sdcpp_rest.catalog.scan import MODEL_TYPES
 from sdcpp_rest.catalog.service import SHORT_HASH_LENGTH, ModelPage, ModelQuery, ModelView
 from sdcpp_rest.errors import InvalidParameters
@@ -81,7 +81,7 @@ def models_reply(result: ModelPage) -> ModelsReply:
 
 @router.get("/models", response_model=ModelsReply, summary="Model files in the models folder")
 def list_models(
-    services: ServicesDep,
+    catalog: CatalogDep,
     _principal: ModelsReadDep,
     type: str | None = Query(None, description=f"One of {', '.join(MODEL_TYPES)}."),
     search: str | None = Query(None, max_length=200, description="Case-insensitive part of name or title."),
@@ -116,17 +116,17 @@ def list_models(
         architecture=architecture,
         format=format,
     )
-    return models_reply(services.catalog.list_models(query))
+    return models_reply(catalog.list_models(query))
 
 
 @router.get("/models/types", response_model=ModelTypesReply, summary="Model types and their folders")
-def model_types(services: ServicesDep, _principal: ModelsReadDep) -> ModelTypesReply:
-    return ModelTypesReply(types=list(MODEL_TYPES), folders=services.catalog.type_folders())
+def model_types(catalog: CatalogDep, _principal: ModelsReadDep) -> ModelTypesReply:
+    return ModelTypesReply(types=list(MODEL_TYPES), folders=catalog.type_folders())
 
 
 @router.post("/models/refresh", response_model=RefreshReply, summary="Rescan the model folders")
-def refresh(services: ServicesDep, _principal: ModelsManageDep) -> RefreshReply:
-    result = services.catalog.refresh()
+def refresh(catalog: CatalogDep, _principal: ModelsManageDep) -> RefreshReply:
+    result = catalog.refresh()
     return RefreshReply(
         message="Model refresh completed",
         models_found=result.found,
@@ -139,14 +139,16 @@ def refresh(services: ServicesDep, _principal: ModelsManageDep) -> RefreshReply:
 
 
 @router.get("/models/{model_id:path}", response_model=ModelPublic, summary="One model's full information")
-def get_model(model_id: str, services: ServicesDep, _principal: ModelsReadDep) -> ModelPublic:
-    return to_public(services.catalog.get(model_id))
+def get_model(model_id: str, catalog: CatalogDep, _principal: ModelsReadDep) -> ModelPublic:
+    return to_public(catalog.get(model_id))
 
 
 @router.post("/models/{model_id:path}/load", response_model=ModelActionReply, summary="Load a checkpoint")
-def load_model(model_id: str, services: ServicesDep, _principal: ModelsManageDep) -> ModelActionReply:
-    view = services.catalog.get(model_id, kind="checkpoint")
-    outcome = services.model_lifecycle.load(view)
+def load_model(
+    model_id: str, catalog: CatalogDep, loads: ModelLoadsDep, _principal: ModelsManageDep
+) -> ModelActionReply:
+    view = catalog.get(model_id, kind="checkpoint")
+    outcome = loads.load(view)
     return ModelActionReply(
         message="Model loaded successfully",
         model=view.model.name,
@@ -157,9 +159,11 @@ def load_model(model_id: str, services: ServicesDep, _principal: ModelsManageDep
 
 
 @router.post("/models/{model_id:path}/unload", response_model=ModelActionReply, summary="Unload a checkpoint")
-def unload_model(model_id: str, services: ServicesDep, _principal: ModelsManageDep) -> ModelActionReply:
-    view = services.catalog.get(model_id, kind="checkpoint")
-    outcome = services.model_lifecycle.unload(view)
+def unload_model(
+    model_id: str, catalog: CatalogDep, loads: ModelLoadsDep, _principal: ModelsManageDep
+) -> ModelActionReply:
+    view = catalog.get(model_id, kind="checkpoint")
+    outcome = loads.unload(view)
     return ModelActionReply(
         message="Model unloaded successfully",
         model=view.model.name,

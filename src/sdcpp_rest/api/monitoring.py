@@ -8,14 +8,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from sdcpp_rest.api.deps import AuthRequired, ServicesDep
+from sdcpp_rest.api.deps import AuthRequired, MetricsDep, SettingsDep
 
 router = APIRouter(tags=["monitoring"])
 
 
-def _check_metrics_token(request: Request, services: ServicesDep) -> None:
+def _check_metrics_token(request: Request, settings: SettingsDep) -> None:
     """The metrics token is its own secret (a scraper is not a user), compared in constant time."""
-    token = services.settings.metrics_token
+    token = settings.metrics_token
     if token is None:
         return
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
@@ -30,6 +30,6 @@ def _check_metrics_token(request: Request, services: ServicesDep) -> None:
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
 )
-def metrics(request: Request, services: ServicesDep) -> Response:
-    _check_metrics_token(request, services)
-    return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+def metrics(request: Request, settings: SettingsDep, server_metrics: MetricsDep) -> Response:
+    _check_metrics_token(request, settings)
+    return Response(server_metrics.render(), media_type=CONTENT_TYPE_LATEST)

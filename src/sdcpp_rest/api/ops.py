@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from sdcpp_rest.api.deps import GenerateDep, ServicesDep, SystemManageDep, SystemReadDep
-from sdcpp_rest.errors import ApiError, ErrorCode
+from sdcpp_rest.api.deps import (
+    EstimatorDep,
+    GenerateDep,
+    PlannerDep,
+    RestarterDep,
+    SchedulerDep,
+    SettingsDep,
+    SystemManageDep,
+    SystemReadDep,
+)
 from sdcpp_rest.jobs.estimate import JobShape
 from sdcpp_rest.ops.system_report import redacted_config, system_info
 from sdcpp_rest.schemas.generate import Text2ImgRequest
@@ -30,17 +38,19 @@ router = APIRouter(prefix="/api", tags=["system"])
     "(`basis` says how); with `hires`, the second pass's steps at the larger size's seconds per step "
     "and the decode at that size. Memory is the worker's expected peak.",
 )
-def estimate(body: Text2ImgRequest, services: ServicesDep, _: GenerateDep) -> EstimateReply:
-    model_name = services.generation.resolve_model_name(body.model_name)
-    services.generation.check_components(body)
+def estimate(
+    body: Text2ImgRequest, planner: PlannerDep, estimator: EstimatorDep, _: GenerateDep
+) -> EstimateReply:
+    model_name = planner.check(body)
+    assert model_name is not None  # text2img always has a checkpoint
     shape = JobShape.for_request(
         model_name, "text2img", body.width, body.height, body.steps, body.batch_count, body.hires
     )
-    result = services.estimator.estimate(shape)
+    result = estimator.estimate(shape)
     run = result.run
     return EstimateReply(
         model_name=model_name,
-        basis=run.basis,  # type: ignore[arg-type]
+        basis=run.basis,
         estimated_seconds=round(result.total_seconds, 3),
         run_seconds=round(run.seconds(result.needs_load), 3),
         seconds_per_step=round(run.step_seconds, 4),
@@ -55,22 +65,18 @@ def estimate(body: Text2ImgRequest, services: ServicesDep, _: GenerateDep) -> Es
             decode_seconds=round(run.decode_seconds, 3),
             overhead_seconds=round(run.overhead_seconds, 3),
         ),
-        memory=MemoryEstimate(peak_bytes=run.peak_memory_bytes, basis=run.memory_basis),  # type: ignore[arg-type]
+        memory=MemoryEstimate(peak_bytes=run.peak_memory_bytes, basis=run.memory_basis),
     )
 
 
 @router.get("/system", response_model=SystemReply, summary="Machine, engine and worker processes")
-def system(services: ServicesDep, _: SystemReadDep) -> SystemReply:
-    return SystemReply(system=system_info(services.settings, services.scheduler.workers()))
+def system(settings: SettingsDep, scheduler: SchedulerDep, _: SystemReadDep) -> SystemReply:
+    return SystemReply(system=system_info(settings, scheduler.workers()))
 
 
 @router.get("/config", response_model=ConfigReply, summary="Effective configuration, secrets redacted")
-def config(services: ServicesDep, _: SystemReadDep) -> ConfigReply:
-    return ConfigReply(config=redacted_config(services.settings))
-
-
-class RestartUnavailable(ApiError):
-    code, status_code = ErrorCode.INTERNAL_ERROR, 500
+def config(settings: SettingsDep, _: SystemReadDep) -> ConfigReply:
+    return ConfigReply(config=redacted_config(settings))
 
 
 @router.post(
@@ -82,10 +88,8 @@ class RestartUnavailable(ApiError):
     "`restart_grace_seconds` (else it is requeued), the workers restart and the configuration is "
     "reloaded. No queued job is lost. WebSocket `system_update` events: `restarting`, `restarted`.",
 )
-def restart(services: ServicesDep, _: SystemManageDep) -> RestartReply:
-    if services.restarter is None:
-        raise RestartUnavailable("this server was built without a restarter")
-    started = services.restarter.request()
+def restart(restarter: RestarterDep, _: SystemManageDep) -> RestartReply:
+    started = restarter.request()
     return RestartReply(
         message="Server restart initiated" if started else "Server restart already in progress"
     )

@@ -20,7 +20,7 @@ async def health(services: ServicesDep) -> dict[str, Any]:
 
 @router.get("/status", summary="Server, queue and model status")
 def status(services: ServicesDep) -> dict[str, Any]:
-    counts = services.store.count_by_status()
+    counts = services.jobs.count_by_status()
     settings = services.settings
     return {
         "server": {
@@ -30,7 +30,7 @@ def status(services: ServicesDep) -> dict[str, Any]:
             "uptime_seconds": int(time.time() - services.started_at),
         },
         "generation_queue": {
-            "running": not services.scheduler.stopping.is_set(),
+            "running": services.scheduler.is_running,
             "queue_size": counts[JobStatus.QUEUED],
             "active_generations": services.scheduler.active_generations(),
             "max_concurrent_generations": settings.max_concurrent_generations,

@@ -7,10 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Body, Query
 from pydantic import ValidationError
 
-from sdcpp_rest.api.deps import AuthenticatedDep, ServicesDep
-from sdcpp_rest.container import Services
-from sdcpp_rest.errors import ApiError
-from sdcpp_rest.jobs.modes import check_generation_options, decode_inputs
+from sdcpp_rest.api.deps import AuthenticatedDep, PlannerDep
+from sdcpp_rest.errors import ApiError, ErrorCode
+from sdcpp_rest.jobs.planning import JobPlanner
 from sdcpp_rest.schemas.generate import (
     MODE_REQUESTS,
     Img2ImgRequest,
@@ -59,7 +58,7 @@ async def parameters(_: AuthenticatedDep) -> dict[str, Any]:
     "the job would use) and carries the width and height they give.",
 )
 def validate(
-    services: ServicesDep,
+    planner: PlannerDep,
     body: dict[str, Any] = Body(...),
     mode: ModeName = Query("text2img", description="The endpoint whose body this is."),
 ) -> ValidateReply:
@@ -70,32 +69,22 @@ def validate(
             ValidationIssue(
                 field=".".join(str(p) for p in err["loc"]) or "body",
                 message=err["msg"],
-                code="VALIDATION_ERROR",
+                code=ErrorCode.VALIDATION_ERROR.value,
             )
             for err in exc.errors()
         ]
         return ValidateReply(valid=False, errors=issues, warnings=[], normalized=None)
+    assert isinstance(request, Text2ImgRequest | UpscaleRequest)
     errors: list[ValidationIssue] = []
     normalized = request.model_dump()
     try:
         if isinstance(request, Text2ImgRequest):
-            normalized["model_name"] = services.generation.resolve_model_name(request.model_name)
-            services.generation.check_components(request)
-        else:
-            check_generation_options(services.generation.model_files, request)
+            normalized["model_name"] = planner.resolve_model_name(request.model_name)
+        planner.check(request)
         if isinstance(request, Img2ImgRequest | UpscaleRequest):
-            _check_images(services, request, normalized)
+            _check_images(planner, request, normalized)
     except ApiError as exc:
-        # Mode and option errors start with the field's name ("loras.0.name: ...").
-        prefix = exc.message.split(":", 1)[0]
-        named = prefix if " " not in prefix and prefix != exc.message else None
-        errors.append(
-            ValidationIssue(
-                field=named or ("model_name" if "model" in exc.message else "body"),
-                message=exc.message,
-                code=exc.code.value,
-            )
-        )
+        errors.append(ValidationIssue(field=exc.field or "body", message=exc.message, code=exc.code.value))
     warnings = []
     width, height = getattr(request, "width", None) or 0, getattr(request, "height", None) or 0
     if width * height > LARGE_IMAGE_PIXELS:
@@ -104,11 +93,11 @@ def validate(
 
 
 def _check_images(
-    services: Services, request: Img2ImgRequest | UpscaleRequest, normalized: dict[str, Any]
+    planner: JobPlanner, request: Img2ImgRequest | UpscaleRequest, normalized: dict[str, Any]
 ) -> None:
     """Decodes the images as the endpoint would; `normalized` gets the size they give the job
     instead of echoing megabytes of base64 back."""
-    images, size = decode_inputs(request, services.generation.input_limits)
+    images, size = planner.decode_inputs(request)
     if size is not None:
         normalized["width"], normalized["height"] = size
     for field in image_fields(type(request)):

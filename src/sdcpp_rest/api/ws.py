@@ -19,21 +19,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from sdcpp_rest.api.deps import services_of
 from sdcpp_rest.auth.permissions import Permission, Principal
 from sdcpp_rest.auth.service import RequestCredentials
 from sdcpp_rest.container import Services
 from sdcpp_rest.errors import ApiError
-from sdcpp_rest.events.bus import Connection, Event, Subscription, job_update
-from sdcpp_rest.jobs.records import JobStatus
+from sdcpp_rest.events.bus import Connection, Subscription
+from sdcpp_rest.events.types import ClientError, Event, Pong
 from sdcpp_rest.outputs.files import is_job_id
 
 router = APIRouter(tags=["websocket"])
 
-ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.PROCESSING)
 MAX_FOLLOWED_JOBS = 1000
 WS_POLICY_VIOLATION = 1008
 # Subprotocol scheme -> (the header it stands for, the value's prefix before the secret).
@@ -42,29 +41,14 @@ CREDENTIAL_SUBPROTOCOLS = {"bearer": ("authorization", "Bearer "), "api-key": ("
 
 def _snapshot(services: Services, subscription: Subscription, job_ids: set[str] | None) -> list[Event]:
     """Current state of what a subscription covers (runs in a thread: it reads the database)."""
-    store = services.store
-    positions = store.queue_positions()
-    events: list[Event] = []
-    if job_ids is None:
-        owner = None if subscription.everything and subscription.is_admin else subscription.user
-        jobs = sorted(store.list_jobs(ACTIVE_STATUSES, owner=owner), key=lambda job: job.seq)
-    else:
-        jobs = [job for job in (store.get(job_id) for job_id in job_ids) if job is not None]
-    for job in jobs:
-        event = job_update(services.notifier.job_payload(job, positions), owner=job.owner)
-        if subscription.wants(event):
-            events.append(event)
-    events.append(subscription.view(services.notifier.queue_snapshot()))
-    return events
-
-
-def _error(message: str) -> dict[str, Any]:
-    return {"type": "error", "data": {"message": message, "code": "INVALID_PARAMETERS"}}
+    owner = None if subscription.everything and subscription.is_admin else subscription.user
+    current = services.notifier.current_state(owner, job_ids)
+    return [subscription.view(event) for event in current if subscription.wants(event)]
 
 
 @router.websocket("/ws")
 async def websocket_endpoint(websocket: WebSocket) -> None:
-    services: Services = websocket.app.state.services
+    services = services_of(websocket.app)
     params = websocket.query_params
     offered = _offered_credential(websocket)
     subprotocol = offered[0] if offered else None
@@ -80,7 +64,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         subscription.everything = scope != "own" and subscription.is_admin
         subscription.own_jobs = not subscription.everything
     await websocket.accept(subprotocol=subprotocol)
-    connection = services.events.connect(subscription)
+    connection = services.bus.connect(subscription)
     try:
         for event in await asyncio.to_thread(_snapshot, services, subscription, job_ids or None):
             connection.offer(event)
@@ -92,7 +76,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
                 await task
     finally:
-        services.events.disconnect(connection)
+        services.bus.disconnect(connection)
 
 
 def _offered_credential(websocket: WebSocket) -> tuple[str, str] | None:
@@ -155,14 +139,14 @@ async def _read(websocket: WebSocket, services: Services, connection: Connection
             try:
                 message = json.loads(text)
             except ValueError:
-                connection.offer(Event("error", _error("messages must be JSON objects")["data"]))
+                connection.offer(ClientError("messages must be JSON objects"))
                 continue
             if not isinstance(message, dict):
-                connection.offer(Event("error", _error("messages must be JSON objects")["data"]))
+                connection.offer(ClientError("messages must be JSON objects"))
                 continue
             kind, job_id, scope = message.get("type"), message.get("job_id"), message.get("scope")
             if kind == "ping":
-                connection.offer(Event("pong", {}))
+                connection.offer(Pong())
             elif kind == "subscribe" and isinstance(job_id, str) and is_job_id(job_id):
                 if len(subscription.job_ids) < MAX_FOLLOWED_JOBS:
                     subscription.job_ids.add(job_id)
@@ -176,4 +160,4 @@ async def _read(websocket: WebSocket, services: Services, connection: Connection
             elif kind == "unsubscribe" and isinstance(job_id, str):
                 subscription.job_ids.discard(job_id)
             else:
-                connection.offer(Event("error", _error(f"unknown message: {text[:200]}")["data"]))
+                connection.offer(ClientError(f"unknown message: {text[:200]}"))

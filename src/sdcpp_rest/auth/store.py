@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -59,7 +60,7 @@ class ApiKeyRecord:
         }
 
 
-def _user(row: sa.Row[object]) -> UserRecord:
+def _user(row: sa.Row[Any]) -> UserRecord:
     m = row._mapping
     return UserRecord(
         id=m["id"],
@@ -74,7 +75,7 @@ def _user(row: sa.Row[object]) -> UserRecord:
     )
 
 
-def _key(row: sa.Row[object]) -> ApiKeyRecord:
+def _key(row: sa.Row[Any]) -> ApiKeyRecord:
     m = row._mapping
     return ApiKeyRecord(
         id=m["id"],

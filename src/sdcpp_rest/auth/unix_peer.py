@@ -50,9 +50,9 @@ def peer_credentials_ws_protocol() -> type[asyncio.Protocol] | None:
         return None
     base: Any = AutoWebSocketsProtocol
 
-    class PeerCredentialsWebSocketProtocol(base):  # type: ignore[misc]
+    class PeerCredentialsWebSocketProtocol(base):
         def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
-            self.client = _peer_client(transport) or self.client
+            self.client = _peer_client(transport) or self.client  # type: ignore[has-type]
 
     return PeerCredentialsWebSocketProtocol

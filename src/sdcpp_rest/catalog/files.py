@@ -36,8 +36,9 @@ _FORMATS = {
 class CatalogError(Exception):
     """A name from a request that names no file, or one outside its folder."""
 
-    def __init__(self, message: str, *, outside: bool = False) -> None:
+    def __init__(self, message: str, *, field: str, outside: bool = False) -> None:
         super().__init__(message)
+        self.field = field  # the request field that named it
         self.outside = outside
 
 
@@ -95,7 +96,9 @@ class ModelFiles:
                 path = resolve_inside(root, name)
             except PathOutsideRoot as exc:
                 raise CatalogError(
-                    f"model_name '{name}' is not inside the models folder: {exc}", outside=True
+                    f"model_name '{name}' is not inside the models folder: {exc}",
+                    field="model_name",
+                    outside=True,
                 ) from None
             if path.is_file():
                 stat = path.stat()
@@ -106,7 +109,9 @@ class ModelFiles:
             if Path(checkpoint.name).with_suffix("").as_posix() == name:
                 return checkpoint
         # Messages reach clients: name folders relative to the models folder, never server paths.
-        raise CatalogError(f"model '{name}' not found in the models folder's {CHECKPOINT_FOLDERS[0]}/")
+        raise CatalogError(
+            f"model '{name}' not found in the models folder's {CHECKPOINT_FOLDERS[0]}/", field="model_name"
+        )
 
     def resolve_component(self, field: str, relative: str) -> Path:
         """A component file or folder named in a request, inside its type's folder."""
@@ -116,11 +121,13 @@ class ModelFiles:
         except PathOutsideRoot as exc:
             raise CatalogError(
                 f"{field}: '{relative}' is not inside the models folder's {COMPONENT_FOLDERS[field]}/: {exc}",
+                field=field,
                 outside=True,
             ) from None
         expect_dir = field.endswith("_dir")
         if (expect_dir and not path.is_dir()) or (not expect_dir and not path.is_file()):
             raise CatalogError(
-                f"{field}: '{relative}' not found in the models folder's {COMPONENT_FOLDERS[field]}/"
+                f"{field}: '{relative}' not found in the models folder's {COMPONENT_FOLDERS[field]}/",
+                field=field,
             )
         return path

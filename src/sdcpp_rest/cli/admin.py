@@ -22,7 +22,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="data folder holding the database")
 
 
-def add_admin_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_admin_parsers(subparsers: argparse._SubParsersAction) -> None:
     users = subparsers.add_parser("users", help="manage users")
     users_sub = users.add_subparsers(dest="action", required=True)
     add = users_sub.add_parser("add", help="create a user")
@@ -75,7 +75,7 @@ def _user(auth: AuthService, username: str) -> UserRecord:
 
 
 def run_admin_command(args: argparse.Namespace) -> int:
-    from sdcpp_rest.app import build_auth
+    from sdcpp_rest.container import build_auth
     from sdcpp_rest.storage.database import create_database_engine, migrate
 
     try:

@@ -125,7 +125,7 @@ def _seed(value: str) -> int | str:
         raise argparse.ArgumentTypeError("must be 'random' or an integer") from None
 
 
-def add_client_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_client_parsers(subparsers: argparse._SubParsersAction) -> None:
     connection = argparse.ArgumentParser(add_help=False)
     connection.add_argument(
         "--server", metavar="URL", help=f"server URL (SDCPP_REST_URL, default {DEFAULT_SERVER_URL})"
@@ -274,7 +274,7 @@ class GenerateCommand:
             return self.last_status
 
     def body(self) -> dict[str, Any]:
-        names = ("model_name", "negative_prompt", "width", "height", "steps", "cfg_scale")
+        names: tuple[str, ...] = ("model_name", "negative_prompt", "width", "height", "steps", "cfg_scale")
         names += ("sampling_method", "scheduler", "seed", "batch_count")
         body: dict[str, Any] = {"prompt": self.args.prompt}
         body.update(

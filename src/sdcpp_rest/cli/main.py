@@ -17,7 +17,7 @@ WS_PING_INTERVAL_SECONDS = 20.0
 WS_PING_TIMEOUT_SECONDS = 20.0
 
 
-def _serve_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _serve_parser(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser("serve", help="run the HTTP server")
     serve.add_argument("--config", type=Path, help="TOML config file (also STABLE_DIFFUSION_CONFIG)")
     serve.add_argument("--host", help="listen address (STABLE_DIFFUSION_HOST, default 0.0.0.0)")

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from sdcpp_rest.errors import ErrorCode
+
 # An absolute path inside an engine message: everything up to the last slash.
 _ABSOLUTE_FOLDER = re.compile(r"(?<![\w.])/(?:[^\s/'\"|;,:]+/)+")
 
@@ -189,7 +191,7 @@ class CommandFailed:
     """A command failed inside a healthy worker (bad model file that did not crash, bad argument)."""
 
     job_id: str | None
-    code: str
+    code: ErrorCode  # MODEL_LOAD_FAILED or GENERATION_FAILED
     message: str
 
 

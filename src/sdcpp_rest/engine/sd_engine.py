@@ -30,7 +30,7 @@ class EngineLoadError(Exception):
     """The engine refused a model file; the message carries the engine's own reason."""
 
 
-class _StableDiffusionWithEmbeddings(sd_binding.StableDiffusion):  # type: ignore[misc]
+class _StableDiffusionWithEmbeddings(sd_binding.StableDiffusion):
     """Works around 0.4.7 reading `self._embedding_items` before ever setting it (ENGINE_NOTES.md)."""
 
     def __init__(self, **kwargs: Any) -> None:

@@ -13,6 +13,8 @@ from multiprocessing.context import SpawnProcess
 from sdcpp_rest.engine.protocol import (
     EngineContext,
     EngineLog,
+    ModelLoaded,
+    ModelUnloaded,
     WorkerCommand,
     WorkerMessage,
     WorkerReady,
@@ -132,6 +134,11 @@ class EngineWorkerProcess:
                     message.text,
                 )
                 continue
+            # The supervisor keeps track of what the process holds, from the process's own reports.
+            if isinstance(message, ModelLoaded):
+                self.loaded_context = message.context
+            elif isinstance(message, ModelUnloaded):
+                self.loaded_context = None
             return message
 
     def _exited(self) -> WorkerExited:

@@ -35,6 +35,7 @@ from sdcpp_rest.engine.protocol import (
     WorkerMessage,
     WorkerReady,
 )
+from sdcpp_rest.errors import ErrorCode
 from sdcpp_rest.monitoring.procfs import reset_peak_rss, status_bytes
 from sdcpp_rest.outputs.files import output_filename, write_png_atomically
 from sdcpp_rest.outputs.infotext import format_infotext
@@ -95,7 +96,7 @@ class _Worker:
         try:
             seconds = self._engine.load(command.context)
         except EngineLoadError as exc:
-            self._send(CommandFailed(job_id=job_id, code="MODEL_LOAD_FAILED", message=str(exc)))
+            self._send(CommandFailed(job_id=job_id, code=ErrorCode.MODEL_LOAD_FAILED, message=str(exc)))
             return False
         self._load_seconds = seconds or 0.0
         if seconds:
@@ -153,12 +154,16 @@ class _Worker:
                 options=command.options,
             )
         except (ValueError, RuntimeError) as exc:
-            self._send(CommandFailed(job_id=command.job_id, code="GENERATION_FAILED", message=str(exc)))
+            self._send(
+                CommandFailed(job_id=command.job_id, code=ErrorCode.GENERATION_FAILED, message=str(exc))
+            )
             return
         ended = time.perf_counter()
         generate_seconds = ended - started
         if not images:
-            self._send(CommandFailed(command.job_id, "GENERATION_FAILED", "the engine returned no image"))
+            self._send(
+                CommandFailed(command.job_id, ErrorCode.GENERATION_FAILED, "the engine returned no image")
+            )
             return
         self._send(PhaseChanged(job_id=command.job_id, phase="saving"))
         job_dir = Path(command.output_dir)
@@ -201,7 +206,9 @@ class _Worker:
                 image = source.convert("RGB")
             result = self._engine.upscale([image], command.options.upscale_repeats, lambda *_: None)[0]
         except (ValueError, RuntimeError, OSError) as exc:
-            self._send(CommandFailed(job_id=command.job_id, code="GENERATION_FAILED", message=str(exc)))
+            self._send(
+                CommandFailed(job_id=command.job_id, code=ErrorCode.GENERATION_FAILED, message=str(exc))
+            )
             return
         self._send(PhaseChanged(job_id=command.job_id, phase="saving"))
         name = output_filename(0)

@@ -1,4 +1,4 @@
-"""Typed events and their fan-out to WebSocket connections.
+"""The event bus: fan-out of typed events (events/types.py) to WebSocket connections and listeners.
 
 Publishers (scheduler threads, request handlers) call `publish` from any thread; delivery happens on
 the event loop. Each connection has its own bounded buffer: a slow or dead client loses its oldest
@@ -8,56 +8,21 @@ progress messages, never a final status, and never slows the engine or other cli
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
+import logging
 import threading
-import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+
+from sdcpp_rest.events.types import Event, JobUpdated, QueueChanged
+
+log = logging.getLogger(__name__)
 
 # Messages a client may fall behind by before its oldest progress updates are dropped.
 CONNECTION_BUFFER_MESSAGES = 256
-FINAL_JOB_STATUSES = frozenset({"completed", "failed", "cancelled"})
 
-
-@dataclass(frozen=True)
-class Event:
-    """One message on the wire: `{"type": type, "data": data}`; `owner` and `job_id` drive filtering."""
-
-    type: str
-    data: dict[str, Any]
-    job_id: str | None = None
-    owner: str | None = None
-    # queue_update only: the owner of each job in `positions`, so other users' job ids can be removed.
-    position_owners: dict[str, str | None] | None = None
-
-    @property
-    def droppable(self) -> bool:
-        """Progress can be dropped under pressure (a newer one follows); a final status cannot."""
-        if self.type == "job_update":
-            return self.data.get("status") not in FINAL_JOB_STATUSES
-        return self.type == "queue_update"
-
-    def wire(self) -> dict[str, Any]:
-        return {"type": self.type, "data": self.data}
-
-    @functools.cached_property
-    def wire_text(self) -> str:
-        """Serialised once, however many connections send it."""
-        return json.dumps(self.wire())
-
-
-def job_update(data: dict[str, Any], owner: str | None) -> Event:
-    return Event("job_update", data, job_id=str(data["job_id"]), owner=owner)
-
-
-def queue_update(data: dict[str, Any], position_owners: dict[str, str | None] | None = None) -> Event:
-    return Event("queue_update", data, position_owners=position_owners)
-
-
-def system_update(kind: str, **details: Any) -> Event:
-    return Event("system_update", {"event": kind, "timestamp": int(time.time() * 1000), **details})
+# Called in the publisher's thread for every event (JobService.wait listens this way).
+EventListener = Callable[[Event], None]
 
 
 @dataclass
@@ -72,18 +37,12 @@ class Subscription:
 
     def view(self, event: Event) -> Event:
         """The event as this subscriber may see it: a non-admin sees only their own jobs' positions."""
-        if self.is_admin or event.type != "queue_update" or event.position_owners is None:
+        if self.is_admin or not isinstance(event, QueueChanged):
             return event
-        owners = event.position_owners
-        mine = {
-            job_id: pos
-            for job_id, pos in event.data.get("positions", {}).items()
-            if owners.get(job_id) == self.user
-        }
-        return Event(event.type, {**event.data, "positions": mine})
+        return event.seen_by(self.user)
 
     def wants(self, event: Event) -> bool:
-        if event.type != "job_update":
+        if not isinstance(event, JobUpdated):
             return True  # queue and system updates carry no other user's job details
         if event.job_id in self.job_ids:
             return self.is_admin or event.owner == self.user
@@ -125,16 +84,35 @@ class Connection:
 
 
 class EventBus:
+    """Delivers events to WebSocket connections (on the event loop) and to in-process listeners
+    (in the publisher's thread)."""
+
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connections: set[Connection] = set()
+        self._listeners: list[EventListener] = []
         self._lock = threading.Lock()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start delivering to connections on `loop` (the server's, once it runs)."""
         self._loop = loop
 
+    def add_listener(self, listener: EventListener) -> None:
+        with self._lock:
+            self._listeners = [*self._listeners, listener]
+
+    def remove_listener(self, listener: EventListener) -> None:
+        with self._lock:
+            self._listeners = [known for known in self._listeners if known != listener]
+
     def publish(self, event: Event) -> None:
-        """Thread-safe; a no-op until the server's loop is running."""
+        """Thread-safe. Listeners are called at once; connections get the event on the loop (none
+        until the server's loop is running)."""
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:  # one listener's bug must not stop the others or the publisher
+                log.exception("event listener failed on %s", type(event).__name__)
         loop = self._loop
         if loop is None or loop.is_closed():
             return

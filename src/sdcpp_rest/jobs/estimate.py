@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sdcpp_rest.catalog.files import CatalogError, ModelFiles
+from sdcpp_rest.jobs.params import UpscaleParams
 from sdcpp_rest.jobs.records import JobPhase, JobRecord, JobStatus
 from sdcpp_rest.jobs.scheduler.scheduler import Scheduler
 from sdcpp_rest.jobs.store import JobStore
@@ -76,15 +77,10 @@ class JobShape:
     @classmethod
     def of(cls, job: JobRecord) -> JobShape:
         p = job.params
-        hires = HiresOptions.model_validate(p["hires"]) if p.get("hires") else None
+        if isinstance(p, UpscaleParams):  # one pass of the upscaler, no sampling
+            return cls(job.model_name or "", job.mode.value, p.width, p.height, 1, 1)
         return cls.for_request(
-            job.model_name or "",
-            job.mode,
-            int(p.get("width", 512)),
-            int(p.get("height", 512)),
-            int(p.get("steps", 20)),
-            int(p.get("batch_count", 1)),
-            hires,
+            job.model_name or "", job.mode.value, p.width, p.height, p.steps, p.batch_count, p.hires
         )
 
     @classmethod

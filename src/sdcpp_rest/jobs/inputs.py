@@ -40,35 +40,44 @@ def decode_image(field: str, value: str, limits: ImageLimits) -> Image.Image:
     if match:
         mime = (match.group("mime") or "").lower()
         if mime and mime not in ALLOWED_FORMATS.values():
-            raise InvalidParameters(f"{field}: type {mime} is not accepted (use PNG, JPEG or WebP)")
+            raise InvalidParameters(
+                field=field, message=f"{field}: type {mime} is not accepted (use PNG, JPEG or WebP)"
+            )
         text = text[match.end() :]
     # Base64 grows data by 4/3: refuse over-long text before decoding it.
     if len(text) > limits.max_bytes * 4 // 3 + 4:
-        raise InvalidParameters(f"{field}: image is larger than {limits.max_bytes} bytes")
+        raise InvalidParameters(
+            field=field, message=f"{field}: image is larger than {limits.max_bytes} bytes"
+        )
     try:
         data = base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidParameters(f"{field}: not valid base64 image data") from None
+        raise InvalidParameters(field=field, message=f"{field}: not valid base64 image data") from None
     return open_image(field, data, limits)
 
 
 def open_image(field: str, data: bytes, limits: ImageLimits) -> Image.Image:
     """Checks bytes, format and pixel count before the pixels are decoded."""
     if not data:
-        raise InvalidParameters(f"{field}: the image is empty")
+        raise InvalidParameters(field=field, message=f"{field}: the image is empty")
     if len(data) > limits.max_bytes:
-        raise InvalidParameters(f"{field}: image is larger than {limits.max_bytes} bytes")
+        raise InvalidParameters(
+            field=field, message=f"{field}: image is larger than {limits.max_bytes} bytes"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             if image.format not in ALLOWED_FORMATS:
                 raise InvalidParameters(
-                    f"{field}: {image.format or 'unknown'} images are not accepted (use PNG, JPEG or WebP)"
+                    field=field,
+                    message=f"{field}: {image.format or 'unknown'} images are not accepted "
+                    "(use PNG, JPEG or WebP)",
                 )
             if image.width * image.height > limits.max_pixels:
                 raise InvalidParameters(
-                    f"{field}: {image.width}x{image.height} has more than {limits.max_pixels} pixels"
+                    field=field,
+                    message=f"{field}: {image.width}x{image.height} has more than {limits.max_pixels} pixels",
                 )
             image.load()
     except InvalidParameters:
@@ -80,7 +89,9 @@ def open_image(field: str, data: bytes, limits: ImageLimits) -> Image.Image:
         Image.DecompressionBombWarning,
         Image.DecompressionBombError,
     ):
-        raise InvalidParameters(f"{field}: could not decode the image (PNG, JPEG or WebP expected)") from None
+        raise InvalidParameters(
+            field=field, message=f"{field}: could not decode the image (PNG, JPEG or WebP expected)"
+        ) from None
     # Honour camera orientation so the picture is generated the way the user sees it.
     return ImageOps.exif_transpose(image)
 

@@ -33,7 +33,7 @@ class LifecycleOutcome:
     seconds: float | None = None
 
 
-class ModelLifecycle:
+class ModelLoads:
     """Loads and unloads checkpoints in the workers; knows the API's errors, not HTTP."""
 
     def __init__(

@@ -1,46 +1,45 @@
-"""Turns scheduler and queue changes into WebSocket events (job_update, queue_update, system_update)."""
+"""Turns job and queue changes into events on the bus (job_update, queue_update, system_update).
+
+It is the scheduler's listener, and JobService tells it of the changes it makes itself (submit,
+cancel of a queued job, clear), so every change reaches WebSocket clients and in-process listeners
+the same way.
+"""
 
 from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable
 from typing import Any
 
-from sdcpp_rest.events.bus import Event, EventBus, job_update, queue_update, system_update
+from sdcpp_rest.events.bus import EventBus
+from sdcpp_rest.events.types import Event, JobUpdated, QueueChanged, SystemEvent
+from sdcpp_rest.jobs.public import JobPresenter
 from sdcpp_rest.jobs.records import JobRecord, JobStatus
 from sdcpp_rest.jobs.store import JobStore
-from sdcpp_rest.schemas.jobs import JobPublic
 
 # Fields of JobPublic a job_update carries (the spec's names and units: times in milliseconds).
 JOB_UPDATE_FIELDS = (
     "status", "phase", "position", "progress", "current_step", "total_steps", "time_elapsed",
     "time_remaining", "speed", "seed", "model_name", "error", "error_code",
 )  # fmt: skip
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.PROCESSING)
 
 
 class JobNotifier:
-    """A SchedulerListener that publishes on the event bus; also called by the queue endpoints."""
+    """A SchedulerListener that publishes typed events on the bus."""
 
-    def __init__(
-        self,
-        store: JobStore,
-        bus: EventBus,
-        to_public: Callable[[JobRecord, dict[str, int]], JobPublic],
-        active_generations: Callable[[], int],
-    ) -> None:
+    def __init__(self, store: JobStore, bus: EventBus, presenter: JobPresenter) -> None:
         self._store = store
         self._bus = bus
-        self._to_public = to_public
-        self._active_generations = active_generations
+        self._presenter = presenter
 
-    def job_payload(self, job: JobRecord, positions: dict[str, int]) -> dict[str, Any]:
-        public = self._to_public(job, positions)
+    def job_event(self, job: JobRecord, positions: dict[str, int]) -> JobUpdated:
+        public = self._presenter.to_public(job, positions)
         data: dict[str, Any] = {"job_id": job.id, **public.model_dump(include=set(JOB_UPDATE_FIELDS))}
         data["timestamp"] = int(time.time() * 1000)
         if public.outputs:
             data["outputs"] = [output.model_dump() for output in public.outputs]
-        return data
+        return JobUpdated(job_id=job.id, owner=job.owner, payload=data)
 
     def job_changed(
         self, job_id: str, engine_time: float | None = None, snapshot: JobRecord | None = None
@@ -48,36 +47,49 @@ class JobNotifier:
         job = snapshot or self._store.get(job_id)
         if job is None:
             return
-        positions = self._store.queue_positions() if job.status.value == "queued" else {}
-        data = self.job_payload(job, positions)
+        positions = self._store.queue_positions() if job.status == JobStatus.QUEUED else {}
+        event = self.job_event(job, positions)
         if engine_time:
             # When the engine reported this step (ms): lets a client measure delivery delay.
-            data["engine_timestamp"] = round(engine_time * 1000, 3)
-        self._bus.publish(job_update(data, owner=job.owner))
+            event.payload["engine_timestamp"] = round(engine_time * 1000, 3)
+        self._bus.publish(event)
 
     def job_preview(self, job_id: str, step: int, jpeg: bytes) -> None:
         job = self._store.get(job_id)
         if job is None:
             return
-        data = self.job_payload(job, {})
-        data["preview"] = {"step": step, "mime_type": "image/jpeg", "data": base64.b64encode(jpeg).decode()}
-        self._bus.publish(job_update(data, owner=job.owner))
+        event = self.job_event(job, {})
+        event.payload["preview"] = {
+            "step": step,
+            "mime_type": "image/jpeg",
+            "data": base64.b64encode(jpeg).decode(),
+        }
+        self._bus.publish(event)
 
-    def queue_snapshot(self) -> Event:
+    def queue_snapshot(self) -> QueueChanged:
         queued = sorted(self._store.list_jobs([JobStatus.QUEUED]), key=lambda job: job.seq)
-        positions = {job.id: index + 1 for index, job in enumerate(queued)}
-        return queue_update(
-            {
-                "size": len(positions),
-                "active_generations": self._active_generations(),
-                "positions": positions,
-                "timestamp": int(time.time() * 1000),
-            },
+        # Jobs processing anywhere (a job is processing from its claim to its end), read from the
+        # store like the queue itself, so both are the same moment's view.
+        active = self._store.count_by_status()[JobStatus.PROCESSING]
+        return QueueChanged(
+            size=len(queued),
+            active_generations=active,
+            positions={job.id: index + 1 for index, job in enumerate(queued)},
             position_owners={job.id: job.owner for job in queued},
         )
 
     def queue_changed(self) -> None:
         self._bus.publish(self.queue_snapshot())
 
-    def system(self, kind: str, **details: Any) -> None:
-        self._bus.publish(system_update(kind, **details))
+    def system(self, event: SystemEvent) -> None:
+        self._bus.publish(event)
+
+    def current_state(self, owner: str | None, job_ids: set[str] | None) -> list[Event]:
+        """What a new subscription needs to be up to date: the given jobs (or the active jobs of
+        `owner`, everyone's for None) and the queue."""
+        positions = self._store.queue_positions()
+        if job_ids is None:
+            jobs = sorted(self._store.list_jobs(ACTIVE_STATUSES, owner=owner), key=lambda job: job.seq)
+        else:
+            jobs = [job for job in (self._store.get(job_id) for job_id in job_ids) if job is not None]
+        return [*(self.job_event(job, positions) for job in jobs), self.queue_snapshot()]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from sdcpp_rest.engine.protocol import JobTimings
+from sdcpp_rest.errors import ErrorCode
+from sdcpp_rest.jobs.params import JobMode, JobParams
 
 
 class JobStatus(StrEnum):
@@ -19,10 +20,12 @@ class JobStatus(StrEnum):
 
 FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
-# queued -> processing -> completed | failed | cancelled; queued -> cancelled; processing -> queued
-# only when the server stops or crashes mid-job (requeue, bounded by max_job_attempts).
+# queued -> processing -> completed | failed | cancelled; queued -> cancelled; queued -> failed when
+# a job can never start (its parameters cannot be read, its model vanished while it waited);
+# processing -> queued only when the server stops or crashes mid-job (requeue, bounded by
+# max_job_attempts). The store refuses every other change (check_transition).
 ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.QUEUED: frozenset({JobStatus.PROCESSING, JobStatus.CANCELLED}),
+    JobStatus.QUEUED: frozenset({JobStatus.PROCESSING, JobStatus.CANCELLED, JobStatus.FAILED}),
     JobStatus.PROCESSING: frozenset(
         {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.QUEUED}
     ),
@@ -46,26 +49,26 @@ class JobPhase(StrEnum):
 @dataclass(frozen=True)
 class NewJob:
     id: str
-    mode: str
+    mode: JobMode
     owner: str | None
     model_name: str | None
     prompt: str
     seed: int
     total_steps: int
-    params: dict[str, Any]
+    params: JobParams
 
 
 @dataclass(frozen=True)
 class JobRecord:
     id: str
     seq: int
-    mode: str
+    mode: JobMode
     owner: str | None
     status: JobStatus
     model_name: str | None
     prompt: str
     seed: int
-    params: dict[str, Any]
+    params: JobParams
     queued_at: float
     started_at: float | None
     finished_at: float | None
@@ -83,6 +86,25 @@ class JobRecord:
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class JobPreparationError(Exception):
+    """A queued job cannot run as stored (e.g. its model file is gone); fail it with this code."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class TransitionNotAllowed(RuntimeError):
+    """A store write that would move a job along an edge the state machine does not have (a bug)."""
+
+
+def check_transition(current: JobStatus, target: JobStatus) -> None:
+    if target not in ALLOWED_TRANSITIONS[current]:
+        raise TransitionNotAllowed(f"a job cannot go from {current.value} to {target.value}")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from sdcpp_rest.errors import ErrorCode
+from sdcpp_rest.jobs.params import JobMode, load_params
 from sdcpp_rest.jobs.records import (
     FINAL_STATUSES,
     JobPhase,
@@ -24,6 +26,7 @@ from sdcpp_rest.jobs.records import (
     JobTimings,
     NewJob,
     RecoveryReport,
+    check_transition,
 )
 from sdcpp_rest.storage.tables import jobs_table
 
@@ -41,7 +44,7 @@ class JobStore(Protocol):
         self, job_id: str, *, phase: JobPhase, current_step: int, total_steps: int, step_seconds: float | None
     ) -> None: ...
     def complete(self, job_id: str, outputs: Sequence[str], timings: JobTimings | None = None) -> bool: ...
-    def fail(self, job_id: str, code: str, message: str) -> bool: ...
+    def fail(self, job_id: str, code: ErrorCode, message: str) -> bool: ...
     def cancel_queued(self, job_id: str) -> bool: ...
     def mark_cancelled(self, job_id: str) -> bool: ...
     def requeue(self, job_id: str, *, count_attempt: bool) -> bool: ...
@@ -59,13 +62,13 @@ def _record(row: sa.Row[Any]) -> JobRecord:
     return JobRecord(
         id=m["id"],
         seq=m["seq"],
-        mode=m["mode"],
+        mode=JobMode(m["mode"]),
         owner=m["owner"],
         status=JobStatus(m["status"]),
         model_name=m["model_name"],
         prompt=m["prompt"],
         seed=m["seed"],
-        params=json.loads(m["params"]),
+        params=load_params(m["mode"], json.loads(m["params"])),
         queued_at=m["queued_at"],
         started_at=m["started_at"],
         finished_at=m["finished_at"],
@@ -102,6 +105,10 @@ class SqlJobStore:
 
     # --- helpers ---
     def _transition(self, conn: Connection, job_id: str, expected: JobStatus, values: dict[str, Any]) -> bool:
+        """Apply `values` if the job is in `expected`; a status change must be an edge of the state
+        machine (ALLOWED_TRANSITIONS), else TransitionNotAllowed: the write never reaches the row."""
+        if "status" in values:
+            check_transition(expected, JobStatus(values["status"]))
         result = conn.execute(
             jobs_table.update()
             .where(jobs_table.c.id == job_id, jobs_table.c.status == expected.value)
@@ -115,13 +122,13 @@ class SqlJobStore:
             conn.execute(
                 jobs_table.insert().values(
                     id=job.id,
-                    mode=job.mode,
+                    mode=job.mode.value,
                     owner=job.owner,
                     status=JobStatus.QUEUED.value,
                     model_name=job.model_name,
                     prompt=job.prompt,
                     seed=job.seed,
-                    params=json.dumps(job.params),
+                    params=job.params.model_dump_json(),
                     queued_at=time.time(),
                     attempts=0,
                     current_step=0,
@@ -215,12 +222,12 @@ class SqlJobStore:
                 },
             )
 
-    def fail(self, job_id: str, code: str, message: str) -> bool:
+    def fail(self, job_id: str, code: ErrorCode, message: str) -> bool:
         values = {
             "status": JobStatus.FAILED.value,
             "finished_at": time.time(),
             "error": message,
-            "error_code": code,
+            "error_code": code.value,
             "phase": None,
         }
         with self._engine.begin() as conn:
@@ -346,7 +353,7 @@ class SqlJobStore:
                     f"the server stopped while this job was processing, {job.attempts} times; "
                     "it is not retried again"
                 )
-                if self.fail(job.id, "JOB_INTERRUPTED", message):
+                if self.fail(job.id, ErrorCode.JOB_INTERRUPTED, message):
                     failed.append(job.id)
             elif self.requeue(job.id, count_attempt=True):
                 requeued.append(job.id)

@@ -1,52 +1,18 @@
-"""Scheduler listeners: the one that feeds the metrics, and the fan-out that lets several listen."""
+"""The scheduler listener that feeds the metrics."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import Any
 
+from sdcpp_rest.events.types import ModelLoaded, SystemEvent, WorkerCrashed, WorkerStarted
 from sdcpp_rest.jobs.records import JobRecord
-from sdcpp_rest.jobs.scheduler.listener import SchedulerListener
 from sdcpp_rest.jobs.store import JobStore
 from sdcpp_rest.monitoring.metrics import ServerMetrics, model_label
-
-log = logging.getLogger(__name__)
 
 # Job ids whose end was recorded, so a repeated notice does not count a job twice; a job's end is
 # notified right after it happens, so a short memory is enough.
 RECENT_FINISHED_MEMORY = 1024
-
-
-class FanOutListener:
-    """Passes every scheduler notice to each listener in turn. A listener that raises is logged and
-    skipped: a metrics bug must not fail the job whose progress it was told about."""
-
-    def __init__(self, *listeners: SchedulerListener) -> None:
-        self._listeners = listeners
-
-    def _each(self, call: Callable[[SchedulerListener], None]) -> None:
-        for listener in self._listeners:
-            try:
-                call(listener)
-            except Exception:
-                log.exception("scheduler listener %s failed", type(listener).__name__)
-
-    def job_changed(
-        self, job_id: str, engine_time: float | None = None, snapshot: JobRecord | None = None
-    ) -> None:
-        self._each(lambda listener: listener.job_changed(job_id, engine_time, snapshot))
-
-    def job_preview(self, job_id: str, step: int, jpeg: bytes) -> None:
-        self._each(lambda listener: listener.job_preview(job_id, step, jpeg))
-
-    def queue_changed(self) -> None:
-        self._each(lambda listener: listener.queue_changed())
-
-    def system(self, kind: str, **details: Any) -> None:
-        self._each(lambda listener: listener.system(kind, **details))
 
 
 class MetricsListener:
@@ -81,20 +47,16 @@ class MetricsListener:
     def queue_changed(self) -> None:
         pass  # the queue gauges are read from the store at scrape time
 
-    def system(self, kind: str, **details: Any) -> None:
+    def system(self, event: SystemEvent) -> None:
         metrics = self._metrics
-        if kind == "model_loaded":
-            seconds = details.get("seconds")
-            metrics.model_load_seconds.labels(model_label(details.get("model"))).observe(
-                float(seconds) if seconds else 0.0
-            )
-        elif kind == "worker_started":
-            worker_id = str(details.get("worker_id"))
+        if isinstance(event, ModelLoaded):
+            metrics.model_load_seconds.labels(model_label(event.model)).observe(event.seconds or 0.0)
+        elif isinstance(event, WorkerStarted):
             metrics.worker_starts.inc()
             with self._lock:
-                restarted = worker_id in self._started_workers
-                self._started_workers.add(worker_id)
+                restarted = event.worker_id in self._started_workers
+                self._started_workers.add(event.worker_id)
             if restarted:
                 metrics.worker_restarts.inc()
-        elif kind == "worker_crashed":
+        elif isinstance(event, WorkerCrashed):
             metrics.worker_crashes.inc()

@@ -31,17 +31,16 @@ def model_label(model: str | None) -> str:
     return PurePath(model).name if model else NO_MODEL
 
 
-class _StoreCollector:
-    """Gauges computed from the job store when /metrics is scraped."""
+class QueueGauges:
+    """Gauges computed from one job store when /metrics is scraped. The container registers one per
+    build of the services and unregisters it when they stop (a restart builds a new store)."""
 
-    def __init__(self) -> None:
-        self.store: JobStore | None = None
-        self.active_generations: Callable[[], int] = lambda: 0
+    def __init__(self, store: JobStore, active_generations: Callable[[], int]) -> None:
+        self._store = store
+        self._active_generations = active_generations
 
     def collect(self) -> Iterator[Metric]:
-        if self.store is None:
-            return
-        counts = self.store.count_by_status()
+        counts = self._store.count_by_status()
         jobs = GaugeMetricFamily("sdcpp_rest_jobs", "Jobs in the store, by state.", labels=["state"])
         for status in JobStatus:
             jobs.add_metric([status.value], counts.get(status, 0))
@@ -52,7 +51,7 @@ class _StoreCollector:
         yield GaugeMetricFamily(
             "sdcpp_rest_active_generations",
             "Jobs running on an engine worker now.",
-            value=self.active_generations(),
+            value=self._active_generations(),
         )
 
 
@@ -119,13 +118,13 @@ class ServerMetrics:
         self.worker_crashes = Counter(
             "sdcpp_rest_worker_crashes", "Engine worker processes that died unexpectedly.", registry=registry
         )
-        self._store_gauges = _StoreCollector()
-        registry.register(self._store_gauges)
 
-    def attach(self, store: JobStore, active_generations: Callable[[], int]) -> None:
-        """Read the job gauges from this store (a restart of the services builds a new one)."""
-        self._store_gauges.store = store
-        self._store_gauges.active_generations = active_generations
+    def track(self, gauges: QueueGauges) -> None:
+        """Report `gauges` from now on (the services' store)."""
+        self.registry.register(gauges)
+
+    def untrack(self, gauges: QueueGauges) -> None:
+        self.registry.unregister(gauges)
 
     def record_job(self, job: JobRecord) -> None:
         """Count a job that a worker ran to its end; called once per job."""
@@ -133,7 +132,9 @@ class ServerMetrics:
         if job.status is not JobStatus.COMPLETED or job.started_at is None or job.finished_at is None:
             return
         model = model_label(job.model_name)
-        self.generation_seconds.labels(model, job.mode).observe(max(job.finished_at - job.started_at, 0.0))
+        self.generation_seconds.labels(model, job.mode.value).observe(
+            max(job.finished_at - job.started_at, 0.0)
+        )
         if job.step_seconds:
             self.step_seconds.labels(model).observe(job.step_seconds)
         self.sampling_steps.labels(model).inc(job.total_steps)

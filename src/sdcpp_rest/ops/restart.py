@@ -13,13 +13,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from sdcpp_rest.config import ConfigError, Settings
+from sdcpp_rest.events.types import ServerRestarted, ServerRestarting, SystemEvent
 from sdcpp_rest.monitoring.logs import configure_logging
-
-if TYPE_CHECKING:
-    from sdcpp_rest.container import Services
 
 log = logging.getLogger(__name__)
 
@@ -28,22 +25,22 @@ SHUTDOWN_WAIT_SLACK_SECONDS = 30.0
 
 
 class ServerRestarter:
-    """Owns the swap of the Services object; one restart at a time."""
+    """Runs one restart at a time on a thread of its own; knows the steps, not the services: the
+    container supplies how to stop the current services and how to build and start new ones."""
 
     def __init__(
         self,
-        current: Callable[[], Services],
-        replace: Callable[[Services], None],
-        build: Callable[[Settings, Services], Services],
-        start: Callable[[Services], None],
-        stop: Callable[[Services], None],
+        *,
+        current_settings: Callable[[], Settings],
+        stop_current: Callable[[], None],
+        start_with: Callable[[Settings], None],
+        announce: Callable[[SystemEvent], None],
         reload_settings: Callable[[], Settings] | None,
     ) -> None:
-        self._current = current
-        self._replace = replace
-        self._build = build
-        self._start = start
-        self._stop = stop
+        self._current_settings = current_settings
+        self._stop_current = stop_current
+        self._start_with = start_with
+        self._announce = announce
         self._reload_settings = reload_settings
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -69,25 +66,23 @@ class ServerRestarter:
             thread.join(timeout)
 
     def _run(self) -> None:
-        old = self._current()
-        grace = old.settings.restart_grace_seconds
+        old = self._current_settings()
+        grace = old.restart_grace_seconds
         log.info("restart: no new jobs start; a running job may finish within %.0f s", grace)
-        old.notifier.system("restarting", grace_seconds=grace)
-        self._stop(old)
-        settings = old.settings
+        self._announce(ServerRestarting(grace_seconds=grace))
+        self._stop_current()
+        settings = old
         if self._reload_settings is not None:
             try:
                 settings = self._reload_settings()
             except ConfigError as exc:
                 log.error("restart: configuration not reloaded, keeping the current one: %s", exc)
+        if (settings.verbose, settings.log_format) != (old.verbose, old.log_format):
+            configure_logging(settings.verbose, settings.log_format)
         try:
-            new = self._build(settings, old)
+            self._start_with(settings)
         except Exception:
             log.exception("restart: services could not be built on the reloaded settings; using the old ones")
-            new = self._build(old.settings, old)
-        if (settings.verbose, settings.log_format) != (old.settings.verbose, old.settings.log_format):
-            configure_logging(settings.verbose, settings.log_format)
-        self._replace(new)
-        self._start(new)
+            self._start_with(old)
         log.info("restart: done; workers started")
-        new.notifier.system("restarted")
+        self._announce(ServerRestarted())

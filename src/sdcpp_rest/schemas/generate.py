@@ -6,9 +6,10 @@ means the same thing everywhere. Images are base64 text, with or without a `data
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import JsonDict
 
 from sdcpp_rest.schemas.options import GenerationOptions, ranged
 from sdcpp_rest.schemas.parameters import (
@@ -21,24 +22,21 @@ from sdcpp_rest.schemas.parameters import (
     SCHEDULERS,
 )
 
-SamplerName = Literal[tuple(SAMPLERS)]  # type: ignore[valid-type]
-SchedulerName = Literal[tuple(SCHEDULERS)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the vocabularies are tables; to a type checker the names are strings
+    SamplerName = str
+    SchedulerName = str
+    ResizeMode = str
+else:
+    SamplerName = Literal[tuple(SAMPLERS)]
+    SchedulerName = Literal[tuple(SCHEDULERS)]
+    ResizeMode = Literal[tuple(RESIZE_MODES)]
 ComponentPath = str | None
 
 
-def _ranged(name: str, integer: bool = True) -> Any:
-    spec = PARAMETER_RANGES[name]
-    kind = int if integer else float
-    return Field(
-        kind(spec.default), ge=kind(spec.minimum), le=kind(spec.maximum), description=spec.description
-    )
-
-
-class Text2ImgRequest(GenerationOptions):
-    """Body of POST /api/generate/text2img. Unknown fields are refused so typos do not pass silently.
-    LoRAs, TAESD, VAE tiling, hires fix and upscaling come from GenerationOptions."""
-
-    model_config = ConfigDict(extra="forbid")
+class Text2ImgFields(GenerationOptions):
+    """The fields of text2img, which every checkpoint mode shares (the request bodies below and the
+    parameters a job stores, jobs/params.py). LoRAs, TAESD, VAE tiling, hires fix and upscaling come
+    from GenerationOptions."""
 
     model_name: str | None = Field(
         None,
@@ -48,10 +46,10 @@ class Text2ImgRequest(GenerationOptions):
     )
     prompt: str = Field(..., max_length=20000, description="What to draw.")
     negative_prompt: str = Field("", max_length=20000, description="What to avoid.")
-    width: int = _ranged("width")
-    height: int = _ranged("height")
-    steps: int = _ranged("steps")
-    cfg_scale: float = _ranged("cfg_scale", integer=False)
+    width: int = ranged("width")
+    height: int = ranged("height")
+    steps: int = ranged("steps")
+    cfg_scale: float = ranged("cfg_scale", integer=False)
     sampling_method: SamplerName = Field(DEFAULT_SAMPLER, description="Sampler (see /api/samplers).")
     scheduler: SchedulerName = Field(DEFAULT_SCHEDULER, description="Scheduler (see /api/schedulers).")
     seed: int | Literal["random"] = Field(
@@ -59,8 +57,8 @@ class Text2ImgRequest(GenerationOptions):
         description=f"'random' (or -1) for a fresh seed, else 0..{MAX_SEED}; the seed used is "
         "returned with the job. Batch images use seed, seed+1, ...",
     )
-    batch_count: int = _ranged("batch_count")
-    clip_skip: int = _ranged("clip_skip")
+    batch_count: int = ranged("batch_count")
+    clip_skip: int = ranged("clip_skip")
     preview: Literal["none", "proj", "tae", "vae"] = Field(
         "none",
         description="Live previews in WebSocket job_update messages (`data.preview`: step, mime_type, "
@@ -112,9 +110,14 @@ class Text2ImgRequest(GenerationOptions):
         return (self.steps + hires_steps) * self.batch_count
 
 
-ResizeMode = Literal[tuple(RESIZE_MODES)]  # type: ignore[valid-type]
+class Text2ImgRequest(Text2ImgFields):
+    """Body of POST /api/generate/text2img. Unknown fields are refused so typos do not pass silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 # Marks a field as an image, so a multipart request may send it as a file part (api/image_body.py).
-IMAGE_FIELD = {"x-image": True}
+IMAGE_FIELD: JsonDict = {"x-image": True}
 _IMAGE_TEXT = "base64 PNG, JPEG or WebP, with or without a data:image/...;base64, prefix"
 # Base64 text of the largest image a request may carry; the byte limit proper is a setting.
 MAX_IMAGE_TEXT = 200 * 1024 * 1024
@@ -122,7 +125,7 @@ MAX_IMAGE_TEXT = 200 * 1024 * 1024
 
 def _size_field(axis: str) -> int | None:
     spec = PARAMETER_RANGES[axis]
-    return Field(  # type: ignore[no-any-return]
+    return Field(
         None,
         ge=int(spec.minimum),
         le=int(spec.maximum),
@@ -130,7 +133,18 @@ def _size_field(axis: str) -> int | None:
     )
 
 
-class Img2ImgRequest(Text2ImgRequest):
+class Img2ImgFields(BaseModel):
+    """What img2img adds to text2img (also in the inpainting and ControlNet modes)."""
+
+    strength: float = ranged("strength", integer=False)
+    resize_mode: ResizeMode = Field(
+        "resize",
+        description="When an input image's size differs from width/height: resize (stretch), crop "
+        "(fill the frame, cut the overflow) or fill (fit inside, pad with a blurred stretch).",
+    )
+
+
+class Img2ImgRequest(Img2ImgFields, Text2ImgRequest):
     """Body of POST /api/generate/img2img."""
 
     init_image: str = Field(
@@ -139,25 +153,26 @@ class Img2ImgRequest(Text2ImgRequest):
         json_schema_extra=IMAGE_FIELD,
         description=f"Starting image ({_IMAGE_TEXT}).",
     )
-    strength: float = ranged("strength", integer=False)
-    resize_mode: ResizeMode = Field(
-        "resize",
-        description="When an input image's size differs from width/height: resize (stretch), crop "
-        "(fill the frame, cut the overflow) or fill (fit inside, pad with a blurred stretch).",
-    )
     width: int | None = _size_field("width")  # type: ignore[assignment]
     height: int | None = _size_field("height")  # type: ignore[assignment]
 
     @field_validator("width", "height")
     @classmethod
-    def _multiple_of_8(cls, value: int | None) -> int | None:
+    def _multiple_of_8(cls, value: int | None) -> int | None:  # type: ignore[override]
         step = int(PARAMETER_RANGES["width"].step)
         if value is not None and value % step:
             raise ValueError(f"must be a multiple of {step}")
         return value
 
 
-class InpaintingRequest(Img2ImgRequest):
+class InpaintingFields(BaseModel):
+    """What inpainting adds to img2img."""
+
+    mask_blur: int = ranged("mask_blur")
+    invert_mask: bool = Field(False, description="Repaint the black part instead.")
+
+
+class InpaintingRequest(InpaintingFields, Img2ImgRequest):
     """Body of POST /api/generate/inpainting: img2img inside the white part of a mask."""
 
     mask_image: str = Field(
@@ -166,11 +181,17 @@ class InpaintingRequest(Img2ImgRequest):
         json_schema_extra=IMAGE_FIELD,
         description=f"Mask ({_IMAGE_TEXT}) of the init image's size: white = repaint, black = keep.",
     )
-    mask_blur: int = ranged("mask_blur")
-    invert_mask: bool = Field(False, description="Repaint the black part instead.")
 
 
-class ControlNetRequest(Img2ImgRequest):
+class ControlNetFields(BaseModel):
+    """What the ControlNet mode adds to img2img."""
+
+    control_net: str = Field(..., max_length=1024, description="ControlNet model inside models/controlnet.")
+    control_strength: float = ranged("control_strength", integer=False)
+    canny: bool = Field(False, description="Turn the control image into Canny edges first.")
+
+
+class ControlNetRequest(ControlNetFields, Img2ImgRequest):
     """Body of POST /api/generate/controlnet: text2img, or img2img when init_image is given."""
 
     init_image: str | None = Field(  # type: ignore[assignment]
@@ -185,13 +206,21 @@ class ControlNetRequest(Img2ImgRequest):
         json_schema_extra=IMAGE_FIELD,
         description=f"Condition image for the ControlNet ({_IMAGE_TEXT}).",
     )
-    control_net: str = Field(..., max_length=1024, description="ControlNet model inside models/controlnet.")
-    control_strength: float = ranged("control_strength", integer=False)
-    canny: bool = Field(False, description="Turn the control image into Canny edges first.")
 
 
-class UpscaleRequest(BaseModel):
-    """Body of POST /api/generate/upscale: ESRGAN only, no checkpoint."""
+class UpscaleFields(BaseModel):
+    """The upscale mode's options (ESRGAN only, no checkpoint)."""
+
+    upscaler: str = Field(..., max_length=1024, description="ESRGAN model inside models/esrgan.")
+    upscale_factor: int = ranged("upscale_factor")
+    upscale_tile_size: int = ranged("upscale_tile_size")
+    n_threads: int | None = Field(
+        None, ge=-1, le=1024, description="Engine threads (default: the server's n_threads setting)."
+    )
+
+
+class UpscaleRequest(UpscaleFields):
+    """Body of POST /api/generate/upscale."""
 
     model_config = ConfigDict(extra="forbid")
     image: str = Field(
@@ -199,12 +228,6 @@ class UpscaleRequest(BaseModel):
         max_length=MAX_IMAGE_TEXT,
         json_schema_extra=IMAGE_FIELD,
         description=f"Image to upscale ({_IMAGE_TEXT}).",
-    )
-    upscaler: str = Field(..., max_length=1024, description="ESRGAN model inside models/esrgan.")
-    upscale_factor: int = ranged("upscale_factor")
-    upscale_tile_size: int = ranged("upscale_tile_size")
-    n_threads: int | None = Field(
-        None, ge=-1, le=1024, description="Engine threads (default: the server's n_threads setting)."
     )
 
 

@@ -1,54 +1,52 @@
 """The scheduler: owns the worker slots and is the API's entry point to running work.
 
-The work itself happens in jobs/slot.py (one thread per engine worker process).
+The work itself happens in slot.py (one thread per engine worker process).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable
 
 from sdcpp_rest.engine.protocol import EngineContext, LoadCommand, UnloadCommand
 from sdcpp_rest.engine.supervisor import EngineWorkerProcess
-from sdcpp_rest.jobs.scheduler.listener import NoListener, SchedulerListener
-from sdcpp_rest.jobs.scheduler.slot import (
+from sdcpp_rest.events.types import ShuttingDown
+from sdcpp_rest.jobs.scheduler.listener import SchedulerListener
+from sdcpp_rest.jobs.scheduler.shared import (
     CommandBuilder,
     ControlRequest,
     ControlResult,
-    JobPreparationError,
-    WorkerSlot,
+    SlotEnvironment,
     WorkerState,
 )
+from sdcpp_rest.jobs.scheduler.slot import WorkerSlot
 from sdcpp_rest.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
 
 
 class Scheduler:
-    """Owns the worker slots; the API's entry points to running work."""
+    """Owns the worker slots; the entry points to running work (claiming is the slots' own)."""
 
     def __init__(
         self,
         store: JobStore,
         build_command: CommandBuilder,
+        listener: SchedulerListener,
+        *,
         worker_count: int,
         verbose: bool,
         worker_start_timeout_s: float,
-        listener: SchedulerListener | None = None,
     ) -> None:
-        self.store = store
-        self.listener: SchedulerListener = listener or NoListener()
-        self.build_command = build_command
-        self.stopping = threading.Event()
-        self.draining = threading.Event()  # set: slots claim no new job (a graceful stop is waiting)
-        self._work = threading.Condition()
-        self._listeners: list[Callable[[], None]] = []
+        self._env = SlotEnvironment(store, build_command, listener, verbose, worker_start_timeout_s)
         self._slots = [
-            WorkerSlot(self, EngineWorkerProcess(f"w{i}", verbose, worker_start_timeout_s))
+            WorkerSlot(self._env, EngineWorkerProcess(f"w{i}", verbose, worker_start_timeout_s))
             for i in range(worker_count)
         ]
+
+    @property
+    def is_running(self) -> bool:
+        return not self._env.stopping.is_set()
 
     def start(self) -> None:
         for slot in self._slots:
@@ -56,23 +54,27 @@ class Scheduler:
 
     def stop(self) -> None:
         """Stop taking jobs; a running job is requeued (not counted as an attempt) and workers end."""
-        self.stopping.set()
-        self.listener.system("shutting_down")
+        self._env.stopping.set()
+        self._env.listener.system(ShuttingDown())
         self.notify_work()
         for slot in self._slots:
             slot.worker.kill()
         for slot in self._slots:
             slot.join(timeout=15)
 
-    def notify_work(self) -> None:
-        with self._work:
-            self._work.notify_all()
+    def drain(self) -> None:
+        """Claim no new job (a graceful stop waits for the running ones)."""
+        self._env.draining.set()
 
-    def wait_for_work(self, timeout: float) -> None:
-        with self._work:
-            self._work.wait(timeout)
+    def notify_work(self) -> None:
+        """A job was queued: wake the idle slots."""
+        self._env.work.notify()
 
     def cancel_running(self, job_id: str) -> bool:
+        """Ask for a processing job to end; True when a slot of this scheduler was running it (its
+        worker is being stopped). A job claimed a moment ago is cancelled by its slot before it
+        starts, whatever this returns."""
+        self._env.cancels.add(job_id)
         return any(slot.cancel(job_id) for slot in self._slots)
 
     def workers(self) -> list[WorkerState]:
@@ -112,15 +114,3 @@ class Scheduler:
                 return None
             results.append(request.result)
         return results
-
-
-__all__ = ["ControlResult", "EngineContext", "JobPreparationError", "Scheduler", "WorkerState"]
-
-
-__all__ = [
-    "ControlResult",
-    "JobPreparationError",
-    "Scheduler",
-    "SchedulerListener",
-    "WorkerState",
-]

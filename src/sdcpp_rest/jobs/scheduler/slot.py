@@ -13,9 +13,7 @@ import dataclasses
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
 
 from sdcpp_rest.engine.protocol import (
     CommandFailed,
@@ -31,68 +29,20 @@ from sdcpp_rest.engine.protocol import (
     hide_server_folders,
 )
 from sdcpp_rest.engine.supervisor import EngineWorkerProcess, WorkerExited, WorkerStartFailed
-from sdcpp_rest.jobs.job_files import describe_job_files
-from sdcpp_rest.jobs.records import JobPhase, JobRecord
+from sdcpp_rest.errors import ErrorCode
+from sdcpp_rest.events import types as events
+from sdcpp_rest.jobs.commands import describe_job_files
+from sdcpp_rest.jobs.records import JobPhase, JobPreparationError, JobRecord
+from sdcpp_rest.jobs.scheduler.shared import ControlRequest, ControlResult, SlotEnvironment, WorkerState
 from sdcpp_rest.monitoring.log_context import job_log_context
 
 log = logging.getLogger(__name__)
-
-
-if TYPE_CHECKING:
-    from sdcpp_rest.jobs.scheduler.scheduler import Scheduler
 
 # How often a slot with nothing to do looks at the queue even without a wake-up (covers jobs added
 # by another process sharing the database).
 IDLE_POLL_SECONDS = 1.0
 # How long a slot waits for a message before checking for cancel/stop requests.
 RECEIVE_SLICE_SECONDS = 0.25
-
-
-class JobPreparationError(Exception):
-    """A queued job cannot run as stored (e.g. its model file is gone); fail it with this code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class ControlResult:
-    """The outcome of a load or unload run by one worker slot."""
-
-    worker_id: str
-    ok: bool
-    code: str | None = None
-    message: str = ""
-    seconds: float | None = None
-
-
-class ControlRequest:
-    """A load/unload waiting for its slot; the caller waits on `done` (with its own timeout)."""
-
-    def __init__(self, command: LoadCommand | UnloadCommand) -> None:
-        self.command = command
-        self.done = threading.Event()
-        self.result: ControlResult | None = None
-
-    def finish(self, result: ControlResult) -> None:
-        self.result = result
-        self.done.set()
-
-
-# Turns a stored job into the command a worker runs; supplied by the generation service.
-CommandBuilder = Callable[[JobRecord], GenerateCommand]
-
-
-@dataclass(frozen=True)
-class WorkerState:
-    worker_id: str
-    pid: int | None
-    alive: bool
-    job_id: str | None
-    loaded_model: str | None
-    system_info: str = ""
 
 
 class _StepClock:
@@ -112,9 +62,9 @@ class _StepClock:
 
 
 class WorkerSlot(threading.Thread):
-    def __init__(self, scheduler: Scheduler, worker: EngineWorkerProcess) -> None:
+    def __init__(self, env: SlotEnvironment, worker: EngineWorkerProcess) -> None:
         super().__init__(name=f"slot-{worker.worker_id}", daemon=True)
-        self._scheduler = scheduler
+        self._env = env
         self.worker = worker
         self.job_id: str | None = None
         self._cancel_job_id: str | None = None
@@ -148,36 +98,40 @@ class WorkerSlot(threading.Thread):
 
     # --- the slot's own thread ---
     def run(self) -> None:
-        scheduler = self._scheduler
-        while not scheduler.stopping.is_set():
+        env = self._env
+        while not env.stopping.is_set():
             if not self._ensure_worker():
-                scheduler.stopping.wait(IDLE_POLL_SECONDS)
+                env.stopping.wait(IDLE_POLL_SECONDS)
                 continue
             self._run_controls()
-            job = None if scheduler.draining.is_set() else scheduler.store.claim_next(self.worker.worker_id)
+            job = None if env.draining.is_set() else env.store.claim_next(self.worker.worker_id)
             if job is None:
-                scheduler.wait_for_work(IDLE_POLL_SECONDS)
+                env.work.wait(IDLE_POLL_SECONDS)
                 continue
             with self._lock:
                 self.job_id, self._cancel_job_id = job.id, None
-            scheduler.listener.job_changed(job.id)
-            scheduler.listener.queue_changed()
+            env.listener.job_changed(job.id)
+            env.listener.queue_changed()
             try:
                 with job_log_context(job.id, job.owner):
-                    self._execute(job)
+                    if env.cancels.take(job.id):  # cancelled between the claim and now
+                        env.store.mark_cancelled(job.id)
+                    else:
+                        self._execute(job)
             except Exception:  # a bug here must not kill the slot and strand the queue
                 log.exception("unexpected error while running job %s", job.id)
-                scheduler.store.fail(job.id, "INTERNAL_ERROR", "internal error while running the job")
+                env.store.fail(job.id, ErrorCode.INTERNAL_ERROR, "internal error while running the job")
             finally:
                 with self._lock:
                     self.job_id = None
-                scheduler.listener.job_changed(job.id)
-                scheduler.listener.queue_changed()
+                env.cancels.take(job.id)  # a cancel that came too late to matter
+                env.listener.job_changed(job.id)
+                env.listener.queue_changed()
         self._fail_pending_controls("the server is shutting down")
         self.worker.stop()
 
     def _run_controls(self) -> None:
-        while not self._scheduler.stopping.is_set():
+        while not self._env.stopping.is_set():
             try:
                 request = self._controls.get_nowait()
             except queue.Empty:
@@ -187,7 +141,7 @@ class WorkerSlot(threading.Thread):
             except Exception:  # a bug here must not kill the slot; the caller gets an error
                 log.exception("unexpected error while running %s", type(request.command).__name__)
                 request.finish(
-                    ControlResult(self.worker.worker_id, False, "INTERNAL_ERROR", "internal error")
+                    ControlResult(self.worker.worker_id, False, ErrorCode.INTERNAL_ERROR, "internal error")
                 )
 
     def _fail_pending_controls(self, message: str) -> None:
@@ -196,7 +150,9 @@ class WorkerSlot(threading.Thread):
                 request = self._controls.get_nowait()
             except queue.Empty:
                 return
-            request.finish(ControlResult(self.worker.worker_id, False, "SERVICE_UNAVAILABLE", message))
+            request.finish(
+                ControlResult(self.worker.worker_id, False, ErrorCode.SERVICE_UNAVAILABLE, message)
+            )
 
     def _messages(self) -> Iterator[object]:
         """The worker's messages as they come. When the server is stopping the worker is killed, and
@@ -204,13 +160,13 @@ class WorkerSlot(threading.Thread):
         while True:
             message = self.worker.receive(RECEIVE_SLICE_SECONDS)
             if message is None:
-                if self._scheduler.stopping.is_set():
+                if self._env.stopping.is_set():
                     self.worker.kill()
                 continue
             yield message
 
     def _run_control(self, command: LoadCommand | UnloadCommand) -> ControlResult:
-        worker_id, listener = self.worker.worker_id, self._scheduler.listener
+        worker_id, listener = self.worker.worker_id, self._env.listener
         if isinstance(command, LoadCommand) and self.worker.loaded_context == command.context:
             return ControlResult(worker_id, True, seconds=0.0)  # the worker would answer nothing
         model = command.context.model_path if isinstance(command, LoadCommand) else None
@@ -218,31 +174,32 @@ class WorkerSlot(threading.Thread):
             self.worker.send(command)
             for message in self._messages():
                 if isinstance(message, PhaseChanged) and message.phase == JobPhase.LOADING:
-                    listener.system("model_loading", worker_id=worker_id, model=model)
+                    listener.system(events.ModelLoading(worker_id=worker_id, model=model))
                 elif isinstance(message, ModelLoaded):
-                    self.worker.loaded_context = message.context
-                    listener.system("model_loaded", worker_id=worker_id, model=model, seconds=message.seconds)
+                    listener.system(
+                        events.ModelLoaded(worker_id=worker_id, model=model, seconds=message.seconds)
+                    )
                     log.info("worker %s loaded %s in %.1f s", worker_id, model, message.seconds)
                     return ControlResult(worker_id, True, seconds=message.seconds)
                 elif isinstance(message, ModelUnloaded):
-                    self.worker.loaded_context = None
-                    listener.system("model_unloaded", worker_id=worker_id)
+                    listener.system(events.ModelUnloaded(worker_id=worker_id))
                     return ControlResult(worker_id, True)
                 elif isinstance(message, CommandFailed):
-                    if message.code == "MODEL_LOAD_FAILED":
+                    if message.code == ErrorCode.MODEL_LOAD_FAILED:
                         self._replace_worker()
                     return ControlResult(worker_id, False, message.code, hide_server_folders(message.message))
+            raise AssertionError("unreachable: _messages() ends only by raising WorkerExited")
         except WorkerExited as exc:
             detail = f"; last engine messages: {' | '.join(exc.last_log[-3:])}" if exc.last_log else ""
             log.error("engine worker %s %s during %s", worker_id, exc.description, type(command).__name__)
-            listener.system("worker_crashed", worker_id=worker_id, job_id=None, reason=exc.description)
-            if not self._scheduler.stopping.is_set():
+            listener.system(events.WorkerCrashed(worker_id=worker_id, job_id=None, reason=exc.description))
+            if not self._env.stopping.is_set():
                 self._ensure_worker()
             what = f"loading '{model}'" if model else "unloading"
             return ControlResult(
                 worker_id,
                 False,
-                "WORKER_CRASHED",
+                ErrorCode.WORKER_CRASHED,
                 f"the engine worker process {exc.description} while {what}{detail}",
             )
 
@@ -253,19 +210,17 @@ class WorkerSlot(threading.Thread):
             self.worker.start()
         except WorkerStartFailed as exc:
             log.error("engine worker %s could not start: %s", self.worker.worker_id, exc)
-            self._scheduler.listener.system(
-                "worker_start_failed", worker_id=self.worker.worker_id, message=str(exc)
+            self._env.listener.system(
+                events.WorkerStartFailed(worker_id=self.worker.worker_id, message=str(exc))
             )
             return False
-        self._scheduler.listener.system(
-            "worker_started", worker_id=self.worker.worker_id, pid=self.worker.pid
-        )
+        self._env.listener.system(events.WorkerStarted(worker_id=self.worker.worker_id, pid=self.worker.pid))
         return True
 
     def _execute(self, job: JobRecord) -> None:
-        store = self._scheduler.store
+        store = self._env.store
         try:
-            command = self._scheduler.build_command(job)
+            command = self._env.build_command(job)
         except JobPreparationError as exc:
             store.fail(job.id, exc.code, exc.message)
             return
@@ -292,8 +247,8 @@ class WorkerSlot(threading.Thread):
                 total_steps=message.total_steps,
                 step_seconds=average,
             )
-            self._scheduler.listener.job_changed(job.id, engine_time=message.wall_time, snapshot=snapshot)
-            self._scheduler.store.update_progress(
+            self._env.listener.job_changed(job.id, engine_time=message.wall_time, snapshot=snapshot)
+            self._env.store.update_progress(
                 job.id,
                 phase=JobPhase.SAMPLING,
                 current_step=message.step,
@@ -302,27 +257,25 @@ class WorkerSlot(threading.Thread):
             )
             return False
         finished = self._apply(job, command, message, clock)
+        listener, worker_id = self._env.listener, self.worker.worker_id
         if isinstance(message, PhaseChanged):
-            self._scheduler.listener.job_changed(job.id)
+            listener.job_changed(job.id)
         elif isinstance(message, PreviewImage):
-            self._scheduler.listener.job_preview(job.id, message.step, message.jpeg)
+            listener.job_preview(job.id, message.step, message.jpeg)
         elif isinstance(message, ModelLoaded):
-            self._scheduler.listener.system(
-                "model_loaded",
-                worker_id=self.worker.worker_id,
-                model=job.model_name,
-                seconds=round(message.seconds, 3),
+            listener.system(
+                events.ModelLoaded(
+                    worker_id=worker_id, model=job.model_name, seconds=round(message.seconds, 3)
+                )
             )
         elif isinstance(message, ModelUnloaded):
-            self._scheduler.listener.system("model_unloaded", worker_id=self.worker.worker_id)
+            listener.system(events.ModelUnloaded(worker_id=worker_id))
         if isinstance(message, PhaseChanged) and message.phase == JobPhase.LOADING:
-            self._scheduler.listener.system(
-                "model_loading", worker_id=self.worker.worker_id, model=job.model_name
-            )
+            listener.system(events.ModelLoading(worker_id=worker_id, model=job.model_name))
         return finished
 
     def _apply(self, job: JobRecord, command: GenerateCommand, message: object, clock: _StepClock) -> bool:
-        store = self._scheduler.store
+        store = self._env.store
         total = clock.total_steps
         if isinstance(message, PhaseChanged):
             current = total if message.phase in (JobPhase.DECODING, JobPhase.SAVING) else 0
@@ -334,22 +287,19 @@ class WorkerSlot(threading.Thread):
                 step_seconds=clock.add(0),
             )
         elif isinstance(message, ModelLoaded):
-            self.worker.loaded_context = message.context
             log.info(
                 "worker %s loaded %s in %.1f s",
                 self.worker.worker_id,
                 message.context.model_path,
                 message.seconds,
             )
-        elif isinstance(message, ModelUnloaded):
-            self.worker.loaded_context = None
         elif isinstance(message, JobFinished):
             store.complete(job.id, message.files, message.timings)
             log.info("job %s completed in %.1f s", job.id, message.generate_seconds)
             return True
         elif isinstance(message, CommandFailed):
             store.fail(job.id, message.code, hide_server_folders(message.message))
-            if message.code == "MODEL_LOAD_FAILED":
+            if message.code == ErrorCode.MODEL_LOAD_FAILED:
                 self._replace_worker()
             log.warning("job %s failed: %s", job.id, message.message)
             return True
@@ -361,17 +311,17 @@ class WorkerSlot(threading.Thread):
         and a fresh one started."""
         self.worker.kill()
         self.worker.stop()
-        if not self._scheduler.stopping.is_set():
+        if not self._env.stopping.is_set():
             self._ensure_worker()
 
     def _on_worker_exit(self, job: JobRecord, exc: WorkerExited) -> None:
-        store = self._scheduler.store
+        store = self._env.store
         with self._lock:
             cancelled = self._cancel_job_id == job.id
-        if cancelled:
+        if cancelled or self._env.cancels.take(job.id):
             store.mark_cancelled(job.id)
             log.info("job %s cancelled; its worker was stopped", job.id)
-        elif self._scheduler.stopping.is_set():
+        elif self._env.stopping.is_set():
             # A graceful stop: this start does not count as an attempt, the job keeps its place.
             store.requeue(job.id, count_attempt=False)
         else:
@@ -380,14 +330,14 @@ class WorkerSlot(threading.Thread):
             phase = latest.phase if latest and latest.phase else "starting"
             store.fail(
                 job.id,
-                "WORKER_CRASHED",
+                ErrorCode.WORKER_CRASHED,
                 f"the engine worker process {exc.description} while {phase} "
                 f"({describe_job_files(job)}){detail}",
             )
             log.error("engine worker %s %s during job %s", self.worker.worker_id, exc.description, job.id)
-            self._scheduler.listener.system(
-                "worker_crashed", worker_id=self.worker.worker_id, job_id=job.id, reason=exc.description
+            self._env.listener.system(
+                events.WorkerCrashed(worker_id=self.worker.worker_id, job_id=job.id, reason=exc.description)
             )
         # Replace the worker now, so the next job does not wait for the start.
-        if not self._scheduler.stopping.is_set():
+        if not self._env.stopping.is_set():
             self._ensure_worker()

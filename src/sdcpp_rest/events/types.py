@@ -1,0 +1,207 @@
+"""Typed events: one dataclass per kind of message, each with the wire name a WebSocket client sees.
+
+On the wire every event is `{"type": <wire_type>, "data": {...}}`. System events share the wire type
+`system_update` and name themselves in `data.event`. `owner` and `job_id` are for filtering only
+(who may see the event) and never go on the wire unless they are part of `data`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+FINAL_JOB_STATUSES = frozenset({"completed", "failed", "cancelled"})
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every event; subclasses set `wire_type` and say what `data` holds."""
+
+    wire_type: ClassVar[str] = ""
+
+    def data(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @property
+    def droppable(self) -> bool:
+        """Whether a slow client may lose this event under pressure (a newer one supersedes it)."""
+        return False
+
+    def wire(self) -> dict[str, Any]:
+        return {"type": self.wire_type, "data": self.data()}
+
+    @functools.cached_property
+    def wire_text(self) -> str:
+        """Serialised once, however many connections send it."""
+        return json.dumps(self.wire())
+
+
+@dataclass(frozen=True)
+class JobUpdated(Event):
+    """A job's state as clients see it (`payload` holds the spec's job_update fields)."""
+
+    wire_type: ClassVar[str] = "job_update"
+    job_id: str
+    owner: str | None
+    payload: dict[str, Any]
+
+    def data(self) -> dict[str, Any]:
+        return self.payload
+
+    @property
+    def status(self) -> str | None:
+        status = self.payload.get("status")
+        return str(status) if status is not None else None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_JOB_STATUSES
+
+    @property
+    def droppable(self) -> bool:
+        return not self.is_final  # progress: a newer one follows; a final status never is dropped
+
+
+@dataclass(frozen=True)
+class QueueChanged(Event):
+    """The queue after a submit, start, finish, cancel or clear."""
+
+    wire_type: ClassVar[str] = "queue_update"
+    size: int
+    active_generations: int
+    positions: dict[str, int]
+    # The owner of each job in `positions`, so other users' job ids can be removed for a non-admin.
+    position_owners: dict[str, str | None] = field(default_factory=dict)
+    timestamp: int = field(default_factory=now_ms)
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "size": self.size,
+            "active_generations": self.active_generations,
+            "positions": self.positions,
+            "timestamp": self.timestamp,
+        }
+
+    @property
+    def droppable(self) -> bool:
+        return True
+
+    def seen_by(self, user: str | None) -> QueueChanged:
+        """The same update with only `user`'s jobs in `positions`."""
+        mine = {
+            job_id: pos for job_id, pos in self.positions.items() if self.position_owners.get(job_id) == user
+        }
+        return QueueChanged(self.size, self.active_generations, mine, {}, self.timestamp)
+
+
+@dataclass(frozen=True)
+class SystemEvent(Event):
+    """A worker, model or server event; `name` is `data.event` on the wire."""
+
+    wire_type: ClassVar[str] = "system_update"
+    name: ClassVar[str] = ""
+
+    def details(self) -> dict[str, Any]:
+        """The event's own fields, in wire form."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "timestamp"}
+
+    def data(self) -> dict[str, Any]:
+        return {"event": self.name, "timestamp": getattr(self, "timestamp", now_ms()), **self.details()}
+
+
+@dataclass(frozen=True)
+class WorkerStarted(SystemEvent):
+    name: ClassVar[str] = "worker_started"
+    worker_id: str
+    pid: int | None
+    timestamp: int = field(default_factory=now_ms)
+
+
+@dataclass(frozen=True)
+class WorkerStartFailed(SystemEvent):
+    name: ClassVar[str] = "worker_start_failed"
+    worker_id: str
+    message: str
+    timestamp: int = field(default_factory=now_ms)
+
+
+@dataclass(frozen=True)
+class WorkerCrashed(SystemEvent):
+    name: ClassVar[str] = "worker_crashed"
+    worker_id: str
+    job_id: str | None
+    reason: str
+    timestamp: int = field(default_factory=now_ms)
+
+
+@dataclass(frozen=True)
+class ModelLoading(SystemEvent):
+    name: ClassVar[str] = "model_loading"
+    worker_id: str
+    model: str | None
+    timestamp: int = field(default_factory=now_ms)
+
+
+@dataclass(frozen=True)
+class ModelLoaded(SystemEvent):
+    name: ClassVar[str] = "model_loaded"
+    worker_id: str
+    model: str | None
+    seconds: float
+    timestamp: int = field(default_factory=now_ms)
+
+
+@dataclass(frozen=True)
+class ModelUnloaded(SystemEvent):
+    name: ClassVar[str] = "model_unloaded"
+    worker_id: str
+    timestamp: int = field(default_factory=now_ms)
+
+
+@dataclass(frozen=True)
+class ServerRestarting(SystemEvent):
+    name: ClassVar[str] = "restarting"
+    grace_seconds: float
+    timestamp: int = field(default_factory=now_ms)
+
+
+@dataclass(frozen=True)
+class ServerRestarted(SystemEvent):
+    name: ClassVar[str] = "restarted"
+    timestamp: int = field(default_factory=now_ms)
+
+
+@dataclass(frozen=True)
+class ShuttingDown(SystemEvent):
+    name: ClassVar[str] = "shutting_down"
+    timestamp: int = field(default_factory=now_ms)
+
+
+@dataclass(frozen=True)
+class Pong(Event):
+    """The answer to a client's `{"type": "ping"}`."""
+
+    wire_type: ClassVar[str] = "pong"
+
+    def data(self) -> dict[str, Any]:
+        return {}
+
+
+@dataclass(frozen=True)
+class ClientError(Event):
+    """A message the server could not act on (sent to that one connection only)."""
+
+    wire_type: ClassVar[str] = "error"
+    message: str
+    code: str = "INVALID_PARAMETERS"
+
+    def data(self) -> dict[str, Any]:
+        return {"message": self.message, "code": self.code}

@@ -1,0 +1,207 @@
+"""From a request body to the job to store: every name checked, every image decoded and written to
+the job's inputs folder, every default decided (checkpoint, seed, threads, size), before the job is a
+row. A bad request is an error reply that names its field, never a failed job.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from PIL import Image
+
+from sdcpp_rest.catalog.files import COMPONENT_FOLDERS, CatalogError, ModelFiles
+from sdcpp_rest.catalog.service import CatalogService
+from sdcpp_rest.errors import InvalidParameters, ModelNotFound
+from sdcpp_rest.jobs.inputs import (
+    ImageLimits,
+    decode_image,
+    default_size,
+    fit_image,
+    prepare_mask,
+    save_input,
+)
+from sdcpp_rest.jobs.model_refs import (
+    check_options,
+    component_path,
+    controlnet_file,
+    esrgan_file,
+)
+from sdcpp_rest.jobs.params import (
+    ControlNetParams,
+    Img2ImgParams,
+    InpaintingParams,
+    JobMode,
+    JobParams,
+    Text2ImgParams,
+    UpscaleParams,
+)
+from sdcpp_rest.jobs.records import NewJob
+from sdcpp_rest.schemas.generate import (
+    ControlNetRequest,
+    Img2ImgRequest,
+    InpaintingRequest,
+    Text2ImgRequest,
+    UpscaleRequest,
+)
+from sdcpp_rest.schemas.parameters import MAX_SEED
+
+GenerationRequest = Text2ImgRequest | UpscaleRequest  # every mode's body is one of these
+IMAGE_INPUT_FIELDS = ("init_image", "mask_image", "control_image")
+_REQUEST_MODES: tuple[tuple[type[GenerationRequest], JobMode], ...] = (
+    # Most derived first: an InpaintingRequest is an Img2ImgRequest too.
+    (InpaintingRequest, JobMode.INPAINTING),
+    (ControlNetRequest, JobMode.CONTROLNET),
+    (Img2ImgRequest, JobMode.IMG2IMG),
+    (UpscaleRequest, JobMode.UPSCALE),
+    (Text2ImgRequest, JobMode.TEXT2IMG),
+)
+_PARAMS_OF_MODE: dict[JobMode, type[Text2ImgParams]] = {
+    JobMode.TEXT2IMG: Text2ImgParams,
+    JobMode.IMG2IMG: Img2ImgParams,
+    JobMode.INPAINTING: InpaintingParams,
+    JobMode.CONTROLNET: ControlNetParams,
+}
+
+
+def mode_of(request: GenerationRequest) -> JobMode:
+    return next(mode for kind, mode in _REQUEST_MODES if isinstance(request, kind))
+
+
+class JobPlanner:
+    """Checks a generation request against the models folder and turns it into a NewJob."""
+
+    def __init__(
+        self,
+        files: ModelFiles,
+        catalog: CatalogService,
+        job_dir: Callable[[str], Path],
+        loaded_models: Callable[[], list[str]],
+        *,
+        default_model: str | None,
+        default_threads: int,
+        input_limits: ImageLimits,
+    ) -> None:
+        self._files = files
+        self._catalog = catalog
+        self._job_dir = job_dir
+        self._loaded_models = loaded_models
+        self._default_model = default_model
+        self._default_threads = default_threads
+        self.input_limits = input_limits
+
+    def resolve_model_name(self, requested: str | None) -> str:
+        """The checkpoint a request will use: the one it names (file name, hash or short hash), else
+        the configured default, the loaded one, or the only one there is."""
+        if requested:
+            try:
+                return self._files.resolve_checkpoint(requested).name
+            except CatalogError as exc:
+                if exc.outside:
+                    raise InvalidParameters(str(exc), field="model_name") from None
+                # Not a file name: perhaps the hash or short hash the listing shows as the model's id.
+                try:
+                    return self._catalog.get(requested, kind="checkpoint").model.name
+                except ModelNotFound as missing:
+                    raise ModelNotFound(missing.message, field="model_name") from None
+        if self._default_model:
+            return self.resolve_model_name(self._default_model)
+        checkpoints = self._files.list_checkpoints()
+        for loaded in self._loaded_models():
+            for checkpoint in checkpoints:
+                if str(checkpoint.path) == loaded:
+                    return checkpoint.name
+        if len(checkpoints) == 1:
+            return checkpoints[0].name
+        if not checkpoints:
+            raise ModelNotFound(
+                "no checkpoint found: put one in the models folder's checkpoints/", field="model_name"
+            )
+        raise InvalidParameters(
+            "model_name is required: several checkpoints are available (see /api/models)", field="model_name"
+        )
+
+    def check(self, request: GenerationRequest) -> str | None:
+        """Every file the request names exists in its folder; the checkpoint's name (None for upscale)."""
+        if isinstance(request, UpscaleRequest):
+            esrgan_file(self._files, request.upscaler)
+            return None
+        model_name = self.resolve_model_name(request.model_name)
+        for field in COMPONENT_FOLDERS:
+            component_path(self._files, field, getattr(request, field))
+        check_options(self._files, request, request.prompt, request.lora_model_dir, request.taesd_path)
+        if isinstance(request, ControlNetRequest):
+            controlnet_file(self._files, request.control_net)
+        return model_name
+
+    def decode_inputs(
+        self, request: GenerationRequest
+    ) -> tuple[dict[str, Image.Image], tuple[int, int] | None]:
+        """Decoded images by field, fitted to the generation size; and that size (None for upscale
+        and text2img)."""
+        if isinstance(request, UpscaleRequest):
+            return {
+                "init_image": decode_image("image", request.image, self.input_limits).convert("RGB")
+            }, None
+        if not isinstance(request, Img2ImgRequest):
+            return {}, None
+        raw: dict[str, Image.Image] = {}
+        for field in IMAGE_INPUT_FIELDS:
+            value = getattr(request, field, None)
+            if value is not None:  # "" reaches decode_image, which names the field
+                raw[field] = decode_image(field, value, self.input_limits)
+        first = raw.get("init_image") or raw["control_image"]
+        if "mask_image" in raw and raw["mask_image"].size != first.size:
+            mask_size, image_size = raw["mask_image"].size, first.size
+            raise InvalidParameters(
+                f"mask_image: {mask_size[0]}x{mask_size[1]} differs from init_image's "
+                f"{image_size[0]}x{image_size[1]}",
+                field="mask_image",
+            )
+        width, height = default_size(first)
+        size = (request.width or width, request.height or height)
+        fitted: dict[str, Image.Image] = {}
+        for field, image in raw.items():
+            if field == "mask_image" and isinstance(request, InpaintingRequest):
+                image = prepare_mask(image, request.mask_blur, request.invert_mask)
+            else:
+                image = image.convert("RGB")
+            fitted[field] = fit_image(image, size[0], size[1], request.resize_mode)
+        return fitted, size
+
+    def plan(self, request: GenerationRequest, owner: str | None) -> NewJob:
+        """Check the names, decode and store the inputs; the job to add."""
+        mode = mode_of(request)
+        model_name = self.check(request)
+        images, size = self.decode_inputs(request)
+        job_id = str(uuid.uuid4())
+        inputs = {
+            field: save_input(self._job_dir(job_id), field, image).name for field, image in images.items()
+        }
+        threads = request.n_threads if request.n_threads is not None else self._default_threads
+        params: JobParams
+        if isinstance(request, UpscaleRequest):
+            image = images["init_image"]
+            params = UpscaleParams.model_validate(
+                {
+                    **request.model_dump(exclude={"image"}),
+                    "inputs": inputs,
+                    "n_threads": threads,
+                    "width": image.width,
+                    "height": image.height,
+                }
+            )
+            return NewJob(job_id, mode, owner, None, "", 0, 1, params)
+        assert model_name is not None
+        seed = secrets.randbelow(MAX_SEED + 1) if request.seed in ("random", -1) else int(request.seed)
+        resolved: dict[str, object] = {"model_name": model_name, "seed": seed, "n_threads": threads}
+        if size is not None:
+            resolved.update(width=size[0], height=size[1], inputs=inputs)
+        params = _PARAMS_OF_MODE[mode].model_validate(
+            {**request.model_dump(exclude=set(IMAGE_INPUT_FIELDS)), **resolved}
+        )
+        return NewJob(
+            job_id, mode, owner, model_name, request.prompt, seed, request.planned_total_steps(), params
+        )
