@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from sdcpp_rest.errors import ErrorCode
 from sdcpp_rest.jobs.records import ALLOWED_TRANSITIONS, FINAL_STATUSES, JobPhase, JobStatus, NewJob
 from sdcpp_rest.jobs.store import SqlJobStore
 from sdcpp_rest.storage.database import create_database_engine, migrate
-from sdcpp_rest.storage.tables import SCHEMA_VERSION
+from sdcpp_rest.storage.migrations import alembic_config
 from tests.unit.conftest import database_url, text2img_job
 
 
@@ -50,12 +51,12 @@ def test_sqlite_connections_use_wal_journal(engine: Engine) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 
-def test_migrate_twice_keeps_one_schema_version_row(engine: Engine) -> None:
+def test_migrate_twice_keeps_one_alembic_version_row_at_head(engine: Engine) -> None:
     migrate(engine)
 
     with engine.connect() as conn:
-        versions = conn.exec_driver_sql("SELECT version FROM schema_version").scalars().all()
-    assert versions == [SCHEMA_VERSION]
+        versions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+    assert versions == [ScriptDirectory.from_config(alembic_config()).get_current_head()]
 
 
 def test_added_job_is_queued_with_its_fields(store: SqlJobStore) -> None:

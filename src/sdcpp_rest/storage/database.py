@@ -1,14 +1,27 @@
-"""Database engines: SQLite (the embedded default) tuned for durability, or any SQLAlchemy URL."""
+"""Database engines: SQLite (the embedded default) tuned for durability, or any SQLAlchemy URL; and
+migrate(), which brings a database to the newest schema revision (storage/migrations)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from alembic import command
+from alembic.config import Config
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
 
-from sdcpp_rest.storage.tables import SCHEMA_VERSION, metadata, schema_version_table
+from sdcpp_rest.storage.migrations import FIRST_RELEASE_REVISION, alembic_config
+
+log = logging.getLogger(__name__)
+
+# Any fixed number: concurrent start-ups on one PostgreSQL database queue on this advisory lock.
+_POSTGRES_MIGRATION_LOCK = 0x5DC9_A1E3
 
 
 def _enable_sqlite_durability(dbapi_connection: Any, _record: Any) -> None:
@@ -32,9 +45,82 @@ def create_database_engine(url: str) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Create the schema. Version 1 is the first; later versions add numbered steps here."""
-    metadata.create_all(engine)
-    with engine.begin() as conn:
-        current = conn.execute(sa.select(sa.func.max(schema_version_table.c.version))).scalar()
-        if current is None:
-            conn.execute(schema_version_table.insert().values(version=SCHEMA_VERSION))
+    """Bring the database to the newest revision (start-up and admin commands run this), in one
+    transaction holding a lock (SQLite's write lock, a PostgreSQL advisory lock), so a second process
+    starting at the same time waits, then finds nothing left to do."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            _migrate_sqlite(conn)
+            return
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_POSTGRES_MIGRATION_LOCK)))
+            _upgrade_to_head(conn)
+
+
+def _migrate_sqlite(conn: Connection) -> None:
+    # pysqlite opens transactions only before INSERT/UPDATE/DELETE and runs CREATE/DROP outside them.
+    # In autocommit mode the BEGIN is ours: IMMEDIATE takes the write lock before anything is read, and
+    # every statement of the upgrade, DDL included, commits or rolls back together.
+    conn.execution_options(isolation_level="AUTOCOMMIT")
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    try:
+        _upgrade_to_head(conn)
+    except BaseException:
+        # SQLite ends the transaction itself on some errors (a full disk): ROLLBACK only if still open.
+        driver = conn.connection.driver_connection
+        if driver is not None and driver.in_transaction:
+            conn.exec_driver_sql("ROLLBACK")
+        raise
+    conn.exec_driver_sql("COMMIT")
+
+
+def _upgrade_to_head(conn: Connection) -> None:
+    """Decide from what the database holds: alembic_version at head (nothing to do), at an older
+    revision (upgrade), none with the first release's tables (adopt them at 0001, then upgrade), or
+    an empty database (upgrade from nothing)."""
+    config = alembic_config(conn)
+    script = ScriptDirectory.from_config(config)
+    tables = set(sa.inspect(conn).get_table_names())
+    current = _current_revision(conn) if "alembic_version" in tables else None
+    if current == script.get_current_head():
+        return
+    if current is not None and current not in {rev.revision for rev in script.walk_revisions()}:
+        raise RuntimeError(
+            f"the database is at schema revision {current}, which this version of sdcpp-rest does not "
+            "know (a newer version upgraded it): run that version, or restore a backup"
+        )
+    first_release = _first_release_revision(script)
+    if current is None and tables & set(first_release.FIRST_RELEASE_TABLES):
+        _adopt_first_release(conn, config, first_release, tables)
+        current = FIRST_RELEASE_REVISION
+    log.info("upgrading the database schema from %s to %s", current or "nothing", script.get_current_head())
+    command.upgrade(config, "head")
+
+
+def _current_revision(conn: Connection) -> str | None:
+    # Read directly: a MigrationContext would log two INFO lines on every start-up.
+    return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _first_release_revision(script: ScriptDirectory) -> ModuleType:
+    revision = script.get_revision(FIRST_RELEASE_REVISION)
+    assert revision is not None and revision.module is not None
+    return revision.module
+
+
+def _adopt_first_release(conn: Connection, config: Config, first: ModuleType, tables: set[str]) -> None:
+    """Stamp a database of the first release (it had no alembic_version, and version 1 in its own
+    schema_version table) with revision 0001, which it matches, after creating any of 0001's tables it
+    lacks: the first release's admin commands never made model_hashes, only its server did."""
+    if "schema_version" in tables:
+        version = conn.execute(sa.text("SELECT MAX(version) FROM schema_version")).scalar()
+        if version not in (None, 1):
+            raise RuntimeError(f"the database has schema_version {version}, which no release wrote")
+    missing = set(first.FIRST_RELEASE_TABLES) - tables
+    if missing:
+        log.info("creating the first release's tables this database lacks: %s", ", ".join(sorted(missing)))
+        with Operations.context(MigrationContext.configure(conn)):
+            first.create_first_release_tables(tables)
+    log.info("database of the first release: stamped revision %s", FIRST_RELEASE_REVISION)
+    command.stamp(config, FIRST_RELEASE_REVISION)

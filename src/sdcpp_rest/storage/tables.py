@@ -40,14 +40,9 @@ jobs_table = sa.Table(
     sa.Column("sampling_seconds", sa.Float, nullable=True),
     sa.Column("decode_seconds", sa.Float, nullable=True),
     sa.Column("peak_memory_bytes", sa.BigInteger, nullable=True),
+    # The FIFO claim (WHERE status = 'queued' ORDER BY seq) reads the queue's head in index order.
+    sa.Index("ix_jobs_status_seq", "status", "seq"),
 )
-
-schema_version_table = sa.Table(
-    "schema_version", metadata, sa.Column("version", sa.Integer, primary_key=True)
-)
-
-# The version the first release wrote (create_all plus this row); the migrations supersede it.
-SCHEMA_VERSION = 1
 
 users_table = sa.Table(
     "users",
