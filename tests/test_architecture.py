@@ -78,3 +78,20 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (SRC.parents[1] / "README.md").read_text()
     missing = [name for name in Settings.model_fields if f"`{name}`" not in readme]
     assert missing == []
+
+
+def test_errors_module_knows_no_web_framework() -> None:
+    """The engine worker process imports sdcpp_rest.errors: its HTTP rendering lives in the API layer."""
+    tree = ast.parse((SRC / "errors.py").read_text())
+    imported = {
+        name.split(".")[0]
+        for node in ast.walk(tree)
+        for name in (
+            [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else []
+        )
+    }
+    assert imported.isdisjoint({"fastapi", "starlette", "uvicorn", "pydantic"}), imported

@@ -26,6 +26,7 @@ from sdcpp_rest.api import (
     utilities,
     ws,
 )
+from sdcpp_rest.api.error_handlers import install_error_handlers
 from sdcpp_rest.api.image_body import install_body_schemas
 from sdcpp_rest.api.middleware import RequestContextMiddleware
 from sdcpp_rest.auth.service import AuthService
@@ -38,7 +39,6 @@ from sdcpp_rest.catalog.store import ModelHashStore
 from sdcpp_rest.config import Settings
 from sdcpp_rest.container import Services
 from sdcpp_rest.downloads.images import DownloadPolicy, ImageDownloader
-from sdcpp_rest.errors import install_error_handlers
 from sdcpp_rest.events.bus import EventBus
 from sdcpp_rest.jobs.estimate import EstimateService
 from sdcpp_rest.jobs.generation import GenerationService
