@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from sdcpp_rest.api.deps import QueueManageDep, QueueReadDep, ServicesDep
+from sdcpp_rest.api.query_types import QueryInt
 from sdcpp_rest.errors import (
     InvalidParameters,
     JobNotCancellable,
@@ -50,7 +51,9 @@ def _require_job_id(job_id: str, field: str = "jobId") -> str:
 def queue_status(
     services: ServicesDep,
     owner: ReadScope,
-    limit: int = Query(50, ge=0, le=1000, description="Finished jobs to include, newest first (0 = none)."),
+    limit: Annotated[
+        QueryInt, Query(ge=0, le=1000, description="Finished jobs to include, newest first (0 = none).")
+    ] = 50,
 ) -> QueueStatusReply:
     store = services.store
     positions = store.queue_positions()
