@@ -29,6 +29,7 @@ from sdcpp_rest.api import (
 from sdcpp_rest.api.error_handlers import install_error_handlers
 from sdcpp_rest.api.image_body import install_body_schemas
 from sdcpp_rest.api.middleware import RequestContextMiddleware
+from sdcpp_rest.api.openapi import install_openapi_errors
 from sdcpp_rest.auth.service import AuthService
 from sdcpp_rest.auth.store import UserStore
 from sdcpp_rest.auth.tokens import TokenCodec, load_or_create_secret
@@ -243,4 +244,5 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
     ):
         app.include_router(router)
     install_body_schemas(app, generate_modes.BODY_MODELS)
+    install_openapi_errors(app)
     return app
