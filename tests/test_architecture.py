@@ -157,6 +157,7 @@ ALLOWED_FOREIGN_ASSIGNMENTS = {
     ("app.py", "app.state.holder"),  # FastAPI's app state: the one typed holder of the services
     ("app.py", "app.state.restarter"),
     ("api/image_body.py", "app.openapi"),  # FastAPI's documented hook for a custom OpenAPI document
+    ("api/openapi.py", "app.openapi"),
     ("api/ws.py", "subscription.everything"),  # the connection's own subscription, a value object
     ("api/ws.py", "subscription.own_jobs"),
     ("jobs/scheduler/slot.py", "clock.total_steps"),  # the slot's private per-job step clock
@@ -186,3 +187,20 @@ def test_no_attribute_of_a_built_object_is_assigned_from_outside_it() -> None:
                     if (relative, ast.unparse(sub)) not in ALLOWED_FOREIGN_ASSIGNMENTS:
                         offenders.append(f"{relative}:{node.lineno}: {ast.unparse(sub)}")
     assert offenders == []
+
+
+def test_errors_module_knows_no_web_framework() -> None:
+    """The engine worker process imports sdcpp_rest.errors: its HTTP rendering lives in the API layer."""
+    tree = ast.parse((SRC / "errors.py").read_text())
+    imported = {
+        name.split(".")[0]
+        for node in ast.walk(tree)
+        for name in (
+            [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else []
+        )
+    }
+    assert imported.isdisjoint({"fastapi", "starlette", "uvicorn", "pydantic"}), imported

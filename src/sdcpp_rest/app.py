@@ -24,11 +24,12 @@ from sdcpp_rest.api import (
     utilities,
     ws,
 )
+from sdcpp_rest.api.error_handlers import install_error_handlers
 from sdcpp_rest.api.image_body import install_body_schemas
 from sdcpp_rest.api.middleware import RequestContextMiddleware
+from sdcpp_rest.api.openapi import install_openapi_errors
 from sdcpp_rest.config import Settings
 from sdcpp_rest.container import ServicesHolder, build_services, start_services, stop_services
-from sdcpp_rest.errors import install_error_handlers
 from sdcpp_rest.monitoring.http import HttpMetricsMiddleware
 from sdcpp_rest.ops.restart import SHUTDOWN_WAIT_SLACK_SECONDS, ServerRestarter
 
@@ -116,4 +117,5 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
     ):
         app.include_router(router)
     install_body_schemas(app, generate_modes.BODY_MODELS)
+    install_openapi_errors(app)
     return app

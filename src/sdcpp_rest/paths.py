@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 MAX_RELATIVE_PATH_LENGTH = 1024
+# NAME_MAX of Linux file systems (bytes): a longer component makes stat() fail with ENAMETOOLONG
+# instead of "no such file", which callers checking `is_file()` would not expect.
+MAX_PATH_COMPONENT_BYTES = 255
 
 
 class PathOutsideRoot(ValueError):
@@ -15,7 +18,8 @@ def resolve_inside(root: Path, relative: str) -> Path:
     """Resolve `relative` under `root`, following symlinks only while they stay inside `root`.
 
     Refuses absolute paths, `..` components, backslashes (Windows separators smuggled through a Unix
-    server), NUL bytes and anything whose real path leaves the root. The file need not exist.
+    server), NUL bytes, names no file system holds and anything whose real path leaves the root. The
+    file need not exist.
     """
     if not relative or len(relative) > MAX_RELATIVE_PATH_LENGTH:
         raise PathOutsideRoot("path is empty or too long")
@@ -24,6 +28,8 @@ def resolve_inside(root: Path, relative: str) -> Path:
     pure = PurePosixPath(relative)
     if pure.is_absolute() or any(part == ".." for part in pure.parts):
         raise PathOutsideRoot("path must be relative and must not contain '..'")
+    if any(len(part.encode(errors="surrogateescape")) > MAX_PATH_COMPONENT_BYTES for part in pure.parts):
+        raise PathOutsideRoot(f"a path component is longer than {MAX_PATH_COMPONENT_BYTES} bytes")
     try:
         real_root = root.resolve()
         candidate = (real_root / pure).resolve()

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from sdcpp_rest.paths import MAX_RELATIVE_PATH_LENGTH, PathOutsideRoot, resolve_inside
+from sdcpp_rest.paths import (
+    MAX_PATH_COMPONENT_BYTES,
+    MAX_RELATIVE_PATH_LENGTH,
+    PathOutsideRoot,
+    resolve_inside,
+)
 
 
 @pytest.fixture
@@ -80,6 +85,15 @@ def test_refuses_unsafe_relative_paths(root: Path, relative: str) -> None:
 def test_refuses_path_longer_than_the_limit(root: Path) -> None:
     with pytest.raises(PathOutsideRoot):
         resolve_inside(root, "a" * (MAX_RELATIVE_PATH_LENGTH + 1))
+
+
+def test_refuses_a_component_no_file_system_holds(root: Path) -> None:
+    """stat() of such a name fails with ENAMETOOLONG, which `is_file()` raises instead of answering False."""
+    with pytest.raises(PathOutsideRoot, match="longer than"):
+        resolve_inside(root, "checkpoints/" + "a" * (MAX_PATH_COMPONENT_BYTES + 1))
+    with pytest.raises(PathOutsideRoot):
+        resolve_inside(root, "é" * 128)  # 256 bytes in UTF-8
+    assert resolve_inside(root, "a" * MAX_PATH_COMPONENT_BYTES).name == "a" * MAX_PATH_COMPONENT_BYTES
 
 
 def test_path_outside_root_is_a_value_error() -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
 
 from sdcpp_rest.api.deps import OutputsDep
+from sdcpp_rest.api.query_types import QueryBool, QueryInt
 from sdcpp_rest.errors import FileNotFound, InvalidParameters
 from sdcpp_rest.outputs.files import (
     OUTPUT_FILENAME,
@@ -39,10 +42,10 @@ def download_output_v1(
     job_id: str,
     filename: str,
     outputs: OutputsDep,
-    thumb: bool = Query(False, description="Return a JPEG thumbnail instead of the file."),
-    size: int = Query(
-        THUMBNAIL_DEFAULT, ge=THUMBNAIL_MIN, le=THUMBNAIL_MAX, description="Thumbnail edge, px."
-    ),
+    thumb: Annotated[QueryBool, Query(description="Return a JPEG thumbnail instead of the file.")] = False,
+    size: Annotated[
+        QueryInt, Query(ge=THUMBNAIL_MIN, le=THUMBNAIL_MAX, description="Thumbnail edge, px.")
+    ] = THUMBNAIL_DEFAULT,
 ) -> Response:
     response = _output_file(outputs, job_id, filename)
     if not thumb:

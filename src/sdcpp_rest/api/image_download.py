@@ -16,13 +16,9 @@ router = APIRouter(tags=["files"])
     "/api/image/download",
     summary="Download an image from a URL (CORS-free)",
     response_class=Response,
+    # The error answers are in api/error_table.py with every other route's.
     responses={
-        200: {"content": {"image/*": {}}, "description": "The image, with the type detected from its bytes"},
-        400: {"description": "Not an http(s) URL, or its host resolves to a refused address"},
-        413: {"description": "Larger than image_download_max_bytes or max_input_image_pixels"},
-        415: {"description": "The content is not an image"},
-        502: {"description": "The upstream failed, answered an error or redirected too often"},
-        504: {"description": "The download took longer than image_download_timeout_s"},
+        200: {"content": {"image/*": {}}, "description": "The image, with the type detected from its bytes"}
     },
 )
 def download_image(

@@ -11,7 +11,8 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sdcpp_rest.errors import ErrorCode, error_body
+from sdcpp_rest.api.error_handlers import error_body
+from sdcpp_rest.errors import ErrorCode
 from sdcpp_rest.monitoring import log_context
 
 log = logging.getLogger("sdcpp_rest.http")

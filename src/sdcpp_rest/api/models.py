@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from sdcpp_rest.api.deps import CatalogDep, ModelLoadsDep, ModelsManageDep, ModelsReadDep
+from sdcpp_rest.api.query_types import QueryBool, QueryInt
 from sdcpp_rest.catalog.scan import MODEL_TYPES
 from sdcpp_rest.catalog.service import SHORT_HASH_LENGTH, ModelPage, ModelQuery, ModelView
 from sdcpp_rest.errors import InvalidParameters
@@ -87,16 +89,18 @@ def list_models(
     search: str | None = Query(None, max_length=200, description="Case-insensitive part of name or title."),
     sort_by: str = Query("name", description="name, size, date, type or loaded."),
     sort_order: str = Query("asc", description="asc or desc."),
-    limit: int = Query(50, ge=0, le=100000, description="Page size (0 = all)."),
-    page: int = Query(1, ge=1, description="Page number, from 1."),
+    limit: Annotated[QueryInt, Query(ge=0, le=100000, description="Page size (0 = all).")] = 50,
+    page: Annotated[QueryInt, Query(ge=1, description="Page number, from 1.")] = 1,
     modified_after: str | None = Query(None, description="Unix seconds or ISO 8601."),
     modified_before: str | None = Query(None, description="Unix seconds or ISO 8601."),
-    min_size: int | None = Query(None, ge=0, description="Bytes."),
-    max_size: int | None = Query(None, ge=0, description="Bytes."),
+    min_size: Annotated[QueryInt | None, Query(ge=0, description="Bytes.")] = None,
+    max_size: Annotated[QueryInt | None, Query(ge=0, description="Bytes.")] = None,
     size_category: str | None = Query(
         None, description="tiny (<10 MiB), small (<500 MiB), medium (<4 GiB), large (<10 GiB), huge."
     ),
-    loaded: bool | None = Query(None, description="Only models loaded (true) or not loaded (false)."),
+    loaded: Annotated[
+        QueryBool | None, Query(description="Only models loaded (true) or not loaded (false).")
+    ] = None,
     architecture: str | None = Query(None, max_length=50, description="SD1.x, SD2.x, SDXL, SD3, Flux ..."),
     format: str | None = Query(None, max_length=20, description="safetensors, gguf, ckpt or diffusers."),
 ) -> ModelsReply:

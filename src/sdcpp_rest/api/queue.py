@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query
 
 from sdcpp_rest.api.deps import JobsDep, QueueManageDep, QueueReadDep
+from sdcpp_rest.api.query_types import QueryInt
 from sdcpp_rest.errors import InvalidParameters
 from sdcpp_rest.outputs.files import is_job_id
 from sdcpp_rest.schemas.jobs import CancelRequest, JobPublic, QueueBody, QueueStatusReply, StatusReply
@@ -24,7 +27,9 @@ def _require_job_id(job_id: str, field: str = "jobId") -> str:
 def queue_status(
     jobs: JobsDep,
     principal: QueueReadDep,
-    limit: int = Query(50, ge=0, le=1000, description="Finished jobs to include, newest first (0 = none)."),
+    limit: Annotated[
+        QueryInt, Query(ge=0, le=1000, description="Finished jobs to include, newest first (0 = none).")
+    ] = 50,
 ) -> QueueStatusReply:
     view = jobs.list(principal, finished_limit=limit)
     return QueueStatusReply(

@@ -1,0 +1,173 @@
+"""Which errors each route's own code can answer, for the OpenAPI document (see api/openapi.py).
+
+Keyed by (METHOD, path as the document shows it). Only what the route itself raises belongs here: the
+401/403 of its credential and permission checks, the 400/413/422 of its body, the 422 of its query
+parameters and the 500 of any route come from the shared rules in api/openapi.py. Every API route needs
+an entry, even an empty one (tests/unit/test_openapi_table.py checks it), so that adding a route makes
+one think about what it can answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sdcpp_rest.errors import ErrorCode
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One error answer: the status, the code in the body, and what it means for the route."""
+
+    status: int
+    code: ErrorCode
+    meaning: str
+
+
+def _bad(meaning: str) -> Answer:
+    return Answer(400, ErrorCode.INVALID_PARAMETERS, meaning)
+
+
+_JOB_ID = _bad("job_id is not a job id (a UUID such as the one a generation returned)")
+_NO_JOB = Answer(404, ErrorCode.JOB_NOT_FOUND, "no such job, or it belongs to another user")
+_OUTPUT = (
+    _bad("job_id is not a job id, or filename is not a plain output name such as image_0.png"),
+    Answer(404, ErrorCode.FILE_NOT_FOUND, "the job has no such file (not finished, failed or deleted)"),
+)
+# Name checks shared by every generation (and the estimate), made before anything is queued.
+_GENERATION = (
+    _bad(
+        "model_name, a component path, a LoRA or an upscaler names a file outside its folder; several "
+        "checkpoints and no model_name; use_taesd without a TAESD file; a LoRA tag with a bad weight"
+    ),
+    Answer(
+        404,
+        ErrorCode.MODEL_NOT_FOUND,
+        "the checkpoint (or, with no model_name, any checkpoint), a component, LoRA, ControlNet or "
+        "upscaler file is not in its folder (the message names the field)",
+    ),
+)
+_IMAGES = (
+    _bad(
+        "an input image is not valid base64, not PNG/JPEG/WebP, empty, larger than "
+        "max_input_image_bytes or max_input_image_pixels, or a mask of another size; a malformed "
+        "multipart form (field given twice, a file part that is not an image field, bad JSON text)"
+    ),
+    Answer(
+        415,
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        "the content type is neither application/json nor multipart/form-data",
+    ),
+)
+_IMAGE_BODY = (*_GENERATION, *_IMAGES)
+_UPSCALE = (
+    *_IMAGES,
+    _bad("upscaler names a file outside models/esrgan"),
+    Answer(404, ErrorCode.MODEL_NOT_FOUND, "upscaler is not in models/esrgan"),
+)
+_MODEL_ID = (
+    _bad("model_id climbs out of the models folder"),
+    Answer(404, ErrorCode.MODEL_NOT_FOUND, "no model (of this type) has this hash, short hash or name"),
+)
+_LIFECYCLE_TIMEOUT = Answer(
+    503,
+    ErrorCode.SERVICE_UNAVAILABLE,
+    "the worker did not finish in time; the work goes on in the background",
+)
+
+ROUTE_ERRORS: dict[tuple[str, str], tuple[Answer, ...]] = {
+    ("GET", "/api/health"): (),
+    ("GET", "/api/status"): (),
+    ("GET", "/api/version"): (),
+    ("POST", "/api/auth/login"): (
+        _bad("login is not available: auth_method enables none of jwt, pam, unix"),
+        Answer(401, ErrorCode.INVALID_CREDENTIALS, "wrong username or password, or the user is disabled"),
+        Answer(
+            429,
+            ErrorCode.RATE_LIMITED,
+            "too many failed logins for this username or client address in the last minute",
+        ),
+    ),
+    ("POST", "/api/auth/logout"): (),
+    ("GET", "/api/auth/validate"): (),
+    ("POST", "/api/auth/refresh"): (_bad("the caller did not log in with a bearer token"),),
+    ("GET", "/api/auth/me"): (),
+    ("GET", "/api/auth/keys"): (),
+    ("POST", "/api/auth/keys"): (
+        _bad(
+            "user_id names another user and the caller is no admin, or no user would own the key "
+            "(unknown user_id; auth_method=none without user_id)"
+        ),
+    ),
+    ("DELETE", "/api/auth/keys/{key_id}"): (
+        Answer(404, ErrorCode.NOT_FOUND, "no such API key, or it belongs to another user"),
+    ),
+    ("POST", "/api/generate/text2img"): _GENERATION,
+    ("POST", "/api/generate/img2img"): _IMAGE_BODY,
+    ("POST", "/api/generate/inpainting"): _IMAGE_BODY,
+    ("POST", "/api/generate/controlnet"): _IMAGE_BODY,
+    ("POST", "/api/generate/upscale"): _UPSCALE,
+    ("GET", "/api/queue/status"): (),
+    ("GET", "/api/queue/job/{job_id}"): (_JOB_ID, _NO_JOB),
+    ("DELETE", "/api/queue/job/{job_id}"): (
+        _JOB_ID,
+        _NO_JOB,
+        Answer(409, ErrorCode.JOB_NOT_FINISHED, "the job is queued or running: cancel it first"),
+        Answer(503, ErrorCode.SERVICE_UNAVAILABLE, "the job's files could not be removed; try again later"),
+    ),
+    ("POST", "/api/queue/cancel"): (
+        _JOB_ID,
+        _NO_JOB,
+        Answer(409, ErrorCode.JOB_NOT_CANCELLABLE, "the job has already finished, failed or been cancelled"),
+    ),
+    ("POST", "/api/queue/clear"): (),
+    ("GET", "/api/queue/job/{job_id}/output/{filename}"): _OUTPUT,
+    ("GET", "/api/v1/jobs/{job_id}/output/{filename}"): _OUTPUT,
+    ("GET", "/api/samplers"): (),
+    ("GET", "/api/schedulers"): (),
+    ("GET", "/api/parameters"): (),
+    # Bad fields are not errors here: they are the reply's `errors` (200).
+    ("POST", "/api/validate"): (),
+    ("GET", "/api/models"): (
+        _bad(
+            "type, sort_by, sort_order or size_category is not one of its values, or modified_after / "
+            "modified_before is neither Unix seconds nor an ISO 8601 date"
+        ),
+    ),
+    ("GET", "/api/models/types"): (),
+    ("POST", "/api/models/refresh"): (),
+    ("GET", "/api/models/{model_id}"): _MODEL_ID,
+    ("POST", "/api/models/{model_id}/load"): (
+        *_MODEL_ID,
+        Answer(500, ErrorCode.MODEL_LOAD_FAILED, "the engine could not load the checkpoint (the reason)"),
+        _LIFECYCLE_TIMEOUT,
+    ),
+    ("POST", "/api/models/{model_id}/unload"): (
+        *_MODEL_ID,
+        Answer(409, ErrorCode.MODEL_NOT_LOADED, "no worker holds this checkpoint"),
+        Answer(500, ErrorCode.INTERNAL_ERROR, "a worker failed to free the checkpoint"),
+        _LIFECYCLE_TIMEOUT,
+    ),
+    ("POST", "/api/estimate"): _GENERATION,
+    ("GET", "/api/system"): (),
+    ("GET", "/api/config"): (),
+    ("POST", "/api/system/restart"): (
+        Answer(500, ErrorCode.INTERNAL_ERROR, "this server was built without a restarter"),
+    ),
+    ("GET", "/api/image/download"): (
+        _bad(
+            "url is missing, too long, not http(s) or carries credentials, or its host cannot be "
+            "resolved or resolves to a refused (private, loopback, metadata) address"
+        ),
+        Answer(
+            413, ErrorCode.PAYLOAD_TOO_LARGE, "larger than image_download_max_bytes or max_input_image_pixels"
+        ),
+        Answer(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "the downloaded content is not an image"),
+        Answer(
+            502, ErrorCode.UPSTREAM_FAILED, "the upstream failed, answered an error or redirected too often"
+        ),
+        Answer(504, ErrorCode.UPSTREAM_TIMEOUT, "the download took longer than image_download_timeout_s"),
+    ),
+    ("GET", "/metrics"): (
+        Answer(401, ErrorCode.AUTH_REQUIRED, "metrics_token is set and the request does not carry it"),
+    ),
+}
