@@ -16,6 +16,10 @@ ENV_PREFIX = "STABLE_DIFFUSION_"
 AUTH_METHODS = ("none", "jwt", "api_key", "unix", "pam")
 
 
+# The job limits a role may override (role_limits); each is also a setting of its own.
+LIMIT_NAMES = ("max_queued_jobs_per_user", "max_job_pixels", "max_job_steps", "max_submissions_per_minute")
+
+
 class ConfigError(Exception):
     """Invalid configuration: the message is one line naming the setting."""
 
@@ -62,7 +66,22 @@ class Settings(BaseSettings):
     max_concurrent_generations: int = Field(
         1, ge=1, le=64, description="Engine worker processes, each running one generation at a time."
     )
-    n_threads: int = Field(-1, ge=-1, le=1024, description="Engine threads per worker (-1: physical cores).")
+    n_threads: int = Field(
+        -1,
+        ge=-1,
+        le=1024,
+        description="Engine threads per worker (-1: the machine's cores shared among the workers). Never "
+        "more than cores / workers: more engine threads than cores slow every job down.",
+    )
+    scheduling: str = Field(
+        "fifo",
+        pattern="^(fifo|fair)$",
+        description="Which queued job runs next: fifo (first come, first served) or fair (the user with "
+        "the least engine time in the last fair_share_window_s first; first come within a user).",
+    )
+    fair_share_window_s: float = Field(
+        3600.0, gt=0, description="How far back engine time counts for scheduling=fair."
+    )
     default_model: str | None = Field(
         None, description="Checkpoint used when a request names none (default: the loaded or only one)."
     )
@@ -125,6 +144,30 @@ class Settings(BaseSettings):
     trusted_proxies: str = Field(
         "", description="Comma-separated addresses allowed to send X-Unix-User for another user."
     )
+    # --- limits (0 = unlimited; role_limits overrides them per role) ---
+    max_queued_jobs_per_user: int = Field(
+        100, ge=0, description="Jobs a user may have waiting in the queue (429 beyond, with Retry-After)."
+    )
+    max_job_pixels: int = Field(
+        1024 * 1024 * 16,
+        ge=0,
+        description="Largest job: width x height x images, at its largest pass (400 beyond: it never fits).",
+    )
+    max_job_steps: int = Field(
+        1500,
+        ge=0,
+        description="Most sampling steps of one job: steps (plus hires steps) x images (400 beyond).",
+    )
+    max_submissions_per_minute: int = Field(
+        60,
+        ge=0,
+        description="Generation requests a user may make in a minute (429 beyond, with Retry-After).",
+    )
+    role_limits: dict[str, dict[str, int]] = Field(
+        default_factory=lambda: {"admin": dict.fromkeys(LIMIT_NAMES, 0)},
+        description="Per-role overrides of the limits, e.g. {user = {max_queued_jobs_per_user = 10}} "
+        "(TOML) or JSON in the environment. Default: admins unlimited.",
+    )
     login_attempts_per_minute: int = Field(
         5, ge=1, le=1000, description="Failed logins allowed per username and per client address."
     )
@@ -139,6 +182,25 @@ class Settings(BaseSettings):
         if "none" in methods and len(methods) > 1:
             raise ValueError("'none' cannot be combined with other methods")
         return ",".join(methods)
+
+    @field_validator("role_limits")
+    @classmethod
+    def _known_limits(cls, value: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        for role, limits in value.items():
+            unknown = sorted(set(limits) - set(LIMIT_NAMES))
+            if unknown:
+                raise ValueError(
+                    f"role {role!r}: unknown limit(s) {unknown}; known: {', '.join(LIMIT_NAMES)}"
+                )
+            if any(number < 0 for number in limits.values()):
+                raise ValueError(f"role {role!r}: limits are 0 (unlimited) or more")
+        return value
+
+    def engine_threads_per_worker(self, cpu_count: int | None = None) -> int:
+        """Each worker's share of the cores: n_threads when set, but never more than cores / workers."""
+        cores = cpu_count or len(os.sched_getaffinity(0)) or 1
+        share = max(1, cores // self.max_concurrent_generations)
+        return min(self.n_threads, share) if self.n_threads > 0 else share
 
     @field_validator("image_download_allowed_networks")
     @classmethod

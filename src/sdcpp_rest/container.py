@@ -27,10 +27,12 @@ from sdcpp_rest.events.bus import EventBus
 from sdcpp_rest.jobs.commands import JobCommands
 from sdcpp_rest.jobs.estimate import EstimateService
 from sdcpp_rest.jobs.inputs import ImageLimits
+from sdcpp_rest.jobs.limits import LimitPolicy
 from sdcpp_rest.jobs.model_loads import ModelLoads
 from sdcpp_rest.jobs.notifier import JobNotifier
 from sdcpp_rest.jobs.planning import JobPlanner
 from sdcpp_rest.jobs.public import JobPresenter
+from sdcpp_rest.jobs.queue_order import queue_order
 from sdcpp_rest.jobs.retention import OutputRetention
 from sdcpp_rest.jobs.scheduler.listener import FanOutListener
 from sdcpp_rest.jobs.scheduler.scheduler import Scheduler
@@ -94,14 +96,15 @@ def build_services(
     assert settings.database_url is not None  # filled in by Settings
     database = create_database_engine(settings.database_url)
     migrate(database)
-    store = SqlJobStore(database)
+    store = SqlJobStore(database, queue_order(settings.scheduling), settings.fair_share_window_s)
+    threads = settings.engine_threads_per_worker()
     model_files = ModelFiles(settings.models_path, type_folders)
     outputs = OutputStore(settings.output_path)
     bus = bus or EventBus()
     metrics = metrics or ServerMetrics()
     presenter = JobPresenter(store)
     notifier = JobNotifier(store, bus, presenter)
-    commands = JobCommands(model_files, outputs.job_dir, settings.n_threads)
+    commands = JobCommands(model_files, outputs.job_dir, threads)
     scheduler = Scheduler(
         store,
         commands.build,
@@ -122,7 +125,7 @@ def build_services(
         outputs.job_dir,
         scheduler.loaded_models,
         default_model=settings.default_model,
-        default_threads=settings.n_threads,
+        threads_per_worker=threads,
         input_limits=ImageLimits(settings.max_input_image_bytes, settings.max_input_image_pixels),
     )
     retention = OutputRetention(
@@ -145,7 +148,9 @@ def build_services(
         scheduler=scheduler,
         catalog=catalog,
         planner=planner,
-        jobs=JobService(store, planner, scheduler, notifier, presenter, retention, bus),
+        jobs=JobService(
+            store, planner, scheduler, notifier, presenter, retention, bus, LimitPolicy(settings)
+        ),
         model_loads=ModelLoads(scheduler, commands.default_context),
         estimator=EstimateService(store, scheduler, model_files),
         retention=retention,

@@ -99,6 +99,12 @@ class ServiceUnavailable(ApiError):
     code, status_code = ErrorCode.SERVICE_UNAVAILABLE, 503
 
 
+class RateLimited(ApiError):
+    """Too much at once (a full queue, too many requests): try again after Retry-After seconds."""
+
+    code, status_code = ErrorCode.RATE_LIMITED, 429
+
+
 class JobNotFinished(ApiError):
     """A queued or running job cannot be deleted: cancel it first."""
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from sdcpp_rest.api.deps import AuthenticatedDep, AuthServiceDep
+from sdcpp_rest.api.deps import AuthenticatedDep, AuthServiceDep, JobsDep
 from sdcpp_rest.auth.permissions import Permission
 from sdcpp_rest.auth.service import RequestCredentials
 from sdcpp_rest.errors import ApiError, ErrorCode, InvalidParameters
@@ -63,9 +63,9 @@ def refresh(principal: AuthenticatedDep, auth: AuthServiceDep) -> dict[str, str]
     return {"token": auth.refresh(principal), "message": "Token refreshed successfully"}
 
 
-@router.get("/me", summary="The current user")
-def me(principal: AuthenticatedDep) -> dict[str, Any]:
-    return {"user": principal.public()}
+@router.get("/me", summary="The current user and the job limits that apply to them")
+def me(principal: AuthenticatedDep, jobs: JobsDep) -> dict[str, Any]:
+    return {"user": principal.public(), "limits": jobs.limits_for(principal).public()}
 
 
 @router.post("/keys", status_code=201, summary="Create an API key (the secret is shown only here)")

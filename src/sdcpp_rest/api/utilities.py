@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Query
 from pydantic import ValidationError
 
-from sdcpp_rest.api.deps import AuthenticatedDep, PlannerDep
+from sdcpp_rest.api.deps import AuthenticatedDep, JobsDep, PlannerDep
 from sdcpp_rest.errors import ApiError, ErrorCode
 from sdcpp_rest.jobs.planning import JobPlanner
 from sdcpp_rest.schemas.generate import (
@@ -43,9 +43,17 @@ async def schedulers(_: AuthenticatedDep) -> dict[str, Any]:
     return {"schedulers": list(SCHEDULERS), "default": DEFAULT_SCHEDULER}
 
 
-@router.get("/parameters", summary="Generation parameters with their ranges and defaults")
-async def parameters(_: AuthenticatedDep) -> dict[str, Any]:
-    return {"parameters": {name: spec.as_public() for name, spec in PARAMETER_RANGES.items()}}
+@router.get(
+    "/parameters",
+    summary="Generation parameters with their ranges and defaults, and the caller's limits",
+    description="`limits`: the job limits that apply to the caller (0 = unlimited): queued jobs, pixels "
+    "(width x height x images) and sampling steps of one job, generation requests a minute.",
+)
+def parameters(principal: AuthenticatedDep, jobs: JobsDep) -> dict[str, Any]:
+    return {
+        "parameters": {name: spec.as_public() for name, spec in PARAMETER_RANGES.items()},
+        "limits": jobs.limits_for(principal).public(),
+    }
 
 
 @router.post(

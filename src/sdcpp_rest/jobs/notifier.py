@@ -67,14 +67,15 @@ class JobNotifier:
         self._bus.publish(event)
 
     def queue_snapshot(self) -> QueueChanged:
-        queued = sorted(self._store.list_jobs([JobStatus.QUEUED]), key=lambda job: job.seq)
+        queued = self._store.list_jobs([JobStatus.QUEUED])
+        positions = self._store.queue_positions()  # in the order the scheduling policy runs them
         # Jobs processing anywhere (a job is processing from its claim to its end), read from the
         # store like the queue itself, so both are the same moment's view.
         active = self._store.count_by_status()[JobStatus.PROCESSING]
         return QueueChanged(
-            size=len(queued),
+            size=len(positions),
             active_generations=active,
-            positions={job.id: index + 1 for index, job in enumerate(queued)},
+            positions=positions,
             position_owners={job.id: job.owner for job in queued},
         )
 

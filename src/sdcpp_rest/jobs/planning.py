@@ -6,6 +6,7 @@ row. A bad request is an error reply that names its field, never a failed job.
 from __future__ import annotations
 
 import secrets
+import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -81,7 +82,7 @@ class JobPlanner:
         loaded_models: Callable[[], list[str]],
         *,
         default_model: str | None,
-        default_threads: int,
+        threads_per_worker: int,
         input_limits: ImageLimits,
     ) -> None:
         self._files = files
@@ -89,7 +90,7 @@ class JobPlanner:
         self._job_dir = job_dir
         self._loaded_models = loaded_models
         self._default_model = default_model
-        self._default_threads = default_threads
+        self._threads = threads_per_worker
         self.input_limits = input_limits
 
     def resolve_model_name(self, requested: str | None) -> str:
@@ -171,6 +172,10 @@ class JobPlanner:
             fitted[field] = fit_image(image, size[0], size[1], request.resize_mode)
         return fitted, size
 
+    def discard(self, job: NewJob) -> None:
+        """Forget a planned job that will not be added: remove the inputs plan() wrote."""
+        shutil.rmtree(self._job_dir(job.id), ignore_errors=True)
+
     def plan(self, request: GenerationRequest, owner: str | None) -> NewJob:
         """Check the names, decode and store the inputs; the job to add."""
         mode = mode_of(request)
@@ -180,7 +185,9 @@ class JobPlanner:
         inputs = {
             field: save_input(self._job_dir(job_id), field, image).name for field, image in images.items()
         }
-        threads = request.n_threads if request.n_threads is not None else self._default_threads
+        # The worker's share of the cores at most: more engine threads than cores slow every job down.
+        asked = request.n_threads if request.n_threads is not None else -1
+        threads = asked if 0 < asked <= self._threads else self._threads
         params: JobParams
         if isinstance(request, UpscaleRequest):
             image = images["init_image"]

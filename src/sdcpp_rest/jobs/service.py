@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sdcpp_rest.auth.permissions import Principal
-from sdcpp_rest.errors import JobNotCancellable, JobNotFinished, JobNotFound, ServiceUnavailable
+from sdcpp_rest.errors import ApiError, JobNotCancellable, JobNotFinished, JobNotFound, ServiceUnavailable
 from sdcpp_rest.events.bus import EventBus
 from sdcpp_rest.events.types import Event, JobUpdated
+from sdcpp_rest.jobs.limits import JobLimits, LimitPolicy
 from sdcpp_rest.jobs.notifier import JobNotifier
 from sdcpp_rest.jobs.params import JobMode
 from sdcpp_rest.jobs.planning import GenerationRequest, JobPlanner
@@ -111,8 +112,10 @@ class JobService:
         presenter: JobPresenter,
         retention: OutputRetention,
         bus: EventBus,
+        limits: LimitPolicy,
     ) -> None:
         self._store = store
+        self._limits = limits
         self._planner = planner
         self._runner = runner
         self._notifier = notifier
@@ -143,8 +146,16 @@ class JobService:
 
     # --- the front door ---
     def submit(self, request: GenerationRequest, principal: Principal) -> QueuedJob:
-        """Check the request, store its inputs, add the job (a committed row) and wake a worker."""
-        job = self._store.add(self._planner.plan(request, principal.user_id))
+        """Check the caller's limits and the request, store its inputs, add the job (a committed row)
+        and wake a worker."""
+        self._limits.admit(principal, self._store.count_queued(principal.user_id))
+        planned = self._planner.plan(request, principal.user_id)
+        try:
+            self._limits.check_cost(principal, planned)
+        except ApiError:
+            self._planner.discard(planned)  # its input images are on disk already
+            raise
+        job = self._store.add(planned)
         self._runner.notify_work()
         self._notifier.job_changed(job.id)
         self._notifier.queue_changed()
@@ -170,6 +181,10 @@ class JobService:
             active_generations=self._runner.active_generations(),
             running=self._runner.is_running,
         )
+
+    def limits_for(self, principal: Principal) -> JobLimits:
+        """The limits that apply to the caller (0 = unlimited)."""
+        return self._limits.for_principal(principal)
 
     def count_by_status(self) -> dict[JobStatus, int]:
         """How many jobs there are in each status (everyone's: a summary carries no job details)."""

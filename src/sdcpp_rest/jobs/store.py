@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from sdcpp_rest.errors import ErrorCode
 from sdcpp_rest.jobs.params import JobMode, load_params
+from sdcpp_rest.jobs.queue_order import FifoOrder, QueuedJob, QueueOrder
 from sdcpp_rest.jobs.records import (
     FINAL_STATUSES,
     JobPhase,
@@ -50,6 +51,7 @@ class JobStore(Protocol):
     def requeue(self, job_id: str, *, count_attempt: bool) -> bool: ...
     def clear_queued(self, owner: str | None = None) -> list[str]: ...
     def queue_positions(self) -> dict[str, int]: ...
+    def count_queued(self, owner: str | None) -> int: ...
     def recent_completed(self, model_name: str, limit: int) -> list[JobRecord]: ...
     def count_by_status(self) -> dict[JobStatus, int]: ...
     def recover_interrupted(self, max_attempts: int) -> RecoveryReport: ...
@@ -100,8 +102,44 @@ def _timings(m: Any) -> JobTimings | None:
 class SqlJobStore:
     """JobStore on SQLAlchemy Core (SQLite by default, PostgreSQL for a shared deployment)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, order: QueueOrder | None = None, fair_share_window_s: float = 3600.0
+    ) -> None:
         self._engine = engine
+        self._order = order or FifoOrder()
+        self._window_s = fair_share_window_s
+
+    # --- the queue's order (jobs/queue_order.py) ---
+    def _queued_in_order(self, conn: Connection) -> list[str]:
+        rows = conn.execute(
+            sa.select(jobs_table.c.id, jobs_table.c.seq, jobs_table.c.owner)
+            .where(jobs_table.c.status == JobStatus.QUEUED.value)
+            .order_by(jobs_table.c.seq)
+        ).all()
+        queued = [QueuedJob(row.id, row.seq, row.owner) for row in rows]
+        if not self._order.needs_usage or len({job.owner for job in queued}) < 2:
+            return [job.id for job in queued]  # one owner (or fifo): arrival order either way
+        usage, job_seconds = self._recent_engine_time(conn)
+        return self._order.order(queued, usage, job_seconds)
+
+    def _recent_engine_time(self, conn: Connection) -> tuple[dict[str | None, float], float]:
+        """Engine seconds per owner of the jobs started within the window (a running job as far as
+        it got), and the average seconds of the finished ones among them (1 s before any)."""
+        now = time.time()
+        spent = sa.func.coalesce(jobs_table.c.finished_at, now) - jobs_table.c.started_at
+        rows = conn.execute(
+            sa.select(
+                jobs_table.c.owner,
+                sa.func.sum(spent),
+                sa.func.sum(sa.case((jobs_table.c.finished_at.is_not(None), spent), else_=0.0)),
+                sa.func.count(jobs_table.c.finished_at),
+            )
+            .where(jobs_table.c.started_at >= now - self._window_s)
+            .group_by(jobs_table.c.owner)
+        ).all()
+        usage = {row[0]: float(row[1] or 0.0) for row in rows}
+        finished_seconds, finished = sum(float(row[2] or 0.0) for row in rows), sum(row[3] for row in rows)
+        return usage, (finished_seconds / finished if finished else 1.0)
 
     # --- helpers ---
     def _transition(self, conn: Connection, job_id: str, expected: JobStatus, values: dict[str, Any]) -> bool:
@@ -163,17 +201,13 @@ class SqlJobStore:
         # win, and the losers simply try the next row.
         for _ in range(8):
             with self._engine.begin() as conn:
-                row = conn.execute(
-                    sa.select(jobs_table.c.id)
-                    .where(jobs_table.c.status == JobStatus.QUEUED.value)
-                    .order_by(jobs_table.c.seq)
-                    .limit(1)
-                ).first()
-                if row is None:
+                order = self._queued_in_order(conn)
+                if not order:
                     return None
+                job_id = order[0]
                 won = self._transition(
                     conn,
-                    row.id,
+                    job_id,
                     JobStatus.QUEUED,
                     {
                         "status": JobStatus.PROCESSING.value,
@@ -186,7 +220,7 @@ class SqlJobStore:
                     },
                 )
             if won:
-                return self.get(row.id)
+                return self.get(job_id)
         return None
 
     def update_progress(
@@ -285,13 +319,19 @@ class SqlJobStore:
         return cleared
 
     def queue_positions(self) -> dict[str, int]:
+        """Each queued job's place (1 = next) in the order the scheduling policy runs them."""
         with self._engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(jobs_table.c.id)
-                .where(jobs_table.c.status == JobStatus.QUEUED.value)
-                .order_by(jobs_table.c.seq)
-            ).all()
-        return {row.id: index + 1 for index, row in enumerate(rows)}
+            order = self._queued_in_order(conn)
+        return {job_id: index + 1 for index, job_id in enumerate(order)}
+
+    def count_queued(self, owner: str | None) -> int:
+        """Jobs of `owner` waiting in the queue (the local admin's when None)."""
+        query = sa.select(sa.func.count()).where(
+            jobs_table.c.status == JobStatus.QUEUED.value,
+            jobs_table.c.owner.is_(None) if owner is None else jobs_table.c.owner == owner,
+        )
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
 
     def recent_completed(self, model_name: str, limit: int) -> list[JobRecord]:
         """The newest completed jobs of a model that measured their step time (for estimates)."""
