@@ -109,6 +109,7 @@ def build_services(
         store,
         commands.build,
         FanOutListener(notifier, MetricsListener(store, metrics)),
+        commands.model_path,
         worker_count=settings.max_concurrent_generations,
         verbose=settings.verbose,
         worker_start_timeout_s=settings.worker_start_timeout_s,

@@ -146,3 +146,30 @@ def test_fair_scheduling_runs_a_newcomers_job_second(fair: ServerProcess) -> Non
     with sqlite3.connect(fair.data_dir / "sdcpp-rest.db") as db:
         started = [row[0] for row in db.execute("SELECT id FROM jobs ORDER BY started_at")]
     assert started[:2] == [bobs[0], carols], started
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data_dir = prepare_data_dir(tmp_path_factory.mktemp("affinity"), "a.safetensors")
+    prepare_data_dir(data_dir, "b.safetensors")
+    server = ServerProcess(data_dir, env={"STABLE_DIFFUSION_MAX_CONCURRENT_GENERATIONS": "2"}).start()
+    yield server
+    server.stop()
+
+
+def _loads(client: httpx.Client) -> float:
+    metrics = client.get("/metrics").text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("sdcpp_rest_model_load_seconds_count")
+    )
+
+
+def test_two_workers_keep_one_model_each_when_jobs_alternate(two_models: ServerProcess) -> None:
+    """With two workers and two checkpoints used in turn, only the first two jobs load a model."""
+    with two_models.client() as client:
+        for model in ["a.safetensors", "b.safetensors"] * 3:
+            job_id = two_models.submit(client, model_name=model)
+            assert two_models.wait_for(client, job_id)["status"] == "completed"
+        assert _loads(client) == 2

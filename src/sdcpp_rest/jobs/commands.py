@@ -79,6 +79,15 @@ class JobCommands:
         folder = self._files.folder(COMPONENT_FOLDERS["lora_model_dir"])
         return str(folder) if folder.is_dir() else ""
 
+    def model_path(self, job: JobRecord) -> str:
+        """The checkpoint file the job will load, as its engine context names it ("" for none)."""
+        if isinstance(job.params, UpscaleParams):
+            return ""
+        try:
+            return str(self._files.resolve_checkpoint(job.params.model_name).path)
+        except CatalogError:
+            return ""  # it will fail with MODEL_NOT_FOUND on whichever worker takes it
+
     def build(self, job: JobRecord) -> GenerateCommand:
         try:
             if isinstance(job.params, UpscaleParams):

@@ -40,6 +40,8 @@ class JobStore(Protocol):
     def list_jobs(
         self, statuses: Iterable[JobStatus] | None = None, owner: str | None = None, limit: int = 0
     ) -> list[JobRecord]: ...
+    def peek_next(self) -> JobRecord | None: ...
+    def claim(self, job_id: str, worker_id: str) -> JobRecord | None: ...
     def claim_next(self, worker_id: str) -> JobRecord | None: ...
     def update_progress(
         self, job_id: str, *, phase: JobPhase, current_step: int, total_steps: int, step_seconds: float | None
@@ -196,31 +198,42 @@ class SqlJobStore:
         with self._engine.connect() as conn:
             return [_record(row) for row in conn.execute(query)]
 
+    def peek_next(self) -> JobRecord | None:
+        """The job the scheduling policy would run next, unclaimed."""
+        with self._engine.connect() as conn:
+            order = self._queued_in_order(conn)
+        return self.get(order[0]) if order else None
+
+    def claim(self, job_id: str, worker_id: str) -> JobRecord | None:
+        """Claim this queued job for `worker_id`; None when it is no longer queued (another worker,
+        perhaps of another process, took it, or it was cancelled)."""
+        with self._engine.begin() as conn:
+            won = self._transition(
+                conn,
+                job_id,
+                JobStatus.QUEUED,
+                {
+                    "status": JobStatus.PROCESSING.value,
+                    "started_at": time.time(),
+                    "attempts": jobs_table.c.attempts + 1,
+                    "worker_id": worker_id,
+                    "phase": JobPhase.WAITING.value,
+                    "current_step": 0,
+                    "step_seconds": None,
+                },
+            )
+        return self.get(job_id) if won else None
+
     def claim_next(self, worker_id: str) -> JobRecord | None:
         # Several workers may race for the head of the queue; the conditional UPDATE lets exactly one
-        # win, and the losers simply try the next row.
+        # win, and the losers simply try the next one.
         for _ in range(8):
-            with self._engine.begin() as conn:
-                order = self._queued_in_order(conn)
-                if not order:
-                    return None
-                job_id = order[0]
-                won = self._transition(
-                    conn,
-                    job_id,
-                    JobStatus.QUEUED,
-                    {
-                        "status": JobStatus.PROCESSING.value,
-                        "started_at": time.time(),
-                        "attempts": jobs_table.c.attempts + 1,
-                        "worker_id": worker_id,
-                        "phase": JobPhase.WAITING.value,
-                        "current_step": 0,
-                        "step_seconds": None,
-                    },
-                )
-            if won:
-                return self.get(job_id)
+            head = self.peek_next()
+            if head is None:
+                return None
+            claimed = self.claim(head.id, worker_id)
+            if claimed is not None:
+                return claimed
         return None
 
     def update_progress(

@@ -11,6 +11,7 @@ import time
 from sdcpp_rest.engine.protocol import EngineContext, LoadCommand, UnloadCommand
 from sdcpp_rest.engine.supervisor import EngineWorkerProcess
 from sdcpp_rest.events.types import ShuttingDown
+from sdcpp_rest.jobs.scheduler.dispatch import Dispatcher, ModelPathOf
 from sdcpp_rest.jobs.scheduler.listener import SchedulerListener
 from sdcpp_rest.jobs.scheduler.shared import (
     CommandBuilder,
@@ -33,12 +34,16 @@ class Scheduler:
         store: JobStore,
         build_command: CommandBuilder,
         listener: SchedulerListener,
+        model_path_of: ModelPathOf,
         *,
         worker_count: int,
         verbose: bool,
         worker_start_timeout_s: float,
     ) -> None:
-        self._env = SlotEnvironment(store, build_command, listener, verbose, worker_start_timeout_s)
+        dispatcher = Dispatcher(store, model_path_of)
+        self._env = SlotEnvironment(
+            store, build_command, listener, verbose, worker_start_timeout_s, dispatcher
+        )
         self._slots = [
             WorkerSlot(self._env, EngineWorkerProcess(f"w{i}", verbose, worker_start_timeout_s))
             for i in range(worker_count)
@@ -68,7 +73,7 @@ class Scheduler:
 
     def notify_work(self) -> None:
         """A job was queued: wake the idle slots."""
-        self._env.work.notify()
+        self._env.dispatcher.notify()
 
     def cancel_running(self, job_id: str) -> bool:
         """Ask for a processing job to end; True when a slot of this scheduler was running it (its

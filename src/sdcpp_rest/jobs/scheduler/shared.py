@@ -11,26 +11,12 @@ from dataclasses import dataclass, field
 from sdcpp_rest.engine.protocol import GenerateCommand, LoadCommand, UnloadCommand
 from sdcpp_rest.errors import ErrorCode
 from sdcpp_rest.jobs.records import JobRecord
+from sdcpp_rest.jobs.scheduler.dispatch import Dispatcher
 from sdcpp_rest.jobs.scheduler.listener import SchedulerListener
 from sdcpp_rest.jobs.store import JobStore
 
 # Turns a stored job into the command a worker runs (jobs/commands.py).
 CommandBuilder = Callable[[JobRecord], GenerateCommand]
-
-
-class WorkSignal:
-    """Wakes idle slots when a job is queued (or the server stops)."""
-
-    def __init__(self) -> None:
-        self._condition = threading.Condition()
-
-    def notify(self) -> None:
-        with self._condition:
-            self._condition.notify_all()
-
-    def wait(self, timeout: float) -> None:
-        with self._condition:
-            self._condition.wait(timeout)
 
 
 class CancelRequests:
@@ -62,9 +48,9 @@ class SlotEnvironment:
     listener: SchedulerListener
     verbose: bool
     worker_start_timeout_s: float
+    dispatcher: Dispatcher  # which idle slot takes the next job; idle slots wait on it
     stopping: threading.Event = field(default_factory=threading.Event)
     draining: threading.Event = field(default_factory=threading.Event)  # set: claim no new job
-    work: WorkSignal = field(default_factory=WorkSignal)
     cancels: CancelRequests = field(default_factory=CancelRequests)
 
 

@@ -100,13 +100,16 @@ class WorkerSlot(threading.Thread):
     def run(self) -> None:
         env = self._env
         while not env.stopping.is_set():
+            worker_id = self.worker.worker_id
             if not self._ensure_worker():
+                env.dispatcher.leave(worker_id)
                 env.stopping.wait(IDLE_POLL_SECONDS)
                 continue
             self._run_controls()
-            job = None if env.draining.is_set() else env.store.claim_next(self.worker.worker_id)
+            loaded = self.worker.loaded_context.model_path if self.worker.loaded_context else None
+            job = None if env.draining.is_set() else env.dispatcher.claim_for(worker_id, loaded)
             if job is None:
-                env.work.wait(IDLE_POLL_SECONDS)
+                env.dispatcher.wait(worker_id, loaded, IDLE_POLL_SECONDS)
                 continue
             with self._lock:
                 self.job_id, self._cancel_job_id = job.id, None
@@ -127,6 +130,7 @@ class WorkerSlot(threading.Thread):
                 env.cancels.take(job.id)  # a cancel that came too late to matter
                 env.listener.job_changed(job.id)
                 env.listener.queue_changed()
+        self._env.dispatcher.leave(self.worker.worker_id)
         self._fail_pending_controls("the server is shutting down")
         self.worker.stop()
 
