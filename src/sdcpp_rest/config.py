@@ -6,7 +6,7 @@ import ipaddress
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -18,6 +18,22 @@ AUTH_METHODS = ("none", "jwt", "api_key", "unix", "pam")
 
 # The job limits a role may override (role_limits); each is also a setting of its own.
 LIMIT_NAMES = ("max_queued_jobs_per_user", "max_job_pixels", "max_job_steps", "max_submissions_per_minute")
+
+
+MAX_WORKERS = 64
+# A loaded checkpoint takes about its file size in memory, plus activations (measured with the
+# random-weight SD1.5 model: peak RSS about 1.2x the file; bench/bench_model_memory.py).
+LOADED_BYTES_PER_FILE_BYTE = 1.5
+
+
+def _available_memory_bytes() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 class ConfigError(Exception):
@@ -63,8 +79,10 @@ class Settings(BaseSettings):
     )
 
     # --- engine ---
-    max_concurrent_generations: int = Field(
-        1, ge=1, le=64, description="Engine worker processes, each running one generation at a time."
+    max_concurrent_generations: int | Literal["auto"] = Field(
+        1,
+        description="Engine worker processes, each running one generation at a time (1 to 64), or auto: "
+        "one per core while the available memory holds that many copies of the largest checkpoint.",
     )
     n_threads: int = Field(
         -1,
@@ -196,10 +214,27 @@ class Settings(BaseSettings):
                 raise ValueError(f"role {role!r}: limits are 0 (unlimited) or more")
         return value
 
-    def engine_threads_per_worker(self, cpu_count: int | None = None) -> int:
+    @field_validator("max_concurrent_generations")
+    @classmethod
+    def _worker_range(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 1 <= value <= MAX_WORKERS:
+            raise ValueError(f"must be from 1 to {MAX_WORKERS}, or auto")
+        return value
+
+    def worker_count(self, model_bytes: int, available_bytes: int | None = None) -> int:
+        """The engine workers to run: the setting, or for auto one per core while the available
+        memory holds a loaded copy of the largest checkpoint (`model_bytes`) per worker."""
+        if self.max_concurrent_generations != "auto":
+            return int(self.max_concurrent_generations)
+        cores = len(os.sched_getaffinity(0)) or 1
+        available = available_bytes if available_bytes is not None else _available_memory_bytes()
+        per_worker = max(int(model_bytes * LOADED_BYTES_PER_FILE_BYTE), 1)
+        return max(1, min(cores, MAX_WORKERS, available // per_worker))
+
+    def engine_threads_per_worker(self, workers: int, cpu_count: int | None = None) -> int:
         """Each worker's share of the cores: n_threads when set, but never more than cores / workers."""
         cores = cpu_count or len(os.sched_getaffinity(0)) or 1
-        share = max(1, cores // self.max_concurrent_generations)
+        share = max(1, cores // workers)
         return min(self.n_threads, share) if self.n_threads > 0 else share
 
     @field_validator("image_download_allowed_networks")

@@ -97,8 +97,12 @@ def build_services(
     database = create_database_engine(settings.database_url)
     migrate(database)
     store = SqlJobStore(database, queue_order(settings.scheduling), settings.fair_share_window_s)
-    threads = settings.engine_threads_per_worker()
     model_files = ModelFiles(settings.models_path, type_folders)
+    largest_checkpoint = max(
+        (checkpoint.size_bytes for checkpoint in model_files.list_checkpoints()), default=0
+    )
+    workers = settings.worker_count(largest_checkpoint)
+    threads = settings.engine_threads_per_worker(workers)
     outputs = OutputStore(settings.output_path)
     bus = bus or EventBus()
     metrics = metrics or ServerMetrics()
@@ -110,7 +114,7 @@ def build_services(
         commands.build,
         FanOutListener(notifier, MetricsListener(store, metrics)),
         commands.model_path,
-        worker_count=settings.max_concurrent_generations,
+        worker_count=workers,
         verbose=settings.verbose,
         worker_start_timeout_s=settings.worker_start_timeout_s,
     )

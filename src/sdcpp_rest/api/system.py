@@ -33,7 +33,7 @@ def status(services: ServicesDep) -> dict[str, Any]:
             "running": services.scheduler.is_running,
             "queue_size": counts[JobStatus.QUEUED],
             "active_generations": services.scheduler.active_generations(),
-            "max_concurrent_generations": settings.max_concurrent_generations,
+            "max_concurrent_generations": len(services.scheduler.workers()),
         },
         "models": {
             "loaded_count": len(services.scheduler.loaded_models()),

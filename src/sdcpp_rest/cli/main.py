@@ -25,7 +25,9 @@ def _serve_parser(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--models-dir", type=Path, help="models folder (STABLE_DIFFUSION_MODELS_DIR)")
     serve.add_argument("--output-dir", type=Path, help="outputs folder (STABLE_DIFFUSION_OUTPUT_DIR)")
     serve.add_argument("--data-dir", type=Path, help="database and state folder (STABLE_DIFFUSION_DATA_DIR)")
-    serve.add_argument("--max-concurrent-generations", type=int, help="engine worker processes")
+    serve.add_argument(
+        "--max-concurrent-generations", type=_workers, help="engine worker processes (a number, or auto)"
+    )
     serve.add_argument(
         "--socket",
         type=Path,
@@ -34,6 +36,10 @@ def _serve_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     serve.add_argument("--auth-method", help="none, or a comma list of jwt, api_key, unix, pam")
     serve.add_argument("--verbose", action="store_true", default=None, help="debug logging")
+
+
+def _workers(value: str) -> int | str:
+    return value if value == "auto" else int(value)
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterator
 
 from sdcpp_rest.engine.protocol import (
@@ -43,6 +44,10 @@ log = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 1.0
 # How long a slot waits for a message before checking for cancel/stop requests.
 RECEIVE_SLICE_SECONDS = 0.25
+# Progress rows written at most this often while sampling: each write is a transaction with an fsync
+# (synchronous=FULL) that competes with the engine for the same cores, and at small sizes steps come
+# many times a second. Pollers of GET /api/queue/job see a step count at most this old.
+PROGRESS_WRITE_SECONDS = 0.5
 
 
 class _StepClock:
@@ -53,6 +58,16 @@ class _StepClock:
         self.total_seconds = 0.0
         self.count = 0
         self.total_steps = planned_total_steps
+        self._last_write = float("-inf")
+
+    def should_write(self, step: int, total: int) -> bool:
+        """Whether this step's progress goes to the store: the last step of a pass always, others at
+        most every PROGRESS_WRITE_SECONDS (clients get every step over the WebSocket anyway)."""
+        now = time.monotonic()
+        if step >= total or now - self._last_write >= PROGRESS_WRITE_SECONDS:
+            self._last_write = now
+            return True
+        return False
 
     def add(self, seconds: float) -> float | None:
         if seconds > 0:
@@ -252,13 +267,14 @@ class WorkerSlot(threading.Thread):
                 step_seconds=average,
             )
             self._env.listener.job_changed(job.id, engine_time=message.wall_time, snapshot=snapshot)
-            self._env.store.update_progress(
-                job.id,
-                phase=JobPhase.SAMPLING,
-                current_step=message.step,
-                total_steps=message.total_steps,
-                step_seconds=average,
-            )
+            if clock.should_write(message.step, message.total_steps):
+                self._env.store.update_progress(
+                    job.id,
+                    phase=JobPhase.SAMPLING,
+                    current_step=message.step,
+                    total_steps=message.total_steps,
+                    step_seconds=average,
+                )
             return False
         finished = self._apply(job, command, message, clock)
         listener, worker_id = self._env.listener, self.worker.worker_id
