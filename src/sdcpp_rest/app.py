@@ -28,6 +28,7 @@ from sdcpp_rest.api.error_handlers import install_error_handlers
 from sdcpp_rest.api.image_body import install_body_schemas
 from sdcpp_rest.api.middleware import RequestContextMiddleware
 from sdcpp_rest.api.openapi import install_openapi_errors
+from sdcpp_rest.compat import mount_compat_apps
 from sdcpp_rest.config import Settings
 from sdcpp_rest.container import ServicesHolder, build_services, start_services, stop_services
 from sdcpp_rest.monitoring.http import HttpMetricsMiddleware
@@ -118,4 +119,7 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
         app.include_router(router)
     install_body_schemas(app, generate_modes.BODY_MODELS)
     install_openapi_errors(app)
+    # AUTOMATIC1111's /sdapi/v1 and OpenAI's /v1: sub-applications with their own error shapes and
+    # docs, on the same services; the middleware above (request id, body limit, metrics) wraps them.
+    mount_compat_apps(app, holder)
     return app

@@ -44,7 +44,7 @@ class Principal:
     user_id: str | None
     username: str
     role: Role
-    method: str  # none, jwt, api_key, unix, pam
+    method: str  # none, jwt, api_key, unix, pam, basic (HTTP Basic of the compat APIs)
     token_id: str | None = None  # the JWT's jti, so logout/refresh can revoke exactly this token
     token_expires_at: float | None = None
 

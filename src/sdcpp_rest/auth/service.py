@@ -7,6 +7,7 @@ import hmac
 import logging
 import pwd
 import secrets
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 API_KEY_PREFIX = "sdk"
 # uvicorn reports a Unix-socket peer as this host prefix plus its uid (see unix_peer.py).
 UNIX_PEER_PREFIX = "unix-peer:"
+# HTTP Basic clients (AUTOMATIC1111's) send the password with every request, progress polls included,
+# and checking a password hash costs a large part of a CPU second: a verified one is trusted this long.
+BASIC_CACHE_SECONDS = 300.0
+BASIC_CACHE_ENTRIES = 1024
 
 
 class AuthFailed(ApiError):
@@ -84,6 +89,9 @@ class AuthService:
         self.methods = settings.auth_methods
         self._trusted_proxies = {p.strip() for p in settings.trusted_proxies.split(",") if p.strip()}
         self._admin_groups = {g.strip() for g in settings.pam_admin_groups.split(",") if g.strip()}
+        # sha256(username, password) -> (user id, the password hash it was checked against, until when)
+        self._basic_verified: dict[str, tuple[str, str | None, float]] = {}
+        self._basic_lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
@@ -126,6 +134,51 @@ class AuthService:
         if "unix" in self.methods:
             return self._from_unix(credentials)
         return None
+
+    def authenticate_basic(self, username: str, password: str, credentials: RequestCredentials) -> Principal:
+        """HTTP Basic, as AUTOMATIC1111's clients send it: an API key as the password, or the username
+        and password of a user who may log in with one. Failures count like failed logins."""
+        if not self.enabled:
+            return LOCAL_ADMIN
+        if password.startswith(f"{API_KEY_PREFIX}_"):
+            if "api_key" not in self.methods:
+                raise AuthFailed("API keys are not enabled on this server")
+            return self._from_api_key(password)
+        if not {"jwt", "pam"} & self.methods:
+            raise AuthFailed("passwords are not accepted here: send an API key as the Basic password")
+        cache_key = hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
+        cached = self._cached_basic(cache_key)
+        if cached is not None:
+            return self._principal(cached, "basic")
+        keys = (f"user:{username}", f"addr:{credentials.client_host}")
+        wait = self._limiter.retry_after(*keys)
+        if wait:
+            raise LoginRateLimited(wait)
+        user = self._check_password(username, password, credentials)
+        if user is None or not user.enabled:
+            self._limiter.record_failure(*keys)
+            raise AuthFailed("invalid username or password")
+        self._limiter.reset(keys[0])
+        with self._basic_lock:
+            if len(self._basic_verified) >= BASIC_CACHE_ENTRIES:
+                self._basic_verified.clear()
+            expires = time.monotonic() + BASIC_CACHE_SECONDS
+            self._basic_verified[cache_key] = (user.id, user.password_hash, expires)
+        return self._principal(user, "basic")
+
+    def _cached_basic(self, cache_key: str) -> UserRecord | None:
+        """The user of a recently verified username and password, if it still holds: unexpired, the user
+        enabled and their password unchanged since (a new password ends the trust at once)."""
+        with self._basic_lock:
+            entry = self._basic_verified.get(cache_key)
+        if entry is None or entry[2] < time.monotonic():
+            return None
+        user = self.users.get_user(entry[0])
+        if user is None or not user.enabled or user.password_hash != entry[1]:
+            with self._basic_lock:
+                self._basic_verified.pop(cache_key, None)
+            return None
+        return user
 
     def _principal(self, user: UserRecord, method: str, **token: object) -> Principal:
         return Principal(user_id=user.id, username=user.username, role=user.role, method=method, **token)  # type: ignore[arg-type]

@@ -7,15 +7,16 @@ parse, authorize, make one call here and shape the reply.
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
 from sdcpp_rest.auth.permissions import Principal
 from sdcpp_rest.errors import ApiError, JobNotCancellable, JobNotFinished, JobNotFound, ServiceUnavailable
-from sdcpp_rest.events.bus import EventBus
+from sdcpp_rest.events.bus import EventBus, Subscription
 from sdcpp_rest.events.types import Event, JobUpdated
 from sdcpp_rest.jobs.limits import JobLimits, LimitPolicy
 from sdcpp_rest.jobs.notifier import JobNotifier
@@ -102,6 +103,29 @@ class _FinalWaiters:
                     self._finished.discard(job_id)
 
 
+class _LatestPreviews:
+    """The newest live preview of each running job (base64 JPEG), for clients that poll for it
+    rather than follow the events; forgotten once the job is final."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._previews: dict[str, str] = {}
+
+    def on_event(self, event: Event) -> None:
+        if not isinstance(event, JobUpdated):
+            return
+        preview = event.payload.get("preview")
+        with self._lock:
+            if event.is_final:
+                self._previews.pop(event.job_id, None)
+            elif isinstance(preview, dict) and isinstance(preview.get("data"), str):
+                self._previews[event.job_id] = preview["data"]
+
+    def get(self, job_id: str) -> str | None:
+        with self._lock:
+            return self._previews.get(job_id)
+
+
 class JobService:
     def __init__(
         self,
@@ -123,11 +147,14 @@ class JobService:
         self._retention = retention
         self._bus = bus
         self._waiters = _FinalWaiters()
+        self._previews = _LatestPreviews()
         bus.add_listener(self._waiters.on_event)
+        bus.add_listener(self._previews.on_event)
 
     def close(self) -> None:
         """Stop listening to the bus (the bus outlives these services across a restart)."""
         self._bus.remove_listener(self._waiters.on_event)
+        self._bus.remove_listener(self._previews.on_event)
 
     # --- ownership, in one place ---
     @staticmethod
@@ -196,6 +223,57 @@ class JobService:
             if not self._visible_job(job_id, principal).is_final:
                 wait_until_final(timeout)
         return self.get(job_id, principal)
+
+    async def updates(self, job_id: str, principal: Principal, timeout: float) -> AsyncGenerator[JobUpdated, None]:
+        """The job's updates (progress, previews, the final state) as they are published, for callers
+        on the event loop: none if the job is already final; the last one is final unless `timeout`
+        seconds passed first. Woken by the events themselves, no polling, no thread held."""
+        loop = asyncio.get_running_loop()
+        # Subscribe before reading the job: an update between the read and the first wait is kept.
+        connection = self._bus.connect(
+            Subscription(
+                job_ids={job_id}, user=principal.user_id, is_admin=self._owner_filter(principal) is None
+            )
+        )
+        try:
+            job = await asyncio.to_thread(self._visible_job, job_id, principal)
+            if job.is_final:
+                return
+            deadline = loop.time() + timeout
+            while (remaining := deadline - loop.time()) > 0:
+                try:
+                    event = await asyncio.wait_for(connection.next(), remaining)
+                except TimeoutError:
+                    return
+                if isinstance(event, JobUpdated) and event.job_id == job_id:
+                    yield event
+                    if event.is_final:
+                        return
+        finally:
+            self._bus.disconnect(connection)
+
+    async def wait_async(self, job_id: str, principal: Principal, timeout: float) -> JobPublic:
+        """wait() for callers on the event loop (requests that block until their job is done)."""
+        async for _update in self.updates(job_id, principal, timeout):
+            pass
+        return await asyncio.to_thread(self.get, job_id, principal)
+
+    def latest_preview(self, job_id: str, principal: Principal) -> str | None:
+        """The newest live preview (base64 JPEG) of a running job that sends previews, else None."""
+        self._visible_job(job_id, principal)
+        return self._previews.get(job_id)
+
+    def cancel_running(self, principal: Principal) -> tuple[CancelResult, ...]:
+        """Cancel every running job the caller may manage (their own; everyone's for admins); the
+        queued ones stay queued."""
+        running = self._store.list_jobs([JobStatus.PROCESSING], owner=self._owner_filter(principal))
+        results = []
+        for job in sorted(running, key=lambda job: job.seq):
+            try:
+                results.append(self.cancel(job.id, principal))
+            except JobNotCancellable:
+                pass  # it finished meanwhile
+        return tuple(results)
 
     def cancel(self, job_id: str, principal: Principal) -> CancelResult:
         """Cancel a queued job, or end a running one (its worker process is stopped and replaced)."""

@@ -1,0 +1,186 @@
+"""From OpenAI's requests to the native request models: models, sizes, quality, the local extras;
+and the output images in the format asked for."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from PIL import Image
+from pydantic import BaseModel, ValidationError
+
+from sdcpp_rest.catalog.service import CatalogService, ModelView
+from sdcpp_rest.compat.a1111.vocab import NameNotFound, sampler_by_name, scheduler_by_name
+from sdcpp_rest.compat.checkpoints import default_checkpoint, find_checkpoint
+from sdcpp_rest.compat.openai.schemas import GenerationBody, ImageOptions, OutputFormat
+from sdcpp_rest.errors import InvalidParameters, ModelNotFound
+from sdcpp_rest.jobs.planning import GenerationRequest, JobPlanner
+from sdcpp_rest.schemas.generate import Text2ImgRequest
+from sdcpp_rest.schemas.parameters import PARAMETER_RANGES, SAMPLERS, SCHEDULERS
+
+# OpenAI's own model names: a client written for OpenAI sends one of these; the default checkpoint.
+OPENAI_MODEL_PREFIXES = ("dall-e", "gpt-image", "chatgpt-image")
+# Models whose images come back as b64_json unless asked otherwise (OpenAI's rule).
+B64_DEFAULT_PREFIX = "gpt-image"
+# Native sizes of the model families (for size=auto); larger families default to 1024.
+NATIVE_EDGE = {"SD1.x": 512, "SD2.x": 768}
+DEFAULT_EDGE = 1024
+# quality -> sampling steps, around the native default (20).
+QUALITY_STEPS = {"low": 12, "medium": 20, "standard": 20, "high": 30, "hd": 30}
+_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
+# Native field -> OpenAI's parameter (for validation messages and `param`).
+_OPENAI_FIELDS = {
+    "batch_count": "n", "model_name": "model", "sampling_method": "sampler", "init_image": "image",
+    "mask_image": "mask", "width": "size", "height": "size",
+}  # fmt: skip
+_PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
+
+
+def validated(model: type[BaseModel], data: dict[str, Any]) -> GenerationRequest:
+    """The native request, its validation errors reported under OpenAI's parameter names."""
+    try:
+        request = model.model_validate(data)
+    except ValidationError as exc:
+        errors = []
+        for error in exc.errors(include_url=False):
+            location = tuple(_OPENAI_FIELDS.get(str(part), part) for part in error.get("loc", ()))
+            errors.append({**error, "loc": ("body", *location)})
+        raise RequestValidationError(errors) from None
+    assert isinstance(request, Text2ImgRequest)
+    return request
+
+
+def checkpoint_for(model: str | None, planner: JobPlanner, catalog: CatalogService) -> ModelView | None:
+    """The checkpoint of `model`; OpenAI names and none at all mean the default checkpoint."""
+    if not model or model.lower().startswith(OPENAI_MODEL_PREFIXES):
+        return default_checkpoint(planner, catalog)
+    try:
+        return find_checkpoint(catalog, model)
+    except ModelNotFound:
+        raise ModelNotFound(
+            f"The model '{model}' does not exist (see GET /v1/models)", field="model"
+        ) from None
+
+
+def response_format(options: ImageOptions) -> str:
+    if options.response_format:
+        return options.response_format
+    return "b64_json" if (options.model or "").lower().startswith(B64_DEFAULT_PREFIX) else "url"
+
+
+def parse_size(size: str | None, checkpoint: ModelView | None) -> tuple[int, int] | None:
+    """(width, height) of `size`; None for auto (the caller decides: the model's native size, or the
+    input image's size for edits). A size outside the server's limits is a bad request."""
+    if size is None or size.strip().lower() == "auto":
+        return None
+    match = _SIZE.match(size)
+    if not match:
+        raise InvalidParameters(
+            f"Invalid size '{size}': use WIDTHxHEIGHT, e.g. 1024x1024, or auto", field="size"
+        )
+    width, height = int(match[1]), int(match[2])
+    spec = PARAMETER_RANGES["width"]
+    low, high, step = int(spec.minimum), int(spec.maximum), int(spec.step)
+    for edge in (width, height):
+        if not low <= edge <= high or edge % step:
+            raise InvalidParameters(
+                f"Invalid size '{size}': each side must be a multiple of {step} from {low} to {high}",
+                field="size",
+            )
+    return width, height
+
+
+def native_size(checkpoint: ModelView | None) -> tuple[int, int]:
+    edge = NATIVE_EDGE.get(checkpoint.model.architecture or "", DEFAULT_EDGE) if checkpoint else DEFAULT_EDGE
+    return edge, edge
+
+
+def _sampler(name: str | None) -> str | None:
+    if not name:
+        return None
+    if name in SAMPLERS:
+        return name
+    try:
+        return sampler_by_name(name)[0]
+    except NameNotFound:
+        raise InvalidParameters(
+            f"Unknown sampler '{name}' (one of {', '.join(SAMPLERS)})", field="sampler"
+        ) from None
+
+
+def _scheduler(name: str | None) -> str | None:
+    if not name:
+        return None
+    if name in SCHEDULERS:
+        return name
+    mapped = scheduler_by_name(name)
+    if mapped == scheduler_by_name(None) and name.strip().lower() not in ("automatic", "discrete"):
+        raise InvalidParameters(
+            f"Unknown scheduler '{name}' (one of {', '.join(SCHEDULERS)})", field="scheduler"
+        )
+    return mapped
+
+
+@dataclass(frozen=True)
+class Previews:
+    """How many live previews a streaming request wants, and the step interval that spreads them."""
+
+    count: int
+
+    def fields(self, steps: int) -> dict[str, Any]:
+        if self.count <= 0:
+            return {"preview": "none"}
+        return {"preview": "proj", "preview_interval": max(steps // (self.count + 1), 1)}
+
+
+def common_fields(
+    options: ImageOptions, checkpoint: ModelView | None, quality: str | None, previews: Previews
+) -> dict[str, Any]:
+    """Native fields every OpenAI request sets: model, batch, the local extras, previews."""
+    default_steps = int(PARAMETER_RANGES["steps"].default)
+    steps = options.steps or QUALITY_STEPS.get((quality or "").lower(), default_steps)
+    data: dict[str, Any] = {
+        "model_name": checkpoint.model.name if checkpoint else None,
+        "batch_count": options.n or 1,
+        "steps": steps,
+        "seed": "random" if options.seed is None or options.seed < 0 else options.seed,
+        **previews.fields(steps),
+    }
+    optional = {
+        "negative_prompt": options.negative_prompt,
+        "cfg_scale": options.cfg_scale,
+        "sampling_method": _sampler(options.sampler),
+        "scheduler": _scheduler(options.scheduler),
+    }
+    data.update({key: value for key, value in optional.items() if value is not None})
+    return data
+
+
+def text2img(body: GenerationBody, checkpoint: ModelView | None, previews: Previews) -> GenerationRequest:
+    width, height = parse_size(body.size, checkpoint) or native_size(checkpoint)
+    data = {**common_fields(body, checkpoint, body.quality, previews), "prompt": body.prompt}
+    return validated(Text2ImgRequest, {**data, "width": width, "height": height})
+
+
+def encode(png: bytes, output_format: OutputFormat, compression: int | None) -> str:
+    """Base64 of the image in `output_format` (PNGs are passed on as written, infotext and all)."""
+    if output_format == "png":
+        return base64.b64encode(png).decode()
+    with Image.open(io.BytesIO(png)) as image:
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, format=_PIL_FORMATS[output_format], quality=compression or 100)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def reencode(jpeg_base64: str, output_format: OutputFormat) -> str:
+    """A live preview (base64 JPEG) in `output_format`."""
+    if output_format == "jpeg":
+        return jpeg_base64
+    with Image.open(io.BytesIO(base64.b64decode(jpeg_base64))) as image:
+        buffer = io.BytesIO()
+        image.save(buffer, format=_PIL_FORMATS[output_format])
+    return base64.b64encode(buffer.getvalue()).decode()
