@@ -156,6 +156,10 @@ ALLOWED_FOREIGN_ASSIGNMENTS = {
     ("api/deps.py", "request.state.principal"),  # Starlette's per-request state
     ("app.py", "app.state.holder"),  # FastAPI's app state: the one typed holder of the services
     ("app.py", "app.state.restarter"),
+    # The compat sub-applications share the main app's holder; A1111's per-user settings live on its app.
+    ("compat/a1111/app.py", "app.state.holder"),
+    ("compat/a1111/app.py", "app.state.options"),
+    ("compat/openai/app.py", "app.state.holder"),
     ("api/image_body.py", "app.openapi"),  # FastAPI's documented hook for a custom OpenAPI document
     ("api/openapi.py", "app.openapi"),
     ("api/ws.py", "subscription.everything"),  # the connection's own subscription, a value object

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from typing import Annotated
 
 from fastapi import Depends, Request
 
@@ -80,7 +79,8 @@ def basic_or_bearer_principal(request: Request, auth: AuthServiceDep) -> Princip
 def requiring(source: PrincipalSource, permission: Permission, challenge: str) -> Callable[..., Principal]:
     """A dependency letting the request through only for a principal (from `source`) holding `permission`."""
 
-    def dependency(principal: Annotated[Principal | None, Depends(source)]) -> Principal:
+    # Depends as the default: the annotations are strings, and `source` is not a global to resolve.
+    def dependency(principal: Principal | None = Depends(source)) -> Principal:
         if principal is None:
             raise CredentialsRequired("authentication required", challenge)
         if not principal.can(permission):

@@ -41,7 +41,9 @@ class CompatError:
     kind: str  # the exception's class name (AUTOMATIC1111 reports it as `error`)
     field: str | None = None
     headers: dict[str, str] | None = None
-    details: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # validation issues, FastAPI-style
+    details: list[dict[str, Any]] = dataclasses.field(
+        default_factory=list
+    )  # validation issues, FastAPI-style
 
 
 ErrorRenderer = Callable[[Request, CompatError], JSONResponse]
@@ -94,7 +96,14 @@ def install_compat_error_handlers(app: FastAPI, render: ErrorRenderer) -> None:
             code = ErrorCode.INTERNAL_ERROR
         message = str(exc.detail) if exc.detail else code.value
         return render(
-            request, CompatError(exc.status_code, code, message, "HTTPException", headers=dict(exc.headers) if exc.headers else None)
+            request,
+            CompatError(
+                exc.status_code,
+                code,
+                message,
+                "HTTPException",
+                headers=dict(exc.headers) if exc.headers else None,
+            ),
         )
 
     @app.exception_handler(Exception)

@@ -77,6 +77,15 @@ class Engine:
     def _install_idle_progress_callback(self) -> None:
         sd_native.sd_set_progress_callback(self._idle_progress_callback, ctypes.c_void_p(0))
 
+    @staticmethod
+    def _clear_preview_callback() -> None:
+        """The binding's preview callback is process-global too, and the ctypes function it installs
+        is freed when generate_image returns: left in place, the next generation without previews
+        calls freed memory (seen as a SIGSEGV of the worker). NULL it after every generation."""
+        sd_native.sd_set_preview_callback(
+            None, int(sd_native.Preview.PREVIEW_NONE), 1, True, False, ctypes.c_void_p(0)
+        )
+
     def _on_idle_progress(self, _step: int, _steps: int, _seconds: float, _data: ctypes.c_void_p) -> None:
         """Progress outside a generation (tensor loading): nothing to report yet."""
 
@@ -175,6 +184,7 @@ class Engine:
             )
         finally:
             self._install_idle_progress_callback()
+            self._clear_preview_callback()
         return list(images)
 
     def upscale(

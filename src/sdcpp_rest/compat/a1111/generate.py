@@ -190,7 +190,9 @@ async def _upscale_all(
     return results
 
 
-@router.post("/extra-single-image", summary="Upscale one image (ESRGAN models from models/esrgan)")
+@router.post(
+    "/extra-single-image", response_model=None, summary="Upscale one image (ESRGAN models from models/esrgan)"
+)
 async def extra_single_image(
     request: Request,
     body: ExtraSingleBody,
@@ -205,7 +207,7 @@ async def extra_single_image(
     return {"html_info": "", "image": results[0]}
 
 
-@router.post("/extra-batch-images", summary="Upscale several images")
+@router.post("/extra-batch-images", response_model=None, summary="Upscale several images")
 async def extra_batch_images(
     request: Request,
     body: ExtraBatchBody,

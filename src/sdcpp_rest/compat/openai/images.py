@@ -73,15 +73,17 @@ class Reply:
     compression: int | None
     prompt: str
     event_prefix: str  # image_generation or image_edit
+    partial_images: int = 0  # live previews to send when streaming
 
 
-def _reply_of(options: ImageOptions, prompt: str, event_prefix: str) -> Reply:
+def _reply_of(options: ImageOptions, prompt: str, event_prefix: str, partial_images: int = 0) -> Reply:
     return Reply(
         response_format(options),
         options.output_format or "png",
         options.output_compression,
         prompt,
         event_prefix,
+        partial_images,
     )
 
 
@@ -147,7 +149,11 @@ async def _events(
     index = 0
     async for update in follow(jobs, job_id, principal):
         preview = update.payload.get("preview")
-        if isinstance(preview, dict) and isinstance(preview.get("data"), str):
+        if (
+            index < reply.partial_images
+            and isinstance(preview, dict)
+            and isinstance(preview.get("data"), str)
+        ):
             data = await run_in_threadpool(reencode, preview["data"], reply.output_format)
             yield sse(f"{reply.event_prefix}.partial_image", {
                 "b64_json": data, "partial_image_index": index, "created_at": int(time.time()),
@@ -179,8 +185,12 @@ class EventStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, events: AsyncGenerator[bytes, None], on_disconnect: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self, events: AsyncGenerator[bytes, None], on_disconnect: Callable[[], Awaitable[None]]
+    ) -> None:
         super().__init__(headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        # A stream has no length: drop the `content-length: 0` Response gives an empty body.
+        self.raw_headers = [(name, value) for name, value in self.raw_headers if name != b"content-length"]
         self._events = events
         self._on_disconnect = on_disconnect
 
@@ -223,7 +233,7 @@ async def generations(
     checkpoint = checkpoint_for(body.model, planner, catalog)
     previews = Previews((body.partial_images or 0) if body.stream else 0)
     native = text2img(body, checkpoint, previews)
-    reply = _reply_of(body, body.prompt, "image_generation")
+    reply = _reply_of(body, body.prompt, "image_generation", previews.count)
     return await _answer(request, jobs, outputs, native, principal, reply, bool(body.stream))
 
 
@@ -264,7 +274,7 @@ async def edits(
     native = await run_in_threadpool(
         _image_request, form, fields, fields.prompt, fields.quality, previews, planner, catalog
     )
-    reply = _reply_of(fields, fields.prompt, "image_edit")
+    reply = _reply_of(fields, fields.prompt, "image_edit", previews.count)
     return await _answer(request, jobs, outputs, native, principal, reply, bool(fields.stream))
 
 
