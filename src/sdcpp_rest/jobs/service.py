@@ -224,7 +224,9 @@ class JobService:
                 wait_until_final(timeout)
         return self.get(job_id, principal)
 
-    async def updates(self, job_id: str, principal: Principal, timeout: float) -> AsyncGenerator[JobUpdated, None]:
+    async def updates(
+        self, job_id: str, principal: Principal, timeout: float
+    ) -> AsyncGenerator[JobUpdated, None]:
         """The job's updates (progress, previews, the final state) as they are published, for callers
         on the event loop: none if the job is already final; the last one is final unless `timeout`
         seconds passed first. Woken by the events themselves, no polling, no thread held."""

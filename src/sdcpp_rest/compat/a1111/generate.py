@@ -225,7 +225,8 @@ async def extra_batch_images(
 
 def _png_info(body: PngInfoBody, planner: JobPlanner) -> dict[str, Any]:
     image = decode_image("image", body.image, planner.input_limits)
-    texts = {str(key): str(value) for key, value in getattr(image, "text", {}).items()}
+    # PNG text chunks are in `info` (decoding copies the image, which keeps `info`, not `text`).
+    texts = {str(key): value for key, value in image.info.items() if isinstance(value, str)}
     info = texts.get("parameters", "")
     parameters: dict[str, Any] = {}
     if info:
