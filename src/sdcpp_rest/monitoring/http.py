@@ -36,6 +36,10 @@ class HttpMetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            # The router writes the matched route into this same scope dict on its way down.
-            route = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
+            # The router writes the matched route into this same scope dict on its way down; a mounted
+            # sub-application (the compat APIs) adds its mount path to root_path there too.
+            path = getattr(scope.get("route"), "path", None)
+            root = str(scope.get("root_path", ""))
+            mount = root[len(str(scope.get("app_root_path", root))) :]
+            route = mount + path if path else UNMATCHED_ROUTE
             self.metrics.record_request(scope["method"], route, status, time.perf_counter() - started)

@@ -51,7 +51,9 @@ def test_txt2img_answers_images_parameters_and_info_and_is_a_native_job(
     assert job["status"] == "completed" and job["mode"] == "text2img"
     with compat_server.client() as client:
         listed = client.get("/api/queue/status").json()["queue"]["jobs"]
+        metrics = client.get("/metrics").text
     assert _job_id(result) in [entry["id"] for entry in listed]
+    assert 'route="/sdapi/v1/txt2img"' in metrics  # labelled with the mount path, like native routes
 
 
 def test_img2img_with_a_mask_inpaints(api: webuiapi.WebUIApi, compat_server: ServerProcess) -> None:
