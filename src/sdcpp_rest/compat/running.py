@@ -35,6 +35,10 @@ class ClientGone(Exception):
     """The client disconnected before its job ended; the job was cancelled."""
 
 
+# Tells the OpenAI SDK not to retry (it retries 409 and 5xx by default): a retry would be a new job.
+NO_RETRY = {"x-should-retry": "false"}
+
+
 class JobFailed(ApiError):
     """A job that ended failed: its stored error, with a status by its error code."""
 
@@ -44,7 +48,17 @@ class JobFailed(ApiError):
             job.error or "the generation failed",
             code=ErrorCode(code) if code in ErrorCode.__members__ else ErrorCode.GENERATION_FAILED,
             status_code=_FAILURE_STATUS.get(code, 500),
+            headers=NO_RETRY,
         )
+
+
+class JobCancelled(ApiError):
+    """The job was cancelled (by its owner elsewhere, or an admin) before it finished."""
+
+    code, status_code = ErrorCode.JOB_INTERRUPTED, 409
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} was cancelled before it finished", headers=NO_RETRY)
 
 
 class WaitTimedOut(ApiError):

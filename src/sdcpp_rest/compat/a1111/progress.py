@@ -3,6 +3,7 @@ admin's cover every job, as on the native API)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from sdcpp_rest.api.deps import JobsDep
 from sdcpp_rest.auth.permissions import Permission, Principal
 from sdcpp_rest.compat.a1111.deps import CHALLENGE, QueueUser
 from sdcpp_rest.compat.credentials import basic_or_bearer_principal, requiring
+from sdcpp_rest.errors import JobNotFound
 
 router = APIRouter(tags=["progress"])
 QueueReader = Annotated[
@@ -45,7 +47,8 @@ def progress(
     }
     preview = None
     if current is not None and not skip_current_image:
-        preview = jobs.latest_preview(current.id, principal)
+        with contextlib.suppress(JobNotFound):  # deleted since the listing
+            preview = jobs.latest_preview(current.id, principal)
     return {
         "progress": current.progress if current else 0.0,
         "eta_relative": (current.time_remaining or 0) / 1000 if current else 0.0,

@@ -44,7 +44,7 @@ from sdcpp_rest.compat.openai.schemas import (
 )
 from sdcpp_rest.compat.running import (
     ClientGone,
-    JobFailed,
+    JobCancelled,
     OutputImage,
     cancel_quietly,
     follow,
@@ -135,9 +135,7 @@ async def _answer(
     except ClientGone:
         return Response(status_code=CLIENT_CLOSED)
     if job.status == "cancelled":
-        raise JobFailed(
-            job.model_copy(update={"error": "the job was cancelled", "error_code": "JOB_INTERRUPTED"})
-        )
+        raise JobCancelled(job.id)
     images = await run_in_threadpool(read_outputs, outputs, job)
     return await run_in_threadpool(_images_reply, request, job, images, reply)
 
