@@ -57,6 +57,7 @@ def test_generate_b64_json_with_n_2_and_url(client: openai.OpenAI, compat_server
     assert jpeg.output_format == "jpeg" and decode_png(jpeg.data[0].b64_json or "").format == "JPEG"
 
 
+@pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")  # create_variation, still served
 def test_edit_with_and_without_a_mask_and_variation(
     client: openai.OpenAI, compat_server: ServerProcess
 ) -> None:

@@ -81,7 +81,8 @@ async def _generate(
     outputs: OutputsDep,
     store: OptionsStore,
 ) -> GenerationReply | Response:
-    checkpoint = _checkpoint(body, principal, store, planner, catalog)
+    # On a worker thread: finding the default checkpoint lists the checkpoints folder.
+    checkpoint = await run_in_threadpool(_checkpoint, body, principal, store, planner, catalog)
     native = to_native(body, store.get(principal.user_id), checkpoint.model.name if checkpoint else None)
     try:
         job = await run_job(request, jobs, native, principal)

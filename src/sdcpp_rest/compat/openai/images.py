@@ -228,7 +228,8 @@ async def generations(
     catalog: CatalogDep,
     outputs: OutputsDep,
 ) -> Response | ImagesReply:
-    checkpoint = checkpoint_for(body.model, planner, catalog)
+    # On a worker thread: finding the default checkpoint lists the checkpoints folder.
+    checkpoint = await run_in_threadpool(checkpoint_for, body.model, planner, catalog)
     previews = Previews((body.partial_images or 0) if body.stream else 0)
     native = text2img(body, checkpoint, previews)
     reply = _reply_of(body, body.prompt, "image_generation", previews.count)
