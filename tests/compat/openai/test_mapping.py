@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 
-from sdcpp_rest.compat.openai.mapping import Previews, encode, parse_size, response_format
-from sdcpp_rest.compat.openai.schemas import ImageOptions
+from sdcpp_rest.compat.openai.mapping import Previews, encode, parse_size, response_format, with_extra_args
+from sdcpp_rest.compat.openai.schemas import GenerationBody, ImageOptions
 from sdcpp_rest.errors import InvalidParameters
 from tests.compat.conftest import decode_png, png_b64
 
@@ -41,3 +42,19 @@ def test_previews_are_spread_over_the_steps_and_formats_convert() -> None:
     png = base64.b64decode(png_b64())
     assert encode(png, "png", None) == base64.b64encode(png).decode()  # as written, infotext and all
     assert decode_png(encode(png, "webp", 80)).format == "WEBP"
+
+
+def test_sd_server_extra_args_in_the_prompt_fill_what_the_body_does_not_set() -> None:
+    sample = {"sample_steps": 3, "sample_method": "euler", "guidance": {"txt_cfg": 4.5}}
+    tag = json.dumps({"seed": 9, "sample_params": sample})
+    body = GenerationBody(prompt=f"a fox <sd_cpp_extra_args>{tag}</sd_cpp_extra_args>", steps=2)
+    merged, prompt = with_extra_args(body, body.prompt)
+    assert prompt == merged.prompt == "a fox"
+    assert (merged.seed, merged.steps, merged.sampler, merged.cfg_scale) == (
+        9,
+        2,
+        "euler",
+        4.5,
+    )  # body's steps win
+    with pytest.raises(InvalidParameters):
+        with_extra_args(body, "x <sd_cpp_extra_args>not json</sd_cpp_extra_args>")

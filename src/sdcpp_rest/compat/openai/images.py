@@ -31,6 +31,7 @@ from sdcpp_rest.compat.openai.mapping import (
     response_format,
     text2img,
     validated,
+    with_extra_args,
 )
 from sdcpp_rest.compat.openai.schemas import (
     EditFields,
@@ -229,6 +230,7 @@ async def generations(
     outputs: OutputsDep,
 ) -> Response | ImagesReply:
     # On a worker thread: finding the default checkpoint lists the checkpoints folder.
+    body, _prompt = with_extra_args(body, body.prompt)
     checkpoint = await run_in_threadpool(checkpoint_for, body.model, planner, catalog)
     previews = Previews((body.partial_images or 0) if body.stream else 0)
     native = text2img(body, checkpoint, previews)
@@ -268,7 +270,9 @@ async def edits(
     settings: SettingsDep,
 ) -> Response | ImagesReply:
     form = await read_image_form(request, settings.max_input_image_bytes)
-    fields: EditFields = parse_fields(EditFields, form.fields)
+    fields, _prompt = with_extra_args(
+        parse_fields(EditFields, form.fields), str(form.fields.get("prompt", ""))
+    )
     previews = Previews((fields.partial_images or 0) if fields.stream else 0)
     native = await run_in_threadpool(
         _image_request, form, fields, fields.prompt, fields.quality, previews, planner, catalog

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi.exceptions import RequestValidationError
 from PIL import Image
@@ -38,6 +39,9 @@ _OPENAI_FIELDS = {
     "mask_image": "mask", "width": "size", "height": "size",
 }  # fmt: skip
 _PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
+# sd-server's way to pass its own parameters through OpenAI clients: JSON in the prompt, in this tag.
+Options = TypeVar("Options", bound=ImageOptions)
+_EXTRA_ARGS = re.compile(r"<sd_cpp_extra_args>(.*?)</sd_cpp_extra_args>", re.DOTALL)
 
 
 def validated(model: type[BaseModel], data: dict[str, Any]) -> GenerationRequest:
@@ -123,6 +127,52 @@ def _scheduler(name: str | None) -> str | None:
             f"Unknown scheduler '{name}' (one of {', '.join(SCHEDULERS)})", field="scheduler"
         )
     return mapped
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def split_extra_args(prompt: str) -> tuple[str, dict[str, Any]]:
+    """The prompt without sd-server's `<sd_cpp_extra_args>{...}</sd_cpp_extra_args>`, and the local
+    extras that JSON sets (seed, negative_prompt, sample_params' steps, sampler, scheduler and
+    txt_cfg, as sd-server reads them); clients written for sd-server keep working."""
+    match = _EXTRA_ARGS.search(prompt)
+    if match is None:
+        return prompt, {}
+    try:
+        extra = json.loads(match[1])
+    except json.JSONDecodeError:
+        raise InvalidParameters("prompt: <sd_cpp_extra_args> does not hold JSON", field="prompt") from None
+    if not isinstance(extra, dict):
+        raise InvalidParameters("prompt: <sd_cpp_extra_args> must hold a JSON object", field="prompt")
+    sample = _object(extra.get("sample_params"))
+    guidance = _object(sample.get("guidance"))
+    found = {
+        "seed": extra.get("seed"),
+        "negative_prompt": extra.get("negative_prompt"),
+        "steps": sample.get("sample_steps"),
+        "sampler": sample.get("sample_method"),
+        "scheduler": sample.get("scheduler"),
+        "cfg_scale": guidance.get("txt_cfg"),
+    }
+    return _EXTRA_ARGS.sub("", prompt).strip(), {
+        key: value for key, value in found.items() if value is not None
+    }
+
+
+def with_extra_args(options: Options, prompt: str) -> tuple[Options, str]:
+    """`options` with what the prompt's sd-server tag sets (fields the body gives win), and the
+    prompt without the tag."""
+    prompt, extra = split_extra_args(prompt)
+    unset = {key: value for key, value in extra.items() if key not in options.model_fields_set}
+    data = {**options.model_dump(exclude_unset=True), **unset}
+    if "prompt" in type(options).model_fields:
+        data["prompt"] = prompt
+    try:
+        return type(options).model_validate(data), prompt
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
 
 
 @dataclass(frozen=True)
