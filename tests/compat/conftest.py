@@ -24,6 +24,7 @@ from tests.server import ServerProcess, link_or_copy, prepare_data_dir
 OTHER_CHECKPOINT = "second.safetensors"
 ADMIN, ADMIN_PASSWORD = "admin", "admin-password-1"
 USERS = {"bob": "bob-password-1", "carol": "carol-password-1"}
+SUBMISSIONS_PER_MINUTE = 2
 
 
 def prepare_compat_data_dir(data_dir: Path) -> Path:
@@ -48,6 +49,9 @@ def compat_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
         "STABLE_DIFFUSION_AUTH_METHOD": "jwt,api_key",
         "STABLE_DIFFUSION_ADMIN_USERNAME": ADMIN,
         "STABLE_DIFFUSION_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        # Users may submit this many generations a minute (the credential tests submit at most this
+        # many each), so that a third is the 429 with Retry-After that clients must see.
+        "STABLE_DIFFUSION_MAX_SUBMISSIONS_PER_MINUTE": str(SUBMISSIONS_PER_MINUTE),
     }
     process = ServerProcess(data_dir, env=env).start()
     yield process

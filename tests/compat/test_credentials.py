@@ -11,7 +11,7 @@ import openai
 import pytest
 import webuiapi
 
-from tests.compat.conftest import USERS, api_key, login
+from tests.compat.conftest import SUBMISSIONS_PER_MINUTE, USERS, api_key, login
 from tests.server import ServerProcess
 
 SMALL = {"width": 64, "height": 64, "steps": 1}
@@ -75,3 +75,16 @@ def test_openai_bearer_api_key_and_token(compat_auth_server: ServerProcess) -> N
             sdk.models.list()
         assert refused.value.body["type"] == "invalid_request_error"  # type: ignore[index]
     assert httpx.get(f"{base}/models").status_code == 401
+
+    # Over the submission rate: OpenAI's 429 with Retry-After. A submission counts before its files are
+    # looked at, so ones naming a missing LoRA cost no generation.
+    with openai.OpenAI(
+        base_url=base, api_key=api_key(compat_auth_server, "carol", USERS["carol"]), max_retries=0
+    ) as sdk:
+        for _ in range(SUBMISSIONS_PER_MINUTE):
+            with pytest.raises(openai.NotFoundError):
+                sdk.images.generate(prompt="x <lora:missing:1>", size="64x64")
+        with pytest.raises(openai.RateLimitError) as limited:
+            sdk.images.generate(prompt="x <lora:missing:1>", size="64x64")
+        assert int(limited.value.response.headers["retry-after"]) > 0
+        assert limited.value.body["type"] == "rate_limit_error"  # type: ignore[index]
