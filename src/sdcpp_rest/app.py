@@ -21,6 +21,7 @@ from sdcpp_rest.api import (
     ops,
     queue,
     system,
+    users,
     utilities,
     ws,
 )
@@ -28,6 +29,7 @@ from sdcpp_rest.api.error_handlers import install_error_handlers
 from sdcpp_rest.api.image_body import install_body_schemas
 from sdcpp_rest.api.middleware import RequestContextMiddleware
 from sdcpp_rest.api.openapi import install_openapi_errors
+from sdcpp_rest.api.web_ui import install_web_ui
 from sdcpp_rest.compat import mount_compat_apps
 from sdcpp_rest.config import Settings
 from sdcpp_rest.container import ServicesHolder, build_services, start_services, stop_services
@@ -114,6 +116,7 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
         ops.router,
         image_download.router,
         monitoring.router,
+        users.router,
         ws.router,
     ):
         app.include_router(router)
@@ -122,4 +125,5 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
     # AUTOMATIC1111's /sdapi/v1 and OpenAI's /v1: sub-applications with their own error shapes and
     # docs, on the same services; the middleware above (request id, body limit, metrics) wraps them.
     mount_compat_apps(app, holder)
+    install_web_ui(app)  # last: `/` and `/ui/` must not shadow an API route
     return app

@@ -101,6 +101,15 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[Answer, ...]] = {
     ("DELETE", "/api/auth/keys/{key_id}"): (
         Answer(404, ErrorCode.NOT_FOUND, "no such API key, or it belongs to another user"),
     ),
+    ("GET", "/api/users"): (),
+    ("POST", "/api/users"): (
+        _bad("password is shorter than 8 characters"),
+        Answer(409, ErrorCode.INVALID_PARAMETERS, "username is taken"),
+    ),
+    ("PATCH", "/api/users/{user_id}"): (
+        _bad("password is shorter than 8 characters, or the caller would disable or demote themselves"),
+        Answer(404, ErrorCode.NOT_FOUND, "no user has this id"),
+    ),
     ("POST", "/api/generate/text2img"): _GENERATION,
     ("POST", "/api/generate/img2img"): _IMAGE_BODY,
     ("POST", "/api/generate/inpainting"): _IMAGE_BODY,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, Body, Query
 from pydantic import ValidationError
@@ -22,7 +22,9 @@ from sdcpp_rest.schemas.jobs import ValidateReply, ValidationIssue
 from sdcpp_rest.schemas.parameters import (
     DEFAULT_SAMPLER,
     DEFAULT_SCHEDULER,
+    HIRES_LATENT_UPSCALERS,
     PARAMETER_RANGES,
+    RESIZE_MODES,
     SAMPLERS,
     SCHEDULERS,
 )
@@ -53,6 +55,12 @@ def parameters(principal: AuthenticatedDep, jobs: JobsDep) -> dict[str, Any]:
     return {
         "parameters": {name: spec.as_public() for name, spec in PARAMETER_RANGES.items()},
         "limits": jobs.limits_for(principal).public(),
+        # The choices of the text fields that take a fixed word (the web UI's lists come from here).
+        "vocabularies": {
+            "resize_mode": list(RESIZE_MODES),
+            "hires_upscaler": list(HIRES_LATENT_UPSCALERS),  # or an ESRGAN model's name
+            "preview": list(get_args(Text2ImgRequest.model_fields["preview"].annotation)),
+        },
     }
 
 
