@@ -183,7 +183,11 @@ def test_every_route_answers_guest_user_and_admin_as_the_spec_says(auth_server: 
                 method = method.upper()
                 route = (method, path)
                 url = path.format(
-                    job_id=uuid.uuid4(), filename="image_0.png", model_id="nothing", key_id="nokey"
+                    job_id=uuid.uuid4(),
+                    filename="image_0.png",
+                    model_id="nothing",
+                    key_id="nokey",
+                    user_id="nouser",
                 )
                 admin_only = path.startswith(ADMIN_ONLY_PREFIXES) and route not in ADMIN_ONLY_EXCEPTIONS
                 for role in ("guest", "user", "admin"):

@@ -4,6 +4,7 @@
 
 import { ApiError, api, imageAsDataUrl, splitFieldErrors } from "../api.js";
 import { debounce, formatBytes, formatSeconds, h, replace, toast } from "../dom.js";
+import { FINAL_STATUSES } from "../live.js";
 import { loadForm, saveForm } from "../prefs.js";
 import { loadVocab } from "../vocab.js";
 import { GenerateForm } from "./generate_form.js";
@@ -51,6 +52,10 @@ export class GeneratePage {
         event.preventDefault();
         this.submit();
       }
+    });
+    // A finished job changes the queue and what the estimate has learned from.
+    this.ctx.live.addEventListener("job", (event) => {
+      if (FINAL_STATUSES.has(event.detail.status) && !this.el.hidden) this.check();
     });
     // A pasted image goes to the image input that has the focus, else the first one on show.
     document.addEventListener("paste", (event) => this.paste(event));
