@@ -41,7 +41,8 @@ WATCH_CARDS = """() => {
       if (!card.querySelector('.job-preview').hidden) window.seenStates.add('preview');
     }
   };
-  new MutationObserver(record).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+  const everything = {subtree: true, childList: true, characterData: true, attributes: true};
+  new MutationObserver(record).observe(document.body, everything);
 }"""
 
 
@@ -104,7 +105,9 @@ def test_log_in_generate_watch_it_live_and_reuse_it_from_the_gallery(
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_role("img", name="a lighthouse at dusk")).to_be_visible()
     expect(dialog.locator("dd", has_text="1234")).to_be_visible()
-    expect(dialog.get_by_role("link", name="Download")).to_have_attribute("download", re.compile(r"image_0\.png$"))
+    expect(dialog.get_by_role("link", name="Download")).to_have_attribute(
+        "download", re.compile(r"image_0\.png$")
+    )
     shot(page, "gallery-detail")
     dialog.get_by_role("button", name="Use these settings again").click()
 
@@ -144,7 +147,8 @@ def test_paint_a_mask_and_run_inpainting(server: ServerProcess, page: Page, tmp_
         """async () => { const c = document.createElement('canvas'); c.width = c.height = 64;
         const x = c.getContext('2d'); x.fillStyle = '#2a7'; x.fillRect(0, 0, 64, 64);
         const blob = await new Promise((done) => c.toBlob(done, 'image/png'));
-        const t = new DataTransfer(); t.items.add(new File([blob], 'dropped.png', {type: 'image/png'})); return t; }"""
+        const t = new DataTransfer();
+        t.items.add(new File([blob], 'dropped.png', {type: 'image/png'})); return t; }"""
     )
     zone.dispatch_event("drop", {"dataTransfer": drop})
     expect(zone).to_contain_text("dropped.png, 64×64")
@@ -176,7 +180,9 @@ def test_paint_a_mask_and_run_inpainting(server: ServerProcess, page: Page, tmp_
     job_id = card.get_attribute("data-job-id")
     with server.client() as client:
         token = client.post("/api/auth/login", json={"username": ADMIN, "password": ADMIN_PASSWORD}).json()
-        job = client.get(f"/api/queue/job/{job_id}", headers={"Authorization": f"Bearer {token['token']}"}).json()
+        job = client.get(
+            f"/api/queue/job/{job_id}", headers={"Authorization": f"Bearer {token['token']}"}
+        ).json()
     assert job["mode"] == "inpainting" and job["status"] == "completed", job
     check_no_errors(page)
 
@@ -202,7 +208,9 @@ def test_an_invalid_field_shows_the_api_message_beside_it(server: ServerProcess,
     check_no_errors(page, allowed=("422",))
 
 
-def test_every_page_fits_a_phone_without_sideways_scrolling(server: ServerProcess, context: BrowserContext) -> None:
+def test_every_page_fits_a_phone_without_sideways_scrolling(
+    server: ServerProcess, context: BrowserContext
+) -> None:
     page = open_page(context)
     log_in(page, server, ADMIN, ADMIN_PASSWORD)
     for viewport, prefix in ((PHONE, "phone-"), (DESKTOP, "")):

@@ -1,0 +1,95 @@
+"""The web UI with authentication off (the default): no login, keyboard use, the served files'
+headers, the dark theme, and an image sent from the gallery to the upscale mode."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.server import ServerProcess
+from tests.ui.conftest import check_no_errors, go_to, shot, start_ui_server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    process = start_ui_server(tmp_path_factory, {})
+    yield process
+    process.stop()
+
+
+def test_the_server_serves_the_page_itself_and_the_api_stays_where_it_was(server: ServerProcess) -> None:
+    with server.client() as client:
+        index = client.get("/")
+        assert index.status_code == 200 and index.headers["content-type"].startswith("text/html")
+        assert "script-src 'self'" in index.headers["content-security-policy"]
+        module = client.get("/ui/js/main.js")
+        assert module.status_code == 200 and "javascript" in module.headers["content-type"]
+        assert client.get("/ui/app.css").headers["content-type"].startswith("text/css")
+        missing = client.get("/no-such-page")
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "NOT_FOUND"
+        assert client.get("/docs").status_code == 200
+        assert client.get("/api/health").json()["status"] == "healthy"
+        # Every file the page loads is served from the package: nothing from a CDN or font host.
+        assert "http" not in index.text.replace('href="docs"', "")
+
+
+def test_without_auth_the_page_opens_on_generate_and_works_by_keyboard(
+    server: ServerProcess, page: Page
+) -> None:
+    page.goto(server.url + "/")
+    expect(page.get_by_role("heading", name="Generate")).to_be_visible()
+    expect(page.get_by_role("heading", name="Log in")).to_have_count(0)
+    expect(page.get_by_text("Authentication is off")).to_be_visible()
+    expect(page.get_by_role("button", name="Log out")).to_be_hidden()
+
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    nav = page.get_by_role("navigation", name="Main")
+    page.keyboard.press("Tab")
+    expect(nav.get_by_role("link", name="Generate")).to_be_focused()
+    for _ in range(2):
+        page.keyboard.press("Tab")
+    expect(nav.get_by_role("link", name="Gallery")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Gallery")).to_be_visible()
+    go_to(page, "Generate")
+
+    prompt = page.get_by_label("Prompt", exact=True)
+    prompt.fill("typed, then Ctrl+Enter")
+    for name, value in (("Width", "64"), ("Height", "64"), ("Steps", "1")):
+        page.get_by_label(name, exact=True).fill(value)
+    prompt.focus()
+    page.keyboard.press("Control+Enter")
+    card = page.locator(".job-card").first
+    expect(card.locator(".job-status")).to_have_text("completed")
+
+    page.emulate_media(color_scheme="dark")
+    background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(18, 20, 24)", background
+    shot(page, "generate-dark")
+    page.emulate_media(color_scheme="light")
+    check_no_errors(page)
+
+
+def test_an_image_sent_from_the_gallery_is_upscaled(server: ServerProcess, page: Page) -> None:
+    with server.client() as client:
+        job_id = server.submit(client, prompt="to be upscaled", preview="proj")
+        assert server.wait_for(client, job_id)["status"] == "completed"
+    page.goto(server.url + "/#/gallery")
+    page.get_by_role("button", name="Open image: to be upscaled").click()
+    page.get_by_role("dialog").get_by_role("button", name="Send to upscale").click()
+    expect(page.get_by_label("Upscale", exact=True)).to_be_checked()
+    zone = page.get_by_role("group", name="Image to upscale")
+    expect(zone).to_contain_text("image_0.png, 64×64")
+    expect(page.get_by_label("Prompt", exact=True)).to_be_hidden()  # upscaling needs no prompt
+    page.get_by_label("Upscaler", exact=True).select_option("esrgan-x4.safetensors")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    card = page.locator(".job-card").first
+    expect(card.locator(".job-status")).to_have_text("completed")
+    upscaled = card.get_attribute("data-job-id")
+    job = httpx.get(f"{server.url}/api/queue/job/{upscaled}").json()
+    assert job["mode"] == "upscale" and job["outputs"], job
+    check_no_errors(page)
