@@ -66,6 +66,18 @@ def test_without_auth_the_page_opens_on_generate_and_works_by_keyboard(
     card = page.locator(".job-card").first
     expect(card.locator(".job-status")).to_have_text("completed")
 
+    # A pasted image lands in the image input of the mode on show.
+    page.get_by_label("img2img", exact=True).check()
+    page.evaluate(
+        """async () => { const c = document.createElement('canvas'); c.width = 72; c.height = 80;
+        const blob = await new Promise((done) => c.toBlob(done, 'image/png'));
+        const data = new DataTransfer(); data.items.add(new File([blob], 'pasted.png', {type: 'image/png'}));
+        document.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true})); }"""
+    )
+    expect(page.get_by_role("group", name="Init image")).to_contain_text("pasted.png, 72×80")
+    expect(page.get_by_label("Width", exact=True)).to_have_value("72")  # the image's size, shown
+    page.get_by_label("text2img", exact=True).check()
+
     page.emulate_media(color_scheme="dark")
     background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(18, 20, 24)", background
@@ -93,3 +105,24 @@ def test_an_image_sent_from_the_gallery_is_upscaled(server: ServerProcess, page:
     job = httpx.get(f"{server.url}/api/queue/job/{upscaled}").json()
     assert job["mode"] == "upscale" and job["outputs"], job
     check_no_errors(page)
+
+
+def test_the_live_feed_reconnects_when_the_server_comes_back(server: ServerProcess, page: Page) -> None:
+    """Last in the module: it stops the module's server and starts another on the same port."""
+    page.goto(server.url + "/#/queue")
+    live = page.locator("#live-status")
+    expect(live).to_have_text("live")
+    server.stop()
+    expect(live).to_have_text("reconnecting…")
+    again = ServerProcess(server.data_dir)
+    again.port, again.url = server.port, server.url
+    again.start()
+    try:
+        expect(live).to_have_text("live")
+        with again.client() as client:
+            job_id = again.submit(client, prompt="after the restart", preview="proj")
+            expect(page.locator(f'.job-card[data-job-id="{job_id}"]')).to_be_visible()  # the new feed
+            again.wait_for(client, job_id)
+    finally:
+        again.stop()
+    check_no_errors(page, allowed=("WebSocket", "ERR_CONNECTION_REFUSED"))

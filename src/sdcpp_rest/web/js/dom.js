@@ -1,5 +1,6 @@
 // DOM helpers. Every text the API returns (prompts, names, messages) reaches the page through text
-// nodes or attributes set one by one, never through innerHTML, so it can never become markup.
+// nodes or attributes set one by one, never parsed as HTML, so it can never become markup
+// (tests/unit/test_web_files.py refuses the string-to-markup APIs in these files).
 
 let nextId = 0;
 

@@ -7,6 +7,8 @@ import { ACTIVE_STATUSES, FINAL_STATUSES } from "../live.js";
 import { JobCard, truncate } from "./job_view.js";
 
 const RECENT_SHOWN = 10;
+// How long a finished job's card stays among the active ones, so its end is seen.
+const FINISHED_CARD_MS = 3000;
 
 export class QueuePage {
   constructor(ctx) {
@@ -56,7 +58,7 @@ export class QueuePage {
       this.renderAll();
     } else if (FINAL_STATUSES.has(job.status) && this.cards.has(job.id)) {
       // Leave the finished card a moment so its final state is seen, then move it to the list.
-      setTimeout(() => this.renderAll(), 1500);
+      setTimeout(() => this.renderAll(), FINISHED_CARD_MS);
       this.addRecent(job);
     }
     this.renderSummary();
