@@ -30,6 +30,7 @@ from tests.ui.conftest import (
 
 PAGES = ("generate", "queue", "gallery", "models", "users", "system")
 PHONE = {"width": 390, "height": 844}
+STALE = re.compile(r"\bstale\b")
 # Records every state the job cards show, so a state that lasted one frame is not missed.
 WATCH_CARDS = """() => {
   window.seenStates = new Set();
@@ -75,7 +76,9 @@ def test_log_in_generate_watch_it_live_and_reuse_it_from_the_gallery(
     fill_small_job(page, "a lighthouse at dusk")
     page.get_by_label("Random seed").uncheck()
     page.get_by_label("Seed", exact=True).fill("1234")
-    expect(page.locator(".estimate")).to_contain_text("Estimated")
+    estimate = page.locator(".estimate")
+    expect(estimate).not_to_have_class(STALE)  # the figure of the form as filled in, from the API
+    expect(estimate).to_contain_text("Estimated")
     page.evaluate(WATCH_CARDS)
     page.get_by_role("button", name="Generate", exact=True).click()
 
@@ -88,6 +91,7 @@ def test_log_in_generate_watch_it_live_and_reuse_it_from_the_gallery(
     assert "processing · sampling" in seen, seen
     assert "preview" in seen, seen  # the live preview (preview=proj) was shown while sampling
     assert "Step 2 of 2" in seen, seen
+    expect(estimate).not_to_have_class(STALE)
     shot(page, "generate")
 
     # Form state survives a reload; then change it, so that reusing the job visibly restores it.
@@ -217,8 +221,7 @@ def test_every_page_fits_a_phone_without_sideways_scrolling(
         page.set_viewport_size(viewport)
         for name in PAGES:
             page.goto(f"{server.url}/#/{name}")
-            expect(page.locator(f".page-{name}")).to_be_visible()
-            page.wait_for_load_state("networkidle")
+            expect(page.locator(f".page-{name}:not([aria-busy])")).to_be_visible()  # its data read
             if name not in ("generate", "gallery"):  # those two were taken with content above
                 shot(page, f"{prefix}{name}")
             elif prefix:

@@ -182,8 +182,12 @@ function route() {
   }
   const isNew = !state.pages.has(name);
   const entry = pageEntry(name);
-  entry.page.el.hidden = false;
-  if (!isNew) entry.page.show()?.catch?.((error) => toast(error.message, "error"));
+  const el = entry.page.el;
+  el.hidden = false;
+  // aria-busy until the page has read what it shows (also what the browser tests wait for).
+  el.setAttribute("aria-busy", "true");
+  const loaded = isNew ? entry.ready : Promise.resolve(entry.page.show()).catch((error) => toast(error.message, "error"));
+  loaded.finally(() => el.removeAttribute("aria-busy"));
   // After a click in the menu, put screen readers and keyboards at the new page's heading.
   if (state.routed) main.focus({ preventScroll: true });
   state.routed = true;

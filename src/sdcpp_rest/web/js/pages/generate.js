@@ -30,12 +30,12 @@ export class GeneratePage {
 
   async init() {
     this.vocab = await loadVocab();
-    this.form = new GenerateForm(this.vocab, { onChange: () => this.changed() });
-    this.form.restore(loadForm());
     this.generateButton = h("button", { type: "button", class: "primary generate", onclick: () => this.submit() }, "Generate");
     this.estimate = h("p", { class: "estimate", role: "status", "aria-live": "polite" });
     this.formError = h("div", { class: "form-error", role: "alert", hidden: true });
     this.results = h("div", { class: "results", "aria-label": "Submitted jobs" });
+    this.form = new GenerateForm(this.vocab, { onChange: () => this.changed() });
+    this.form.restore(loadForm());
     const side = h("div", { class: "generate-side" },
       h("div", { class: "submit-box" }, this.generateButton,
         h("p", { class: "hint" }, "Ctrl+Enter generates from anywhere on this page."), this.estimate, this.formError),
@@ -55,7 +55,7 @@ export class GeneratePage {
     });
     // A finished job changes the queue and what the estimate has learned from.
     this.ctx.live.addEventListener("job", (event) => {
-      if (FINAL_STATUSES.has(event.detail.status) && !this.el.hidden) this.check();
+      if (FINAL_STATUSES.has(event.detail.status) && !this.el.hidden) this.recheck();
     });
     // A pasted image goes to the image input that has the focus, else the first one on show.
     document.addEventListener("paste", (event) => this.paste(event));
@@ -63,7 +63,7 @@ export class GeneratePage {
   }
 
   show() {
-    if (this.form) this.check();
+    if (this.form) this.recheck();
   }
 
   paste(event) {
@@ -80,10 +80,16 @@ export class GeneratePage {
   changed() {
     if (!this.form) return;
     saveForm(this.form.state());
+    this.estimate.classList.add("stale"); // until the check of the new values answers
     this.check();
   }
 
   check = debounce(() => this.runChecks(), CHECK_DELAY_MS);
+
+  recheck() {
+    this.estimate.classList.add("stale");
+    this.check();
+  }
 
   /** /api/validate for field errors, then /api/estimate for the time; the newest call wins. */
   async runChecks() {
@@ -95,6 +101,7 @@ export class GeneratePage {
       if (seq !== this.checkSeq) return;
       this.showIssues(result.errors || []);
       if (!result.valid || mode === "upscale") {
+        this.estimate.classList.remove("stale");
         this.estimate.textContent = mode === "upscale" ? "" : "Fix the fields marked above to see an estimate.";
         return;
       }
@@ -102,7 +109,10 @@ export class GeneratePage {
       if (seq !== this.checkSeq) return;
       this.showEstimate(estimate, mode);
     } catch (error) {
-      if (seq === this.checkSeq && error instanceof ApiError) this.estimate.textContent = `No estimate: ${error.message}`;
+      if (seq === this.checkSeq && error instanceof ApiError) {
+        this.estimate.classList.remove("stale");
+        this.estimate.textContent = `No estimate: ${error.message}`;
+      }
     }
   }
 
@@ -130,6 +140,7 @@ export class GeneratePage {
     const memory = estimate.memory ? ` · peak memory ${formatBytes(estimate.memory.peak_bytes)}` : "";
     const basis = { measured: "from earlier jobs", scaled: "scaled from earlier jobs", default: "no history yet" }[estimate.basis] || estimate.basis;
     const asText2img = mode === "text2img" ? "" : " (as text2img)";
+    this.estimate.classList.remove("stale");
     this.estimate.textContent = `Estimated ${formatSeconds(estimate.estimated_seconds)}${asText2img}: ${parts.join(", ")}${memory} — ${basis}`;
   }
 
@@ -151,6 +162,7 @@ export class GeneratePage {
       await this.showSubmitError(error, mode, body);
     } finally {
       this.generateButton.disabled = false;
+      this.recheck(); // one more job ahead of the next
     }
   }
 
