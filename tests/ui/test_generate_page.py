@@ -31,6 +31,12 @@ from tests.ui.conftest import (
 PAGES = ("generate", "queue", "gallery", "models", "users", "system")
 PHONE = {"width": 390, "height": 844}
 STALE = re.compile(r"\bstale\b")
+# Visible form controls and buttons without an accessible name (a <label>, aria-label or text).
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll('input, select, textarea, button')]
+  .filter((el) => el.getClientRects().length > 0)
+  .filter((el) => !(el.getAttribute('aria-label') || [...(el.labels || [])].some((l) => l.textContent.trim())
+    || (el.tagName === 'BUTTON' && el.textContent.trim())))
+  .map((el) => el.outerHTML.slice(0, 120))"""
 # Records every state the job cards show, so a state that lasted one frame is not missed.
 WATCH_CARDS = """() => {
   window.seenStates = new Set();
@@ -226,6 +232,7 @@ def test_every_page_fits_a_phone_without_sideways_scrolling(
                 shot(page, f"{prefix}{name}")
             elif prefix:
                 shot(page, f"{prefix}{name}")
+            assert page.evaluate(UNNAMED_CONTROLS) == [], name
             widths = page.evaluate(
                 "() => [document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]"
             )

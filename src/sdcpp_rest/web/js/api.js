@@ -7,7 +7,7 @@
 //   localStorage, because it does not expire on its own;
 // - nothing else secret: form settings and the last seed (prefs.js) are not credentials.
 
-const TOKEN_KEY = "sdcpp-rest.token";
+export const TOKEN_KEY = "sdcpp-rest.token";
 const API_KEY_KEY = "sdcpp-rest.api-key";
 
 /** Where the page was served from: API paths are relative to it, so a path prefix works. */

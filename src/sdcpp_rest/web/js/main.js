@@ -2,7 +2,7 @@
 // and the hash routes (#/generate, #/queue, ...). Pages are made on first visit and kept, so a
 // half-filled form or a running job's card survives a trip to the gallery.
 
-import { ApiError, api, session } from "./api.js";
+import { ApiError, TOKEN_KEY, api, session } from "./api.js";
 import { h, replace, toast } from "./dom.js";
 import { LiveFeed } from "./live.js";
 import { GalleryPage } from "./pages/gallery.js";
@@ -58,6 +58,12 @@ const ctx = {
 async function boot() {
   window.addEventListener("sdcpp:unauthorized", () => signOut("Your session has ended: log in again."));
   window.addEventListener("hashchange", () => route());
+  // Logging out in one tab removes the token for all of them: the others follow at once.
+  window.addEventListener("storage", (event) => {
+    if (event.key === TOKEN_KEY && !event.newValue && state.principal && !state.authOff && !session.apiKey) {
+      signOut("You logged out in another tab.");
+    }
+  });
   logoutButton.addEventListener("click", () => logout());
   const hadCredential = session.hasCredential;
   try {

@@ -361,9 +361,14 @@ export class GenerateForm {
   /** Fills the form from a job's stored parameters ("use these settings again"). */
   apply(mode, params) {
     for (const [name, value] of Object.entries(params)) {
-      if (!this.entries.has(name) || value === null || typeof value === "object") continue;
-      if (name === "seed") continue;
+      if (!this.entries.has(name) || name === "seed") continue;
       const control = this.control(name);
+      // A field the job left empty (no VAE, no upscaler) empties the form's choice too.
+      if (value === null && control.tagName === "SELECT" && [...control.options].some((o) => o.value === "")) {
+        control.value = "";
+        continue;
+      }
+      if (value === null || typeof value === "object") continue;
       if (control.type === "checkbox") control.checked = Boolean(value);
       else if (control.tagName === "SELECT" && ![...control.options].some((o) => o.value === String(value))) continue;
       else if (control.tagName === "INPUT" || control.tagName === "TEXTAREA" || control.tagName === "SELECT") {

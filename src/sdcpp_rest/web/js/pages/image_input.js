@@ -17,6 +17,7 @@ export class ImageInput {
       id: fileId,
       accept: "image/png,image/jpeg,image/webp",
       class: "visually-hidden-file",
+      "aria-label": `${labelText}: choose a file`,
       onchange: () => {
         if (this.file.files[0]) this.load(this.file.files[0]);
       },
