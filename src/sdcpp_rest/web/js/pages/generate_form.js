@@ -299,7 +299,9 @@ export class GenerateForm {
     const upscale = this.value("upscaler")
       ? pick("upscaler", "upscale_factor", "upscale_tile_size")
       : {};
-    if (mode === "upscale") return { image: this.upscaleImage.apiValue, ...upscale };
+    // An image not given is left out: the API then says the field is required, beside it.
+    const images = (pairs) => Object.fromEntries(pairs.filter(([, value]) => value));
+    if (mode === "upscale") return { ...images([["image", this.upscaleImage.apiValue]]), ...upscale };
     const body = {
       ...pick("prompt", "negative_prompt", "width", "height", "steps", "cfg_scale", "sampling_method", "scheduler"),
       ...pick("batch_count", "clip_skip", "preview", "use_taesd", "vae_tiling"),
@@ -318,11 +320,11 @@ export class GenerateForm {
     }
     if (WITH_INIT.includes(mode)) {
       Object.assign(body, pick("strength", "resize_mode"));
-      if (this.initImage.value || mode !== "controlnet") body.init_image = this.initImage.apiValue;
+      Object.assign(body, images([["init_image", this.initImage.apiValue]]));
     }
-    if (mode === "inpainting") Object.assign(body, pick("mask_blur"), { mask_image: this.maskPainter.toDataUrl() });
+    if (mode === "inpainting") Object.assign(body, pick("mask_blur"), images([["mask_image", this.maskPainter.toDataUrl()]]));
     if (mode === "controlnet") {
-      Object.assign(body, pick("control_net", "control_strength", "canny"), { control_image: this.controlImage.apiValue });
+      Object.assign(body, pick("control_net", "control_strength", "canny"), images([["control_image", this.controlImage.apiValue]]));
     }
     return body;
   }
