@@ -38,6 +38,8 @@ DESKTOP = {"width": 1280, "height": 900}
 # included) on a 2-core machine that other tests share.
 EXPECT_TIMEOUT_MS = 120_000
 expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+# A job's end: a model load from a disk and memory that other test processes share can take minutes.
+JOB_TIMEOUT_MS = 300_000
 
 ADMIN, ADMIN_PASSWORD = "admin", "admin-password-1"
 USER, USER_PASSWORD = "bob", "bob-password-1"

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.server import ServerProcess
-from tests.ui.conftest import check_no_errors, go_to, shot, start_ui_server
+from tests.ui.conftest import JOB_TIMEOUT_MS, check_no_errors, go_to, shot, start_ui_server
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_without_auth_the_page_opens_on_generate_and_works_by_keyboard(
     prompt.focus()
     page.keyboard.press("Control+Enter")
     card = page.locator(".job-card").first
-    expect(card.locator(".job-status")).to_have_text("completed")
+    expect(card.locator(".job-status")).to_have_text("completed", timeout=JOB_TIMEOUT_MS)
 
     # A pasted image lands in the image input of the mode on show.
     page.get_by_label("img2img", exact=True).check()
@@ -100,7 +100,7 @@ def test_an_image_sent_from_the_gallery_is_upscaled(server: ServerProcess, page:
     page.get_by_label("Upscaler", exact=True).select_option("esrgan-x4.safetensors")
     page.get_by_role("button", name="Generate", exact=True).click()
     card = page.locator(".job-card").first
-    expect(card.locator(".job-status")).to_have_text("completed")
+    expect(card.locator(".job-status")).to_have_text("completed", timeout=JOB_TIMEOUT_MS)
     upscaled = card.get_attribute("data-job-id")
     job = httpx.get(f"{server.url}/api/queue/job/{upscaled}").json()
     assert job["mode"] == "upscale" and job["outputs"], job

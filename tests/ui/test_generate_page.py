@@ -20,6 +20,7 @@ from tests.ui.conftest import (
     ADMIN_PASSWORD,
     AUTH_ENV,
     DESKTOP,
+    JOB_TIMEOUT_MS,
     check_no_errors,
     go_to,
     log_in,
@@ -89,7 +90,7 @@ def test_log_in_generate_watch_it_live_and_reuse_it_from_the_gallery(
     page.get_by_role("button", name="Generate", exact=True).click()
 
     card = page.locator(".job-card").first
-    expect(card.locator(".job-status")).to_have_text("completed")
+    expect(card.locator(".job-status")).to_have_text("completed", timeout=JOB_TIMEOUT_MS)
     expect(card.get_by_role("progressbar", name="Progress")).to_have_attribute("value", "100")
     expect(card.locator(".job-percent")).to_have_text("100%")
     expect(card.get_by_role("img", name="Result image_0.png")).to_be_visible()
@@ -186,7 +187,7 @@ def test_paint_a_mask_and_run_inpainting(server: ServerProcess, page: Page, tmp_
 
     page.keyboard.press("Control+Enter")  # the page's shortcut for Generate
     card = page.locator(".job-card").first
-    expect(card.locator(".job-status")).to_have_text("completed")
+    expect(card.locator(".job-status")).to_have_text("completed", timeout=JOB_TIMEOUT_MS)
     job_id = card.get_attribute("data-job-id")
     with server.client() as client:
         token = client.post("/api/auth/login", json={"username": ADMIN, "password": ADMIN_PASSWORD}).json()
