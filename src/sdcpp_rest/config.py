@@ -160,7 +160,9 @@ class Settings(BaseSettings):
     pam_admin_groups: str = Field("", description="Comma-separated Unix groups whose members become admin.")
     unix_socket: Path | None = Field(None, description="Also listen on this Unix socket (--socket).")
     trusted_proxies: str = Field(
-        "", description="Comma-separated addresses allowed to send X-Unix-User for another user."
+        "",
+        description="Comma-separated addresses or CIDR networks of reverse proxies: only they may send "
+        "X-Unix-User for another user, and only their X-Forwarded-For names the client address.",
     )
     # --- limits (0 = unlimited; role_limits overrides them per role) ---
     max_queued_jobs_per_user: int = Field(
@@ -187,7 +189,11 @@ class Settings(BaseSettings):
         "(TOML) or JSON in the environment. Default: admins unlimited.",
     )
     login_attempts_per_minute: int = Field(
-        5, ge=1, le=1000, description="Failed logins allowed per username and per client address."
+        5,
+        ge=1,
+        le=1000,
+        description="Failed logins a source address may make per minute; once a user has had this many, "
+        "sources that failed for that user wait (a source that has not failed still gets in).",
     )
 
     @field_validator("auth_method")
@@ -237,7 +243,7 @@ class Settings(BaseSettings):
         share = max(1, cores // workers)
         return min(self.n_threads, share) if self.n_threads > 0 else share
 
-    @field_validator("image_download_allowed_networks")
+    @field_validator("image_download_allowed_networks", "trusted_proxies")
     @classmethod
     def _valid_networks(cls, value: str) -> str:
         for item in (part.strip() for part in value.split(",")):

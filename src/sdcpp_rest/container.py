@@ -140,6 +140,7 @@ def build_services(
         max_total_mb=settings.output_max_total_mb,
         interval_s=settings.output_cleanup_interval_s,
     )
+    auth = build_auth(settings, database)
     return Services(
         settings=settings,
         database=database,
@@ -148,7 +149,9 @@ def build_services(
         outputs=outputs,
         bus=bus,
         metrics=metrics,
-        queue_gauges=QueueGauges(store, scheduler.active_generations),
+        queue_gauges=QueueGauges(
+            store, scheduler.active_generations, login_limiter_entries=lambda: auth.tracked_login_failures
+        ),
         notifier=notifier,
         scheduler=scheduler,
         catalog=catalog,
@@ -159,7 +162,7 @@ def build_services(
         model_loads=ModelLoads(scheduler, commands.default_context),
         estimator=EstimateService(store, scheduler, model_files),
         retention=retention,
-        auth=build_auth(settings, database),
+        auth=auth,
         downloader=ImageDownloader(DownloadPolicy.from_settings(settings)),
         version=read_version_info(),
     )

@@ -1,5 +1,6 @@
 """Fixtures of the API tests beyond the shared ones in tests/conftest.py."""
 
 from tests.api.modes_support import modes_client, modes_server
+from tests.api.security_support import guarded_server
 
-__all__ = ["modes_client", "modes_server"]
+__all__ = ["guarded_server", "modes_client", "modes_server"]

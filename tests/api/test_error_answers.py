@@ -21,7 +21,7 @@ OVERLONG = "a" * 300
     ("method", "path", "allowed"),
     [
         ("PUT", f"/api/queue/job/{JOB}", {"GET", "DELETE"}),  # two routes share this path
-        ("PATCH", "/api/auth/keys", {"GET", "POST"}),
+        ("PATCH", "/api/auth/keys", {"GET", "POST", "DELETE"}),
         ("DELETE", "/api/generate/text2img", {"POST"}),
     ],
 )

@@ -197,6 +197,14 @@ def test_out_of_range_port_override_raises_one_line_config_error() -> None:
     assert "STABLE_DIFFUSION_PORT" in str(caught.value)
 
 
+def test_trusted_proxies_must_be_addresses_or_networks() -> None:
+    assert load_settings(overrides={"trusted_proxies": "10.0.0.5, 192.168.0.0/16, ::1"}).trusted_proxies
+    with pytest.raises(ConfigError) as caught:
+        load_settings(overrides={"trusted_proxies": "10.0.0.5,proxy.example"})
+
+    assert_one_line_naming(caught.value, "trusted_proxies")
+
+
 def test_non_numeric_port_from_environment_raises_one_line_config_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

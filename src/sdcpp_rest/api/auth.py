@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from sdcpp_rest.api.deps import AuthenticatedDep, AuthServiceDep, JobsDep
+from sdcpp_rest.api.deps import AuthenticatedDep, AuthServiceDep, JobsDep, PermissionDenied
 from sdcpp_rest.auth.permissions import Permission
 from sdcpp_rest.auth.service import RequestCredentials
 from sdcpp_rest.errors import ApiError, ErrorCode, InvalidParameters
@@ -29,6 +29,10 @@ class KeyCreateRequest(BaseModel):
 
 
 class KeyNotFound(ApiError):
+    code, status_code = ErrorCode.NOT_FOUND, 404
+
+
+class UserNotFound(ApiError):
     code, status_code = ErrorCode.NOT_FOUND, 404
 
 
@@ -85,6 +89,21 @@ def create_key(body: KeyCreateRequest, principal: AuthenticatedDep, auth: AuthSe
 def list_keys(principal: AuthenticatedDep, auth: AuthServiceDep) -> dict[str, Any]:
     owner = None if principal.can(Permission.USERS_MANAGE) else principal.user_id
     return {"keys": [key.public() for key in auth.users.list_keys(owner)]}
+
+
+@router.delete("/keys", summary="Revoke every API key of a user at once")
+def revoke_all_keys(
+    principal: AuthenticatedDep,
+    auth: AuthServiceDep,
+    user_id: str = Query(..., max_length=64, description="The user (your own id; admins: anyone's)."),
+) -> dict[str, Any]:
+    # The user is named even for one's own keys: a bare DELETE on the collection is too easy to send.
+    if user_id != principal.user_id and not principal.can(Permission.USERS_MANAGE):
+        raise PermissionDenied("only admins may revoke the keys of another user")
+    if auth.users.get_user(user_id) is None:
+        raise UserNotFound(f"no user with id {user_id}")
+    revoked = auth.users.revoke_keys_of(user_id)
+    return {"message": f"{revoked} API key(s) revoked", "revoked": revoked, "user_id": user_id}
 
 
 @router.delete("/keys/{key_id}", summary="Revoke an API key")

@@ -84,12 +84,16 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[Answer, ...]] = {
         Answer(
             429,
             ErrorCode.RATE_LIMITED,
-            "too many failed logins for this username or client address in the last minute",
+            "this client address failed login_attempts_per_minute times in the last minute, or the "
+            "user has had that many failures and this address is among those that failed for it",
         ),
     ),
     ("POST", "/api/auth/logout"): (),
     ("GET", "/api/auth/validate"): (),
-    ("POST", "/api/auth/refresh"): (_bad("the caller did not log in with a bearer token"),),
+    ("POST", "/api/auth/refresh"): (
+        _bad("the caller did not log in with a bearer token"),
+        Answer(401, ErrorCode.INVALID_CREDENTIALS, "the token has been refreshed already (once only)"),
+    ),
     ("GET", "/api/auth/me"): (),
     ("GET", "/api/auth/keys"): (),
     ("POST", "/api/auth/keys"): (
@@ -97,6 +101,12 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[Answer, ...]] = {
             "user_id names another user and the caller is no admin, or no user would own the key "
             "(unknown user_id; auth_method=none without user_id)"
         ),
+    ),
+    ("DELETE", "/api/auth/keys"): (
+        Answer(
+            403, ErrorCode.INSUFFICIENT_PERMISSIONS, "user_id is another user's and the caller is no admin"
+        ),
+        Answer(404, ErrorCode.NOT_FOUND, "no user has this id"),
     ),
     ("DELETE", "/api/auth/keys/{key_id}"): (
         Answer(404, ErrorCode.NOT_FOUND, "no such API key, or it belongs to another user"),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sdcpp_rest.auth.pam_login import pam_authenticate, unix_groups
 from sdcpp_rest.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from sdcpp_rest.auth.permissions import LOCAL_ADMIN, Principal, Role
+from sdcpp_rest.auth.proxies import TrustedProxies, parse_networks
 from sdcpp_rest.auth.ratelimit import LoginRateLimiter
 from sdcpp_rest.auth.store import ApiKeyRecord, UserExists, UserRecord, UserStore
 from sdcpp_rest.auth.tokens import TokenCodec, TokenInvalid
@@ -40,6 +41,11 @@ class AuthFailed(ApiError):
         self.headers = {"WWW-Authenticate": "Bearer"}
 
 
+class TokenAlreadyRefreshed(AuthFailed):
+    def __init__(self) -> None:
+        super().__init__("this token has already been refreshed or revoked; log in again")
+
+
 class LoginRateLimited(ApiError):
     code, status_code = ErrorCode.RATE_LIMITED, 429
 
@@ -50,28 +56,31 @@ class LoginRateLimited(ApiError):
 
 @dataclass(frozen=True)
 class RequestCredentials:
-    """What a request presents; gathered by the HTTP layer so this service knows no HTTP."""
+    """What a request presents; gathered by the HTTP layer so this service knows no HTTP.
+    `peer_host` is the connection's real peer, never an address taken from a header."""
 
     bearer_token: str | None
     api_key: str | None
     unix_user: str | None
-    client_host: str | None
+    peer_host: str | None
+    forwarded_for: str | None = None  # X-Forwarded-For, believed only from a trusted proxy
 
     @classmethod
-    def from_headers(cls, headers: Mapping[str, str], client_host: str | None) -> RequestCredentials:
+    def from_headers(cls, headers: Mapping[str, str], peer_host: str | None) -> RequestCredentials:
         authorization = headers.get("authorization", "")
         scheme, _, value = authorization.partition(" ")
         return cls(
             bearer_token=value.strip() if scheme.lower() == "bearer" and value.strip() else None,
             api_key=headers.get("x-api-key") or None,
             unix_user=headers.get("x-unix-user") or None,
-            client_host=client_host,
+            peer_host=peer_host,
+            forwarded_for=headers.get("x-forwarded-for") or None,
         )
 
     @property
     def peer_uid(self) -> int | None:
-        if self.client_host and self.client_host.startswith(UNIX_PEER_PREFIX):
-            return int(self.client_host.removeprefix(UNIX_PEER_PREFIX))
+        if self.peer_host and self.peer_host.startswith(UNIX_PEER_PREFIX):
+            return int(self.peer_host.removeprefix(UNIX_PEER_PREFIX))
         return None
 
 
@@ -87,7 +96,7 @@ class AuthService:
         self._codec = codec
         self._limiter = LoginRateLimiter(settings.login_attempts_per_minute)
         self.methods = settings.auth_methods
-        self._trusted_proxies = {p.strip() for p in settings.trusted_proxies.split(",") if p.strip()}
+        self._trusted_proxies = TrustedProxies(parse_networks(settings.trusted_proxies))
         self._admin_groups = {g.strip() for g in settings.pam_admin_groups.split(",") if g.strip()}
         # sha256(username, password) -> (user id, the password hash it was checked against, until when)
         self._basic_verified: dict[str, tuple[str, str | None, float]] = {}
@@ -150,15 +159,7 @@ class AuthService:
         cached = self._cached_basic(cache_key)
         if cached is not None:
             return self._principal(cached, "basic")
-        keys = (f"user:{username}", f"addr:{credentials.client_host}")
-        wait = self._limiter.retry_after(*keys)
-        if wait:
-            raise LoginRateLimited(wait)
-        user = self._check_password(username, password, credentials)
-        if user is None or not user.enabled:
-            self._limiter.record_failure(*keys)
-            raise AuthFailed("invalid username or password")
-        self._limiter.reset(keys[0])
+        user = self._limited_check(username, password, credentials)
         with self._basic_lock:
             if len(self._basic_verified) >= BASIC_CACHE_ENTRIES:
                 self._basic_verified.clear()
@@ -217,7 +218,7 @@ class AuthService:
         peer_name = _username_of(uid) if uid is not None else None
         claimed = credentials.unix_user
         if claimed is not None:
-            from_trusted_proxy = credentials.client_host in self._trusted_proxies
+            from_trusted_proxy = credentials.peer_host in self._trusted_proxies
             if claimed != peer_name and not from_trusted_proxy:
                 raise AuthFailed(
                     "X-Unix-User is accepted only over the Unix socket for the connecting user, "
@@ -253,18 +254,25 @@ class AuthService:
     ) -> tuple[str, Principal]:
         if not self.tokens_enabled:
             raise InvalidParameters("login is not available: enable jwt, pam or unix in auth_method")
-        keys = (f"user:{username}", f"addr:{credentials.client_host}")
-        wait = self._limiter.retry_after(*keys)
+        user = self._limited_check(username, password, credentials)
+        self.users.touch_login(user.id)
+        token, claims = self._codec.issue(user.id)
+        return token, self._principal(user, "jwt", token_id=claims.jti, token_expires_at=claims.expires_at)
+
+    def _limited_check(
+        self, username: str, password: str | None, credentials: RequestCredentials
+    ) -> UserRecord:
+        """The user whose password this is, within the failed-login limits (auth/ratelimit.py)."""
+        source = self.client_address(credentials) or "unknown"
+        wait = self._limiter.retry_after(username, source)
         if wait:
             raise LoginRateLimited(wait)
         user = self._check_password(username, password, credentials)
         if user is None or not user.enabled:
-            self._limiter.record_failure(*keys)
+            self._limiter.record_failure(username, source)
             raise AuthFailed("invalid username or password")
-        self._limiter.reset(keys[0])
-        self.users.touch_login(user.id)
-        token, claims = self._codec.issue(user.id)
-        return token, self._principal(user, "jwt", token_id=claims.jti, token_expires_at=claims.expires_at)
+        self._limiter.record_success(username, source)
+        return user
 
     def _check_password(
         self, username: str, password: str | None, credentials: RequestCredentials
@@ -283,11 +291,23 @@ class AuthService:
             return self._find_or_create_system_user(username, "pam")
         return None
 
+    def client_address(self, credentials: RequestCredentials) -> str | None:
+        """The address login limits count against: the peer, or the client a trusted proxy names."""
+        return self._trusted_proxies.client_address(credentials.peer_host, credentials.forwarded_for)
+
+    @property
+    def tracked_login_failures(self) -> int:
+        """Entries the failed-login limiter holds now (bounded; see auth/ratelimit.py)."""
+        return len(self._limiter)
+
     def refresh(self, principal: Principal) -> str:
+        """A token is refreshed once: revoking the old one is a conditional insert, and only the
+        request whose insert succeeded issues the new token (parallel refreshes get 401)."""
         if principal.user_id is None or principal.token_id is None:
             raise InvalidParameters("refresh needs a bearer token")
+        if not self.users.revoke_token(principal.token_id, principal.token_expires_at or time.time()):
+            raise TokenAlreadyRefreshed()
         token, _ = self._codec.issue(principal.user_id)
-        self.users.revoke_token(principal.token_id, principal.token_expires_at or time.time())
         return token
 
     def logout(self, principal: Principal) -> None:
@@ -307,9 +327,13 @@ class AuthService:
         check_password_strength(password)
         return self.users.add_user(username, role, hash_password(password), "local")
 
-    def set_password(self, user: UserRecord, password: str) -> None:
+    def set_password(self, user: UserRecord, password: str, *, revoke_keys: bool = True) -> int:
+        """A new password revokes the user's tokens and, unless told otherwise, their API keys: a
+        password change is often the answer to a compromise, and whoever had the password could have
+        created keys with it. Returns how many keys were revoked."""
         check_password_strength(password)
         self.users.update_user(user.id, revoke_tokens=True, password_hash=hash_password(password))
+        return self.users.revoke_keys_of(user.id) if revoke_keys else 0
 
 
 def check_password_strength(password: str) -> None:

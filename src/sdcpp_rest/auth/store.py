@@ -192,6 +192,16 @@ class UserStore:
             )
         return result.rowcount == 1
 
+    def revoke_keys_of(self, user_id: str) -> int:
+        """Revoke every active key of a user at once; how many were revoked."""
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                api_keys_table.update()
+                .where(api_keys_table.c.user_id == user_id, api_keys_table.c.revoked.is_(False))
+                .values(revoked=True)
+            )
+        return int(result.rowcount)
+
     def touch_key(self, key_id: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(
@@ -199,15 +209,18 @@ class UserStore:
             )
 
     # --- revoked tokens ---
-    def revoke_token(self, jti: str, expires_at: float) -> None:
-        with self._engine.begin() as conn:
-            exists = conn.execute(
-                sa.select(revoked_tokens_table.c.jti).where(revoked_tokens_table.c.jti == jti)
-            ).first()
-            if exists is None:
+    def revoke_token(self, jti: str, expires_at: float) -> bool:
+        """Revoke a token; False when it already was. The insert on the primary key is the one
+        atomic step that decides: of two concurrent calls, exactly one gets True."""
+        try:
+            with self._engine.begin() as conn:
                 conn.execute(revoked_tokens_table.insert().values(jti=jti, expires_at=expires_at))
-            # Expired tokens fail on their own; their revocation rows are no longer needed.
+        except sa.exc.IntegrityError:
+            return False
+        # Expired tokens fail on their own; their revocation rows are no longer needed.
+        with self._engine.begin() as conn:
             conn.execute(revoked_tokens_table.delete().where(revoked_tokens_table.c.expires_at < time.time()))
+        return True
 
     def is_token_revoked(self, jti: str) -> bool:
         with self._engine.connect() as conn:

@@ -31,9 +31,12 @@ def add_admin_parsers(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     listing = users_sub.add_parser("list", help="list users")
     listing.add_argument("--json", action="store_true")
-    passwd = users_sub.add_parser("passwd", help="set a password (revokes the user's tokens)")
+    passwd = users_sub.add_parser("passwd", help="set a password (revokes the user's tokens and API keys)")
     passwd.add_argument("username")
     passwd.add_argument("--password-stdin", action="store_true")
+    passwd.add_argument(
+        "--keep-keys", action="store_true", help="keep the user's API keys (a routine change, no compromise)"
+    )
     for name, text in (("disable", "disable a user (revokes tokens)"), ("enable", "enable a user again")):
         sub = users_sub.add_parser(name, help=text)
         sub.add_argument("username")
@@ -54,7 +57,9 @@ def add_admin_parsers(subparsers: argparse._SubParsersAction) -> None:
     klist.add_argument("--user")
     revoke = keys_sub.add_parser("revoke", help="revoke an API key by id")
     revoke.add_argument("key_id")
-    for sub in (create, klist, revoke):
+    revoke_all = keys_sub.add_parser("revoke-all", help="revoke every API key of a user")
+    revoke_all.add_argument("username")
+    for sub in (create, klist, revoke, revoke_all):
         _common(sub)
 
 
@@ -111,8 +116,10 @@ def _dispatch(auth: AuthService, args: argparse.Namespace) -> int:
                     f"{'enabled' if u['enabled'] else 'disabled'}\n"
                 )
         elif args.action == "passwd":
-            auth.set_password(_user(auth, args.username), _read_password(args.password_stdin))
-            out.write(f"password of {args.username} changed; their tokens are revoked\n")
+            password = _read_password(args.password_stdin)
+            revoked = auth.set_password(_user(auth, args.username), password, revoke_keys=not args.keep_keys)
+            kept = "their API keys are kept" if args.keep_keys else f"{revoked} API key(s) revoked"
+            out.write(f"password of {args.username} changed; their tokens are revoked, {kept}\n")
         elif args.action in ("disable", "enable"):
             auth.users.update_user(
                 _user(auth, args.username).id, revoke_tokens=True, enabled=args.action == "enable"
@@ -134,4 +141,7 @@ def _dispatch(auth: AuthService, args: argparse.Namespace) -> int:
         if not auth.users.revoke_key(args.key_id):
             raise ApiError(f"no active key {args.key_id}")
         out.write(f"revoked {args.key_id}\n")
+    elif args.action == "revoke-all":
+        revoked = auth.users.revoke_keys_of(_user(auth, args.username).id)
+        out.write(f"revoked {revoked} API key(s) of {args.username}\n")
     return 0

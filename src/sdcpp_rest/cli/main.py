@@ -83,6 +83,11 @@ def serve(args: argparse.Namespace) -> int:
         log_level="debug" if settings.verbose else "info",
         log_config=None,  # uvicorn logs through our root handler, which redacts credentials
         access_log=settings.verbose,
+        # uvicorn would otherwise believe X-Forwarded-For from loopback and put the address it names
+        # in the request's client: anyone on the machine could then pose as a trusted proxy or dodge
+        # the per-address login limit. The client is the real peer; auth/proxies.py reads
+        # X-Forwarded-For only from the configured trusted_proxies.
+        proxy_headers=False,
         timeout_graceful_shutdown=10,
         # WebSocket keep-alive: a client that does not answer a ping within 20 s is disconnected.
         ws_ping_interval=WS_PING_INTERVAL_SECONDS,

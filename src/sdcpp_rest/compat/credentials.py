@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
+from dataclasses import replace
 
 from fastapi import Depends, Request
 
@@ -33,7 +34,7 @@ def _credentials(request: Request) -> RequestCredentials:
     credentials = RequestCredentials.from_headers(request.headers, client)
     bearer = credentials.bearer_token
     if bearer is not None and bearer.startswith(f"{API_KEY_PREFIX}_"):
-        return RequestCredentials(None, bearer, credentials.unix_user, client)
+        return replace(credentials, bearer_token=None, api_key=bearer)
     return credentials
 
 
@@ -70,8 +71,11 @@ def basic_or_bearer_principal(request: Request, auth: AuthServiceDep) -> Princip
     pair = _basic(value)
     if pair is None:
         return bearer_principal(request, auth) if request.headers.get("x-api-key") else None
+    # The peer and X-Forwarded-For only: the failed-login limits count against the client's address.
     client = request.client.host if request.client else None
-    principal = auth.authenticate_basic(pair[0], pair[1], RequestCredentials(None, None, None, client))
+    forwarded = RequestCredentials.from_headers(request.headers, client)
+    credentials = replace(forwarded, bearer_token=None, api_key=None, unix_user=None)
+    principal = auth.authenticate_basic(pair[0], pair[1], credentials)
     log_context.set_user(principal.username)
     return principal
 

@@ -32,12 +32,19 @@ def model_label(model: str | None) -> str:
 
 
 class QueueGauges:
-    """Gauges computed from one job store when /metrics is scraped. The container registers one per
-    build of the services and unregisters it when they stop (a restart builds a new store)."""
+    """Gauges computed from one job store (and the login limiter) when /metrics is scraped. The
+    container registers one per build of the services and unregisters it when they stop (a restart
+    builds a new store)."""
 
-    def __init__(self, store: JobStore, active_generations: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        active_generations: Callable[[], int],
+        login_limiter_entries: Callable[[], int] | None = None,
+    ) -> None:
         self._store = store
         self._active_generations = active_generations
+        self._login_limiter_entries = login_limiter_entries
 
     def collect(self) -> Iterator[Metric]:
         counts = self._store.count_by_status()
@@ -53,6 +60,12 @@ class QueueGauges:
             "Jobs running on an engine worker now.",
             value=self._active_generations(),
         )
+        if self._login_limiter_entries is not None:
+            yield GaugeMetricFamily(
+                "sdcpp_rest_login_limiter_entries",
+                "Sources, users and source-user pairs with failed logins in the last minute (bounded).",
+                value=self._login_limiter_entries(),
+            )
 
 
 class ServerMetrics:

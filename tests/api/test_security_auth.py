@@ -1,0 +1,213 @@
+"""Issue 17: what a security review of the running server found about identities and sessions:
+forged proxy headers (finding 1), the login limiter's memory (5), the refresh race (7), locking a
+user out (8), API keys after a password change (11). Real server processes; loopback source
+addresses (127.0.0.x) stand for distinct clients, 127.0.0.9 for a reverse proxy."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from tests.api.security_support import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    PROXY_SOURCE,
+    USERS,
+    bearer,
+    cli,
+    client_from,
+    login,
+)
+from tests.server import ServerProcess
+
+LIMIT = 5
+LIMITED_ENV = {
+    "STABLE_DIFFUSION_AUTH_METHOD": "jwt",
+    "STABLE_DIFFUSION_ADMIN_USERNAME": ADMIN,
+    "STABLE_DIFFUSION_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    "STABLE_DIFFUSION_TRUSTED_PROXIES": PROXY_SOURCE,
+    "STABLE_DIFFUSION_LOGIN_ATTEMPTS_PER_MINUTE": str(LIMIT),
+}
+
+
+@pytest.fixture(scope="module")
+def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """For the login-limit tests: each uses source addresses of its own, so they do not interfere."""
+    data_dir = tmp_path_factory.mktemp("limited")
+    added = cli(data_dir, "users", "add", "bob", "--password-stdin", stdin=USERS["bob"] + "\n")
+    assert added.returncode == 0, added.stderr
+    server = ServerProcess(data_dir, env=LIMITED_ENV).start()
+    yield server
+    server.stop()
+
+
+def _login_status(client: httpx.Client, username: str, password: str, **headers: str) -> int:
+    reply = client.post("/api/auth/login", json={"username": username, "password": password}, headers=headers)
+    return reply.status_code
+
+
+# --- finding 1: forged proxy headers ---
+
+
+def test_forged_proxy_headers_do_not_make_a_local_process_admin(guarded_server: ServerProcess) -> None:
+    forged = {"X-Unix-User": "root", "X-Forwarded-For": "10.0.0.5"}
+    with client_from(guarded_server) as client:
+        me = client.get("/api/auth/me", headers=forged)
+        assert me.status_code == 401 and me.json()["error"]["code"] == "INVALID_CREDENTIALS", me.text
+        assert client.post("/api/system/restart", headers=forged).status_code == 401
+        other_forms = {"X-Unix-User": "root", "Forwarded": "for=10.0.0.5", "X-Real-IP": "10.0.0.5"}
+        assert client.get("/api/auth/me", headers=other_forms).status_code == 401
+    listed = cli(guarded_server.data_dir, "users", "list", "--json")
+    assert "root" not in {user["username"] for user in json.loads(listed.stdout)}
+    # The real trusted proxy, a connection from its address, may still name the user it vouches for.
+    with client_from(guarded_server, PROXY_SOURCE) as proxy:
+        me = proxy.get("/api/auth/me", headers={"X-Unix-User": "nobody", "X-Forwarded-For": "203.0.113.7"})
+        assert me.status_code == 200, me.text
+        assert (me.json()["user"]["username"], me.json()["user"]["role"]) == ("nobody", "user")
+
+
+def test_rotating_forwarded_for_does_not_escape_the_login_limit(limited_server: ServerProcess) -> None:
+    """From 127.0.0.1, whose X-Forwarded-For uvicorn used to believe: a new address and a new user
+    name on every attempt escaped both the per-address and the per-user limit."""
+    with client_from(limited_server) as client:
+        statuses = [
+            _login_status(client, f"rotator-{i}", "wrong-password", **{"X-Forwarded-For": f"198.51.100.{i}"})
+            for i in range(LIMIT + 2)
+        ]
+    assert statuses == [401] * LIMIT + [429, 429], statuses
+
+
+def test_a_trusted_proxy_names_the_client_the_limit_counts(limited_server: ServerProcess) -> None:
+    with client_from(limited_server, PROXY_SOURCE) as proxy:
+        for _ in range(LIMIT):
+            assert _login_status(proxy, "dave", "wrong-password", **{"X-Forwarded-For": "203.0.113.7"}) == 401
+        assert _login_status(proxy, "dave", "wrong-password", **{"X-Forwarded-For": "203.0.113.7"}) == 429
+        # A hop the client wrote itself, left of what the proxy appended, changes nothing.
+        spoofed = {"X-Forwarded-For": "192.0.2.1, 203.0.113.7"}
+        assert _login_status(proxy, "dave", "wrong-password", **spoofed) == 429
+        # Another client behind the same proxy is not held back by the first one.
+        assert _login_status(proxy, "erin", "wrong-password", **{"X-Forwarded-For": "203.0.113.8"}) == 401
+
+
+# --- finding 8: nobody can lock a user out; finding 5: the limiter's memory ---
+
+
+def test_a_user_cannot_be_locked_out_by_someone_else(limited_server: ServerProcess) -> None:
+    with client_from(limited_server, "127.0.0.2") as attacker:
+        statuses = [_login_status(attacker, ADMIN, "wrong-password") for _ in range(LIMIT + 1)]
+        assert statuses == [401] * LIMIT + [429], statuses
+        assert _login_status(attacker, ADMIN, ADMIN_PASSWORD) == 429  # this source failed
+        assert _login_status(attacker, "bob", USERS["bob"]) == 429  # and guesses at no one else
+    with client_from(limited_server, "127.0.0.3") as owner:
+        assert _login_status(owner, ADMIN, ADMIN_PASSWORD) == 200  # a source that has not failed
+    with client_from(limited_server, "127.0.0.4") as other:
+        # While the user is under attack, a source that failed for it waits after one failure...
+        assert _login_status(other, ADMIN, "wrong-password") == 401
+        assert _login_status(other, ADMIN, ADMIN_PASSWORD) == 429
+        # ...for that user only.
+        assert _login_status(other, "bob", USERS["bob"]) == 200
+
+
+def _limiter_entries(server: ServerProcess) -> float:
+    for line in httpx.get(f"{server.url}/metrics").text.splitlines():
+        if line.startswith("sdcpp_rest_login_limiter_entries "):
+            return float(line.split()[1])
+    raise AssertionError("no sdcpp_rest_login_limiter_entries in /metrics")
+
+
+def test_refused_logins_do_not_grow_the_limiter(limited_server: ServerProcess) -> None:
+    """Every 429 used to add an entry that was never removed (2,000 names: ~2 MB). Now a check never
+    creates one, expired ones go, and there are at most 10,000 (tests/unit/test_login_limiter.py)."""
+    with client_from(limited_server, "127.0.0.5") as client:
+        for _ in range(LIMIT):
+            assert _login_status(client, "frank", "wrong-password") == 401
+        after_failures = _limiter_entries(limited_server)
+        statuses = {_login_status(client, f"name-{i}-{'x' * 100}", "wrong-password") for i in range(300)}
+        assert statuses == {429}
+        # (<=: entries of other tests may expire meanwhile; 300 new ones would show)
+        assert _limiter_entries(limited_server) <= after_failures
+
+
+# --- finding 7: a token is refreshed once ---
+
+
+def test_a_token_is_refreshed_once_even_in_parallel(guarded_server: ServerProcess) -> None:
+    parallel = 8
+
+    def refresh(token: str, start: threading.Barrier) -> httpx.Response:
+        with guarded_server.client() as client:
+            client.get("/api/health")  # the connection is open before the race starts
+            start.wait()
+            return client.post("/api/auth/refresh", headers=bearer(token))
+
+    for _ in range(3):  # a race: several rounds
+        token = login(guarded_server, "bob", USERS["bob"])
+        start = threading.Barrier(parallel)
+        with ThreadPoolExecutor(parallel) as pool:
+            replies = list(pool.map(refresh, [token] * parallel, [start] * parallel))
+        fresh = [reply.json()["token"] for reply in replies if reply.status_code == 200]
+        assert len(fresh) == 1, [reply.status_code for reply in replies]
+        refused = [reply for reply in replies if reply.status_code != 200]
+        assert {(r.status_code, r.json()["error"]["code"]) for r in refused} == {(401, "INVALID_CREDENTIALS")}
+        with guarded_server.client() as client:
+            assert client.get("/api/auth/me", headers=bearer(fresh[0])).status_code == 200
+            assert client.get("/api/auth/me", headers=bearer(token)).status_code == 401
+
+
+# --- finding 11: API keys and password changes ---
+
+
+def _new_key(server: ServerProcess, token: str) -> str:
+    with server.client() as client:
+        created = client.post("/api/auth/keys", json={"name": "k"}, headers=bearer(token))
+    assert created.status_code == 201, created.text
+    return str(created.json()["key"])
+
+
+def _key_works(server: ServerProcess, key: str) -> bool:
+    return httpx.get(f"{server.url}/api/auth/me", headers={"X-API-Key": key}).status_code == 200
+
+
+def test_a_password_change_revokes_api_keys_and_keys_can_be_revoked_at_once(
+    guarded_server: ServerProcess,
+) -> None:
+    data_dir = guarded_server.data_dir
+    carol = login(guarded_server, "carol", USERS["carol"])
+    key = _new_key(guarded_server, carol)
+    changed = cli(data_dir, "users", "passwd", "carol", "--password-stdin", stdin="carol-new-pass-2\n")
+    assert changed.returncode == 0 and "1 API key(s) revoked" in changed.stdout, changed
+    assert not _key_works(guarded_server, key)
+    carol = login(guarded_server, "carol", "carol-new-pass-2")
+    kept = _new_key(guarded_server, carol)
+    routine = cli(
+        data_dir, "users", "passwd", "carol", "--password-stdin", "--keep-keys", stdin="carol-pass-3\n"
+    )
+    assert routine.returncode == 0, routine.stderr
+    assert _key_works(guarded_server, kept)
+    carol = login(guarded_server, "carol", "carol-pass-3")
+    second = _new_key(guarded_server, carol)
+    carol_id = httpx.get(f"{guarded_server.url}/api/auth/me", headers=bearer(carol)).json()["user"]["id"]
+    bob = login(guarded_server, "bob", USERS["bob"])
+    with guarded_server.client() as client:
+        refused = client.delete("/api/auth/keys", params={"user_id": carol_id}, headers=bearer(bob))
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "INSUFFICIENT_PERMISSIONS"
+        own = client.delete("/api/auth/keys", params={"user_id": carol_id}, headers=bearer(carol))
+        assert own.status_code == 200 and own.json()["revoked"] == 2, own.text
+        assert not _key_works(guarded_server, kept) and not _key_works(guarded_server, second)
+        last = _new_key(guarded_server, carol)
+        admin = bearer(login(guarded_server, ADMIN, ADMIN_PASSWORD))
+        by_admin = client.delete("/api/auth/keys", params={"user_id": carol_id}, headers=admin)
+        assert by_admin.status_code == 200 and by_admin.json()["revoked"] == 1
+        assert not _key_works(guarded_server, last)
+        unknown = client.delete("/api/auth/keys", params={"user_id": str(uuid.uuid4())}, headers=admin)
+        assert unknown.status_code == 404
+    newest = _new_key(guarded_server, carol)
+    revoked = cli(data_dir, "keys", "revoke-all", "carol")
+    assert revoked.returncode == 0 and "revoked 1 API key(s) of carol" in revoked.stdout, revoked
+    assert not _key_works(guarded_server, newest)
