@@ -27,6 +27,7 @@ from sdcpp_rest.api import (
 )
 from sdcpp_rest.api.error_handlers import install_error_handlers
 from sdcpp_rest.api.image_body import install_body_schemas
+from sdcpp_rest.api.json_body import SMALL_BODY_BYTES
 from sdcpp_rest.api.middleware import RequestContextMiddleware
 from sdcpp_rest.api.openapi import install_openapi_errors
 from sdcpp_rest.api.web_ui import install_web_ui
@@ -101,7 +102,11 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
     app.state.holder = holder
     app.state.restarter = restarter
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_request_bytes,
+        parsed_body_bytes=min(SMALL_BODY_BYTES, settings.max_request_bytes),
+    )
     # Outermost, so it also counts the 413s and 500s the request-context middleware answers itself.
     app.add_middleware(HttpMetricsMiddleware, metrics=first.metrics)
     for router in (

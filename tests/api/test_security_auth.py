@@ -1,10 +1,12 @@
-"""Issue 17: what a security review of the running server found about identities and sessions:
-forged proxy headers (finding 1), the login limiter's memory (5), the refresh race (7), locking a
-user out (8), API keys after a password change (11). Real server processes; loopback source
-addresses (127.0.0.x) stand for distinct clients, 127.0.0.9 for a reverse proxy."""
+"""Issue 17: what a security review of the running server found about identities, sessions and
+what a guest learns: forged proxy headers (finding 1), the login limiter's memory (5), the refresh
+race (7), locking a user out (8), API keys after a password change (11), model names told to
+guests (12). Real server processes; loopback source addresses (127.0.0.x) stand for distinct
+clients, 127.0.0.9 for a reverse proxy."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import uuid
@@ -23,6 +25,7 @@ from tests.api.security_support import (
     cli,
     client_from,
     login,
+    uniform_png,
 )
 from tests.server import ServerProcess
 
@@ -211,3 +214,33 @@ def test_a_password_change_revokes_api_keys_and_keys_can_be_revoked_at_once(
     revoked = cli(data_dir, "keys", "revoke-all", "carol")
     assert revoked.returncode == 0 and "revoked 1 API key(s) of carol" in revoked.stdout, revoked
     assert not _key_works(guarded_server, newest)
+
+
+# --- finding 12: guests learn no model names ---
+
+
+def test_guests_learn_no_model_names_from_validate(guarded_server: ServerProcess) -> None:
+    small = base64.b64encode(uniform_png(64, "RGB")).decode()
+    with guarded_server.client() as guest:
+        known = guest.post("/api/validate", json={"prompt": "x", "model_name": "sd15.safetensors"}).json()
+        unknown = guest.post("/api/validate", json={"prompt": "x", "model_name": "nope.safetensors"}).json()
+        unnamed = guest.post("/api/validate", json={"prompt": "x"}).json()
+        upscale = guest.post(
+            "/api/validate", params={"mode": "upscale"}, json={"image": small, "upscaler": "nope.pth"}
+        ).json()
+    for reply in (known, unknown, unnamed, upscale):
+        assert reply["valid"] is True and reply["errors"] == [], reply
+        assert reply["warnings"] == ["model and file names are checked only for authenticated callers"]
+    known["normalized"].pop("model_name")
+    unknown["normalized"].pop("model_name")
+    assert known == unknown  # nothing tells whether a model exists
+    assert unnamed["normalized"]["model_name"] is None and "sd15" not in json.dumps(unnamed)
+    assert upscale["normalized"]["image"] == "<image 64x64>"  # images are still checked
+    user = bearer(login(guarded_server, "bob", USERS["bob"]))
+    with guarded_server.client() as client:
+        full = client.post("/api/validate", json={"prompt": "x"}, headers=user).json()
+        missing = client.post(
+            "/api/validate", json={"prompt": "x", "model_name": "nope"}, headers=user
+        ).json()
+    assert full["normalized"]["model_name"] == "sd15.safetensors" and full["warnings"] == []
+    assert missing["errors"][0]["code"] == "MODEL_NOT_FOUND"

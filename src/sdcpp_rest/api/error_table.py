@@ -50,7 +50,8 @@ _IMAGES = (
     _bad(
         "an input image is not valid base64, not PNG/JPEG/WebP, empty, larger than "
         "max_input_image_bytes or max_input_image_pixels, or a mask of another size; a malformed "
-        "multipart form (field given twice, a file part that is not an image field, bad JSON text)"
+        "multipart form (field given twice, a file part that is not an image field, bad JSON text); "
+        "JSON with more values than any body needs, or nested too deeply"
     ),
     Answer(
         415,
@@ -144,8 +145,17 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[Answer, ...]] = {
     ("GET", "/api/samplers"): (),
     ("GET", "/api/schedulers"): (),
     ("GET", "/api/parameters"): (),
-    # Bad fields are not errors here: they are the reply's `errors` (200).
-    ("POST", "/api/validate"): (),
+    # Bad fields are not errors here: they are the reply's `errors` (200). The body itself can be.
+    ("POST", "/api/validate"): (
+        _bad("the body has more JSON values than any request body needs, or is nested too deeply"),
+        Answer(
+            413,
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            "a guest's body is over 1 MiB (a caller who may generate: over max_request_bytes)",
+        ),
+        Answer(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "the content type is not JSON"),
+        Answer(422, ErrorCode.VALIDATION_ERROR, "the body is not a JSON object"),
+    ),
     ("GET", "/api/models"): (
         _bad(
             "type, sort_by, sort_order or size_category is not one of its values, or modified_after / "

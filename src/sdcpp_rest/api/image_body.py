@@ -7,12 +7,14 @@ Multipart layout, for clients that upload files rather than base64 text (curl -F
 - or one `request` form field may hold the JSON body (without the images) in one piece.
 File parts are base64-encoded and validated by the same pydantic model as a JSON body, so one set of
 ranges, limits and error messages applies to both.
+
+Only a caller who may generate gets its body read, and JSON is parsed and validated in a worker
+thread within api/json_body.py's bounds: these bodies may be as large as max_request_bytes.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, get_args, get_origin
 
@@ -23,7 +25,8 @@ from pydantic.json_schema import models_json_schema
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from sdcpp_rest.api.deps import services_of
+from sdcpp_rest.api.deps import GenerateDep, services_of
+from sdcpp_rest.api.json_body import parse_json, parse_json_off_loop
 from sdcpp_rest.errors import InvalidParameters, UnsupportedMediaType
 from sdcpp_rest.schemas.generate import image_fields
 
@@ -35,33 +38,36 @@ MAX_FORM_FIELDS = 200
 MAX_FILE_PARTS = 8
 
 
-def body_parser(model: type[Body]) -> Callable[[Request], Awaitable[Body]]:
+def body_parser(model: type[Body]) -> Callable[..., Awaitable[Body]]:
     """A dependency that reads a JSON or multipart body into `model`; errors render as JSON bodies do."""
 
-    async def parse(request: Request) -> Body:
+    # GenerateDep first: a guest is refused before a byte of the body is read.
+    async def parse(request: Request, _: GenerateDep) -> Body:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "multipart/form-data":
             data = await _multipart_data(request, model)
-        elif content_type in ("", "application/json") or content_type.endswith("+json"):
-            data = _json_data(await request.body())
+        elif is_json_content_type(content_type):
+            data = await parse_json_off_loop(await request.body())
         else:
             raise UnsupportedMediaType(
                 f"content type {content_type} is not accepted: send application/json or multipart/form-data"
             )
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            # The same rendering as FastAPI's own body validation (VALIDATION_ERROR naming the field).
-            raise RequestValidationError(exc.errors(include_url=False)) from None
+        return await run_in_threadpool(_validated, model, data)
 
     return parse
 
 
-def _json_data(raw: bytes) -> Any:
+def is_json_content_type(content_type: str) -> bool:
+    """`content_type` without its parameters, lower case; no content type at all is taken as JSON."""
+    return content_type in ("", "application/json") or content_type.endswith("+json")
+
+
+def _validated(model: type[Body], data: Any) -> Body:
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidParameters(f"request body is not valid JSON: {exc}") from None
+        return model.model_validate(data)
+    except ValidationError as exc:
+        # The same rendering as FastAPI's own body validation (VALIDATION_ERROR naming the field).
+        raise RequestValidationError(exc.errors(include_url=False)) from None
 
 
 async def _multipart_data(request: Request, model: type[BaseModel]) -> dict[str, Any]:
@@ -87,7 +93,7 @@ def _form_to_body(form: FormData, model: type[BaseModel], max_image_bytes: int) 
             raise InvalidParameters(f"{name}: given more than once in the form")
         value = values[0]
         if name == REQUEST_FIELD and isinstance(value, str):
-            whole = _json_data(value.encode())
+            whole = parse_json(value.encode(), REQUEST_FIELD)
             if not isinstance(whole, dict):
                 raise InvalidParameters(f"{REQUEST_FIELD}: must be a JSON object holding the body's fields")
             _merge(data, whole)
@@ -122,10 +128,7 @@ def _form_value(model: type[BaseModel], name: str, text: str) -> Any:
     field = model.model_fields.get(name)
     if field is None or not _takes_structure(field.annotation):
         return text  # pydantic turns "20" into 20 and "true" into True for number/bool fields
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidParameters(f"{name}: form value must be JSON: {exc}") from None
+    return parse_json(text.encode(), f"{name}: form value")
 
 
 def _takes_structure(annotation: Any) -> bool:

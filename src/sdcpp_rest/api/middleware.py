@@ -25,15 +25,28 @@ class _BodyTooLarge(HTTPException):
     as is (it turns other exceptions into a generic 400) and the error handler renders a 413."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body exceeds the limit of {limit} bytes")
+        super().__init__(413, f"request body exceeds the limit of {limit} bytes for this request")
+        self.limit = limit
 
 
 class RequestContextMiddleware:
-    """Pure ASGI (no BaseHTTPMiddleware) so streaming and WebSockets pass through untouched."""
+    """Pure ASGI (no BaseHTTPMiddleware) so streaming and WebSockets pass through untouched.
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    Two body limits: `max_body_bytes` for every request, and `parsed_body_bytes` for the routes whose
+    body FastAPI parses itself (a route with a declared body model): FastAPI does that on the event
+    loop, where a huge body would hold every other request (api/json_body.py). Routes without one
+    read their body themselves (the image bodies, /api/validate), off the loop and within their own
+    limits. The route is known when the body is first read: routing has run by then."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, parsed_body_bytes: int | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.parsed_body_bytes = parsed_body_bytes or max_body_bytes
+
+    def _limit_for(self, scope: Scope) -> int:
+        if getattr(scope.get("route"), "body_field", None) is not None:
+            return min(self.parsed_body_bytes, self.max_body_bytes)
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,26 +84,27 @@ class RequestContextMiddleware:
             return
 
         received = 0
+        limit: int | None = None
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, limit
+            if limit is None:
+                limit = self._limit_for(scope)
+                if declared is not None and declared > limit:
+                    raise _BodyTooLarge(limit)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise _BodyTooLarge(self.max_body_bytes)
+                if received > limit:
+                    raise _BodyTooLarge(limit)
             return message
 
         try:
             await self.app(scope, limited_receive, send_with_id)
-        except _BodyTooLarge:
+        except _BodyTooLarge as exc:
             if not started:
                 await self._send_error(
-                    send_with_id,
-                    request_id,
-                    413,
-                    ErrorCode.PAYLOAD_TOO_LARGE,
-                    f"request body exceeds the limit of {self.max_body_bytes} bytes",
+                    send_with_id, request_id, 413, ErrorCode.PAYLOAD_TOO_LARGE, str(exc.detail)
                 )
         except Exception:
             log.exception("unhandled error (request_id=%s)", request_id)

@@ -55,7 +55,11 @@ PERMISSION = Answer(
 )
 BODY = (
     Answer(400, ErrorCode.INVALID_PARAMETERS, "the body is not valid JSON"),
-    Answer(413, ErrorCode.PAYLOAD_TOO_LARGE, "the body is larger than max_request_bytes"),
+    Answer(
+        413,
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        "the body is larger than the route takes: 1 MiB, or max_request_bytes where images are sent",
+    ),
     Answer(
         422,
         ErrorCode.VALIDATION_ERROR,

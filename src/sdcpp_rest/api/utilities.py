@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from dataclasses import replace
+from typing import Annotated, Any, get_args
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 
-from sdcpp_rest.api.deps import AuthenticatedDep, JobsDep, PlannerDep
-from sdcpp_rest.errors import ApiError, ErrorCode
+from sdcpp_rest.api.deps import AuthenticatedDep, JobsDep, PlannerDep, SettingsDep, optional_principal
+from sdcpp_rest.api.image_body import is_json_content_type
+from sdcpp_rest.api.json_body import SMALL_BODY_BYTES, parse_json_off_loop, read_body
+from sdcpp_rest.auth.permissions import Permission, Principal
+from sdcpp_rest.errors import ApiError, ErrorCode, UnsupportedMediaType, ValidationFailed
+from sdcpp_rest.jobs.inputs import ImageLimits
 from sdcpp_rest.jobs.planning import JobPlanner
 from sdcpp_rest.schemas.generate import (
     MODE_REQUESTS,
@@ -33,6 +38,13 @@ router = APIRouter(prefix="/api", tags=["utilities"])
 
 # Above this many pixels a CPU generation takes minutes: worth a warning, not an error.
 LARGE_IMAGE_PIXELS = 1024 * 1024
+# /api/validate is public. A guest cannot queue anything, so what a guest may make the server do is
+# bounded: the body (the default limit, not max_request_bytes), the pixels decoded per image, and no
+# look at the models folder (whether a file exists, which checkpoint would be used).
+GUEST_MAX_IMAGE_PIXELS = 1024 * 1024
+GUEST_NOTE = "model and file names are checked only for authenticated callers"
+
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 
 @router.get("/samplers", summary="Sampling methods the engine has")
@@ -64,18 +76,46 @@ def parameters(principal: AuthenticatedDep, jobs: JobsDep) -> dict[str, Any]:
     }
 
 
+def _checks_everything(principal: Principal | None) -> bool:
+    """Whether the caller gets the endpoint's whole check: those who could send the body there."""
+    return principal is not None and principal.can(Permission.GENERATE)
+
+
+async def validate_body(
+    request: Request, principal: OptionalPrincipal, settings: SettingsDep
+) -> dict[str, Any]:
+    """The JSON object to check, read within the caller's limit and parsed off the event loop."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not is_json_content_type(content_type):
+        raise UnsupportedMediaType(f"content type {content_type} is not accepted: send application/json")
+    limit = settings.max_request_bytes if _checks_everything(principal) else SMALL_BODY_BYTES
+    data = await parse_json_off_loop(await read_body(request, limit))
+    if not isinstance(data, dict):
+        raise ValidationFailed("body: must be a JSON object holding the fields of the mode's body")
+    return data
+
+
 @router.post(
     "/validate",
     response_model=ValidateReply,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
+        }
+    },
     summary="Check a generation body (text2img by default, or ?mode=...) without queueing it",
     description="Always 200 for a JSON object: `valid` says whether the mode's endpoint would accept it, "
     "`errors` name each bad field, `normalized` is the body with every default filled in. Input images "
     "are decoded and checked as the endpoint would; `normalized` shows them as `<image WxH>` (the size "
-    "the job would use) and carries the width and height they give.",
+    "the job would use) and carries the width and height they give. Guests get the fields checked "
+    f"but no model file looked up, a body of at most {SMALL_BODY_BYTES} bytes and images of at most "
+    f"{GUEST_MAX_IMAGE_PIXELS} pixels.",
 )
 def validate(
     planner: PlannerDep,
-    body: dict[str, Any] = Body(...),
+    principal: OptionalPrincipal,
+    body: Annotated[dict[str, Any], Depends(validate_body)],
     mode: ModeName = Query("text2img", description="The endpoint whose body this is."),
 ) -> ValidateReply:
     try:
@@ -93,30 +133,44 @@ def validate(
     assert isinstance(request, Text2ImgRequest | UpscaleRequest)
     errors: list[ValidationIssue] = []
     normalized = request.model_dump()
+    everything = _checks_everything(principal)
     try:
-        if isinstance(request, Text2ImgRequest):
-            normalized["model_name"] = planner.resolve_model_name(request.model_name)
-        planner.check(request)
+        if everything:
+            if isinstance(request, Text2ImgRequest):
+                normalized["model_name"] = planner.resolve_model_name(request.model_name)
+            planner.check(request)
         if isinstance(request, Img2ImgRequest | UpscaleRequest):
-            _check_images(planner, request, normalized)
+            _check_images(planner, request, normalized, None if everything else _guest_limits(planner))
     except ApiError as exc:
         errors.append(ValidationIssue(field=exc.field or "body", message=exc.message, code=exc.code.value))
-    warnings = []
+    warnings = [] if everything else [GUEST_NOTE]
     width, height = getattr(request, "width", None) or 0, getattr(request, "height", None) or 0
     if width * height > LARGE_IMAGE_PIXELS:
         warnings.append(f"{width}x{height} is large: expect a long generation on a CPU")
     return ValidateReply(valid=not errors, errors=errors, warnings=warnings, normalized=normalized)
 
 
+def _guest_limits(planner: JobPlanner) -> ImageLimits:
+    configured = planner.input_limits
+    return replace(
+        configured,
+        max_pixels=min(configured.max_pixels, GUEST_MAX_IMAGE_PIXELS),
+        pixels_note=" (the limit for guests; authenticate to check larger images)",
+    )
+
+
 def _check_images(
-    planner: JobPlanner, request: Img2ImgRequest | UpscaleRequest, normalized: dict[str, Any]
+    planner: JobPlanner,
+    request: Img2ImgRequest | UpscaleRequest,
+    normalized: dict[str, Any],
+    limits: ImageLimits | None,
 ) -> None:
     """Decodes the images as the endpoint would; `normalized` gets the size they give the job
     instead of echoing megabytes of base64 back."""
-    images, size = planner.decode_inputs(request)
+    sizes, size = planner.input_sizes(request, limits)
     if size is not None:
         normalized["width"], normalized["height"] = size
     for field in image_fields(type(request)):
-        decoded = images.get("init_image" if field == "image" else field)
+        decoded = sizes.get("init_image" if field == "image" else field)
         if decoded is not None:
-            normalized[field] = f"<image {decoded.width}x{decoded.height}>"
+            normalized[field] = f"<image {decoded[0]}x{decoded[1]}>"

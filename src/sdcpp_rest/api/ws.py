@@ -138,7 +138,7 @@ async def _read(websocket: WebSocket, services: Services, connection: Connection
             text = await websocket.receive_text()
             try:
                 message = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
                 connection.offer(ClientError("messages must be JSON objects"))
                 continue
             if not isinstance(message, dict):

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ctypes
+import ctypes.util
 import io
 import re
+import threading
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,12 +30,52 @@ _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w=.+-]+)*;base6
 # "fill" pads with a blurred stretch of the picture itself, as AUTOMATIC1111 does: no hard bars.
 FILL_BLUR_RADIUS = 16
 INPUTS_FOLDER = "inputs"
+# Decoding is CPU-bound: more decodes at once than this only add memory (a 4096x4096 RGBA input is
+# 64 MiB decoded, several times that while it is fitted and blurred), and two keep a second request
+# moving while one decodes a huge image.
+MAX_CONCURRENT_DECODES = 2
 
 
 @dataclass(frozen=True)
 class ImageLimits:
     max_bytes: int
     max_pixels: int
+    # Added to the message of an image over max_pixels (e.g. why this caller's limit is lower).
+    pixels_note: str = ""
+
+
+def _malloc_trim() -> Callable[[], object] | None:
+    """glibc's malloc_trim(0), or None elsewhere (musl, macOS)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim: Callable[[int], object] = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return lambda: trim(0)
+
+
+_TRIM = _malloc_trim()
+
+
+class DecodeGate:
+    """At most `slots` callers decode images at once, and each hands the memory it freed back to the
+    system when it leaves. Without that, glibc keeps freed image blocks in the arena of the thread
+    that used them, every thread of the pool has its own, and after a burst of big images the
+    process stays gigabytes larger (the blocks of 16 threads, not of the 2 decoding at a time)."""
+
+    def __init__(self, slots: int = MAX_CONCURRENT_DECODES) -> None:
+        self._slots = threading.BoundedSemaphore(slots)
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Decode inside; keep the decoded images in locals of a function called inside, so that
+        they are freed before the memory is handed back."""
+        with self._slots:
+            try:
+                yield
+            finally:
+                if _TRIM is not None:
+                    _TRIM()
 
 
 def decode_image(field: str, value: str, limits: ImageLimits) -> Image.Image:
@@ -77,7 +122,8 @@ def open_image(field: str, data: bytes, limits: ImageLimits) -> Image.Image:
             if image.width * image.height > limits.max_pixels:
                 raise InvalidParameters(
                     field=field,
-                    message=f"{field}: {image.width}x{image.height} has more than {limits.max_pixels} pixels",
+                    message=f"{field}: {image.width}x{image.height} has more than {limits.max_pixels} "
+                    f"pixels{limits.pixels_note}",
                 )
             image.load()
     except InvalidParameters:

@@ -17,6 +17,7 @@ from sdcpp_rest.catalog.files import COMPONENT_FOLDERS, CatalogError, ModelFiles
 from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.errors import InvalidParameters, ModelNotFound
 from sdcpp_rest.jobs.inputs import (
+    DecodeGate,
     ImageLimits,
     decode_image,
     default_size,
@@ -92,6 +93,8 @@ class JobPlanner:
         self._default_model = default_model
         self._threads = threads_per_worker
         self.input_limits = input_limits
+        # Every decode of request images, for validation or for a job, passes this gate.
+        self._decode_gate = DecodeGate()
 
     def resolve_model_name(self, requested: str | None) -> str:
         """The checkpoint a request will use: the one it names (file name, hash or short hash), else
@@ -137,22 +140,35 @@ class JobPlanner:
             controlnet_file(self._files, request.control_net)
         return model_name
 
-    def decode_inputs(
-        self, request: GenerationRequest
+    def input_sizes(
+        self, request: GenerationRequest, limits: ImageLimits | None = None
+    ) -> tuple[dict[str, tuple[int, int]], tuple[int, int] | None]:
+        """Decode the images as a job would (within `limits`, default the configured ones) and keep
+        only their fitted sizes by field, and the generation size: what /api/validate reports."""
+        with self._decode_gate.hold():
+            return self._fitted_sizes(request, limits or self.input_limits)
+
+    def _fitted_sizes(
+        self, request: GenerationRequest, limits: ImageLimits
+    ) -> tuple[dict[str, tuple[int, int]], tuple[int, int] | None]:
+        # The images live only in this call, so they are freed before the decode gate is left.
+        images, size = self._decode_inputs(request, limits)
+        return {field: image.size for field, image in images.items()}, size
+
+    def _decode_inputs(
+        self, request: GenerationRequest, limits: ImageLimits
     ) -> tuple[dict[str, Image.Image], tuple[int, int] | None]:
         """Decoded images by field, fitted to the generation size; and that size (None for upscale
-        and text2img)."""
+        and text2img). Callers hold the decode gate."""
         if isinstance(request, UpscaleRequest):
-            return {
-                "init_image": decode_image("image", request.image, self.input_limits).convert("RGB")
-            }, None
+            return {"init_image": decode_image("image", request.image, limits).convert("RGB")}, None
         if not isinstance(request, Img2ImgRequest):
             return {}, None
         raw: dict[str, Image.Image] = {}
         for field in IMAGE_INPUT_FIELDS:
             value = getattr(request, field, None)
             if value is not None:  # "" reaches decode_image, which names the field
-                raw[field] = decode_image(field, value, self.input_limits)
+                raw[field] = decode_image(field, value, limits)
         first = raw.get("init_image") or raw["control_image"]
         if "mask_image" in raw and raw["mask_image"].size != first.size:
             mask_size, image_size = raw["mask_image"].size, first.size
@@ -180,24 +196,22 @@ class JobPlanner:
         """Check the names, decode and store the inputs; the job to add."""
         mode = mode_of(request)
         model_name = self.check(request)
-        images, size = self.decode_inputs(request)
         job_id = str(uuid.uuid4())
-        inputs = {
-            field: save_input(self._job_dir(job_id), field, image).name for field, image in images.items()
-        }
+        with self._decode_gate.hold():
+            inputs, sizes, size = self._save_inputs(request, job_id)
         # The worker's share of the cores at most: more engine threads than cores slow every job down.
         asked = request.n_threads if request.n_threads is not None else -1
         threads = asked if 0 < asked <= self._threads else self._threads
         params: JobParams
         if isinstance(request, UpscaleRequest):
-            image = images["init_image"]
+            width, height = sizes["init_image"]
             params = UpscaleParams.model_validate(
                 {
                     **request.model_dump(exclude={"image"}),
                     "inputs": inputs,
                     "n_threads": threads,
-                    "width": image.width,
-                    "height": image.height,
+                    "width": width,
+                    "height": height,
                 }
             )
             return NewJob(job_id, mode, owner, None, "", 0, 1, params)
@@ -212,3 +226,13 @@ class JobPlanner:
         return NewJob(
             job_id, mode, owner, model_name, request.prompt, seed, request.planned_total_steps(), params
         )
+
+    def _save_inputs(
+        self, request: GenerationRequest, job_id: str
+    ) -> tuple[dict[str, str], dict[str, tuple[int, int]], tuple[int, int] | None]:
+        """Decode and write the input images: file names and sizes by field, and the generation size.
+        The images live only in this call, so they are freed before the decode gate is left."""
+        images, size = self._decode_inputs(request, self.input_limits)
+        job_dir = self._job_dir(job_id)
+        inputs = {field: save_input(job_dir, field, image).name for field, image in images.items()}
+        return inputs, {field: image.size for field, image in images.items()}, size
