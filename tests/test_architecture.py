@@ -168,6 +168,8 @@ ALLOWED_FOREIGN_ASSIGNMENTS = {
     ("monitoring/log_context.py", "context.user"),  # the request's own log context
     ("monitoring/logs.py", "record.msg"),  # a logging record being formatted
     ("monitoring/logs.py", "record.args"),
+    ("monitoring/logs.py", "record.exc_text"),
+    ("monitoring/logs.py", "record.stack_info"),
 }
 
 

@@ -97,6 +97,9 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
         description="stable-diffusion.cpp behind a REST API with a durable job queue. "
         'Errors always have the body {"error": {message, code, status_code, request_id, timestamp}}.',
         lifespan=lifespan,
+        # Starlette would answer `/path/` with a redirect to a URL built from the request's Host header;
+        # the API has no trailing-slash paths, so such a request is a plain 404.
+        redirect_slashes=False,
     )
     # The two app-level objects the routes reach (api/deps.py): the current services and the restarter.
     app.state.holder = holder

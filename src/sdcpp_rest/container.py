@@ -42,7 +42,7 @@ from sdcpp_rest.monitoring.listener import MetricsListener
 from sdcpp_rest.monitoring.metrics import QueueGauges, ServerMetrics
 from sdcpp_rest.ops.version import VersionInfo, read_version_info
 from sdcpp_rest.outputs.files import OutputStore
-from sdcpp_rest.storage.database import create_database_engine, migrate
+from sdcpp_rest.storage.database import PRIVATE_FOLDER_MODE, create_database_engine, migrate
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,10 @@ def build_services(
 ) -> Services:
     """Open storage and build every service; starts nothing. A restart passes the running event bus
     and metrics (WebSocket clients stay connected, counters do not reset)."""
-    for folder in (settings.data_dir, settings.models_path, settings.output_path):
+    # The data folder holds the database (password and API key hashes) and the JWT secret: it is
+    # created for its owner only (an existing one keeps the permissions its owner gave it).
+    settings.data_dir.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
+    for folder in (settings.models_path, settings.output_path):
         folder.mkdir(parents=True, exist_ok=True)
     type_folders = settings.model_type_folders()
     type_folders.get("checkpoints", settings.models_path / "checkpoints").mkdir(parents=True, exist_ok=True)

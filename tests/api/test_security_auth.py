@@ -1,6 +1,7 @@
-"""Issue 17: what a security review of the running server found about identities, sessions and
-what a guest learns: forged proxy headers (finding 1), the login limiter's memory (5), the refresh
-race (7), locking a user out (8), API keys after a password change (11), model names told to
+"""Issue 17: what a security review of the running server found about identities, sessions, logs and
+what a guest learns: forged proxy headers (finding 1), credentials in the log (4), the login
+limiter's memory (5), the refresh race (7), locking a user out (8), the database's permissions (9),
+redirects to the request's Host (10), API keys after a password change (11), model names told to
 guests (12). Real server processes; loopback source addresses (127.0.0.x) stand for distinct
 clients, 127.0.0.9 for a reverse proxy."""
 
@@ -8,13 +9,17 @@ from __future__ import annotations
 
 import base64
 import json
+import stat
 import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect as ws_connect
+from websockets.typing import Subprotocol
 
 from tests.api.security_support import (
     ADMIN,
@@ -216,7 +221,7 @@ def test_a_password_change_revokes_api_keys_and_keys_can_be_revoked_at_once(
     assert not _key_works(guarded_server, newest)
 
 
-# --- finding 12: guests learn no model names ---
+# --- finding 12: guests learn no model names; finding 10: no redirect to the request's Host ---
 
 
 def test_guests_learn_no_model_names_from_validate(guarded_server: ServerProcess) -> None:
@@ -244,3 +249,79 @@ def test_guests_learn_no_model_names_from_validate(guarded_server: ServerProcess
         ).json()
     assert full["normalized"]["model_name"] == "sd15.safetensors" and full["warnings"] == []
     assert missing["errors"][0]["code"] == "MODEL_NOT_FOUND"
+
+
+def test_a_trailing_slash_is_a_404_not_a_redirect_to_the_host_header(guarded_server: ServerProcess) -> None:
+    paths = (f"/api/queue/job/{uuid.uuid4()}/output/image_0.png/", "/api/health/", "/api/auth/login/")
+    with guarded_server.client() as client:
+        for path in paths:
+            reply = client.get(path, headers={"Host": "evil.example"})
+            assert reply.status_code == 404 and "location" not in reply.headers, (path, reply.headers)
+            assert reply.json()["error"]["code"] == "NOT_FOUND"
+
+
+# --- finding 4: credentials never in the log, verbose included ---
+
+
+def test_credentials_are_redacted_wherever_they_travel(guarded_server: ServerProcess) -> None:
+    """The guarded server logs at debug level: uvicorn's access log, every WebSocket handshake header
+    and frame. Credentials go through headers, subprotocols, query strings and bodies."""
+    token = login(guarded_server, "bob", USERS["bob"])  # a body with a password; a reply with a token
+    key = _new_key(guarded_server, token)
+    ws_url = guarded_server.url.replace("http://", "ws://") + "/ws"
+    with guarded_server.client() as client:
+        client.get("/api/auth/me", headers=bearer(token))
+        client.get("/api/auth/me", headers={"X-API-Key": key})
+        client.get("/api/auth/me", params={"token": token, "api_key": key})
+        client.post("/api/auth/login", data={"username": "bob", "password": USERS["bob"]})  # a form body
+    handshakes: list[dict[str, object]] = [
+        {"subprotocols": [Subprotocol("bearer"), Subprotocol(token)]},
+        {"subprotocols": [Subprotocol("api-key"), Subprotocol(key)]},
+        {"additional_headers": {"Authorization": f"Bearer {token}", "X-API-Key": key}},
+    ]
+    for options in handshakes:
+        with ws_connect(ws_url, **options) as ws:
+            ws.recv(timeout=10)
+    for query in (f"?token={token}", f"?api_key={key}"):
+        with ws_connect(ws_url + query) as ws:
+            ws.recv(timeout=10)
+            # A client may put anything in a message; its frames are logged at debug level.
+            ws.send(json.dumps({"type": "ping", "password": USERS["bob"], "token": token, "key": key}))
+            ws.recv(timeout=10)
+    refreshed = httpx.post(f"{guarded_server.url}/api/auth/refresh", headers=bearer(token)).json()["token"]
+    log = guarded_server.log_tail(10_000_000)
+    secrets = {
+        "token": token,
+        "refreshed token": refreshed,
+        "API key secret": key.split("_", 2)[2],
+        "password": USERS["bob"],
+        "admin password": ADMIN_PASSWORD,
+    }
+    assert "sec-websocket-protocol: bearer, [REDACTED]" in log  # it was logged, redacted
+    leaked = [name for name, secret in secrets.items() if secret in log]
+    assert leaked == [], leaked
+
+
+# --- finding 9: the database and its folder are their owner's only ---
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_database_and_the_data_folder_are_private(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"  # not there yet: the server creates it
+    server = ServerProcess(tmp_path, args=["--data-dir", str(data_dir)]).start()
+    try:
+        assert _mode(data_dir) == 0o700
+        for name in ("sdcpp-rest.db", "sdcpp-rest.db-wal", "sdcpp-rest.db-shm", "jwt_secret"):
+            assert _mode(data_dir / name) == 0o600, name
+    finally:
+        server.stop()
+    # The admin commands create the same way, and tighten a database an earlier version left 0644.
+    cli_dir = tmp_path / "cli-data"
+    assert cli(cli_dir, "users", "list").returncode == 0
+    assert (_mode(cli_dir), _mode(cli_dir / "sdcpp-rest.db")) == (0o700, 0o600)
+    (cli_dir / "sdcpp-rest.db").chmod(0o644)
+    assert cli(cli_dir, "users", "list").returncode == 0
+    assert _mode(cli_dir / "sdcpp-rest.db") == 0o600

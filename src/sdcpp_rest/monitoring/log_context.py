@@ -99,6 +99,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             **_context_of(record),
         }
-        if record.exc_info:
+        if record.exc_text:  # prepared (and redacted) by RedactSecretsFilter
+            entry["exception"] = record.exc_text
+        elif record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False, default=str)

@@ -3,31 +3,29 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 
 from sdcpp_rest.monitoring.log_context import ContextFilter, JsonFormatter, TextFormatter
+from sdcpp_rest.monitoring.redact import redact
 
-# Query parameters and headers that carry credentials (a WebSocket URL may hold ?token=...).
-_SECRET_PATTERNS = (
-    re.compile(r"(?i)((?:token|api_key|password)=)[^&\s\"']+"),
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"(sdk_[0-9a-f]+_)[A-Za-z0-9_-]+"),
-)
-
-
-def redact(text: str) -> str:
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(r"\1[REDACTED]", text)
-    return text
+_TRACEBACKS = logging.Formatter()
 
 
 class RedactSecretsFilter(logging.Filter):
+    """Redacts the message, and the traceback and stack a record carries (an exception's text may
+    hold a header or a body too); formatters then print the redacted traceback (record.exc_text)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 

@@ -4,6 +4,7 @@ migrate(), which brings a database to the newest schema revision (storage/migrat
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,6 +21,10 @@ from sdcpp_rest.storage.migrations import FIRST_RELEASE_REVISION, alembic_config
 
 log = logging.getLogger(__name__)
 
+# The database and the folder created for it: readable by their owner only.
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_FOLDER_MODE = 0o700
+
 # Any fixed number: concurrent start-ups on one PostgreSQL database queue on this advisory lock.
 _POSTGRES_MIGRATION_LOCK = 0x5DC9_A1E3
 
@@ -35,9 +40,32 @@ def _enable_sqlite_durability(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _private_sqlite_file(url: str) -> None:
+    """Create the database file 0600 before SQLite opens it (SQLite would create it 0644, readable by
+    every local user, and it holds password and API key hashes); SQLite gives its -wal and -shm files
+    the database file's permissions. Files of an earlier version are tightened too."""
+    database = sa.engine.make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    except FileExistsError:
+        pass
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(PRIVATE_FILE_MODE)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:  # another user's file: say so, and let SQLite open it as before
+            log.warning("could not make %s readable by its owner only: %s", file, exc)
+
+
 def create_database_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        _private_sqlite_file(url)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         sa.event.listen(engine, "connect", _enable_sqlite_durability)
         return engine
