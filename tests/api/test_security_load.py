@@ -125,6 +125,35 @@ def test_big_json_bodies_from_a_guest_are_refused_unread(guarded_server: ServerP
     assert watch.growth_mib < 300, watch.summary()
 
 
+def test_big_json_bodies_to_the_compat_apis_are_refused_early(guarded_server: ServerProcess) -> None:
+    """Finding 2 on the AUTOMATIC1111 and OpenAI sub-applications, whose bodies FastAPI parses (they
+    carry base64 images, so they keep max_request_bytes): every JSON body is counted as it streams
+    in, so a guest's `[[],...]` is refused a few hundred kB in, whatever route reads it."""
+
+    def post(path: str) -> int:
+        with guarded_server.client() as client:
+            reply = client.post(path, content=BIG_BODY, headers={"content-type": "application/json"})
+        assert "Traceback" not in reply.text and "JSON values" in reply.text, reply.text
+        return reply.status_code
+
+    paths = ["/sdapi/v1/img2img", "/sdapi/v1/txt2img", "/v1/images/generations"] * 2
+    with ServerWatch(guarded_server) as watch, ThreadPoolExecutor(len(paths)) as pool:
+        statuses = list(pool.map(post, paths))
+    print(f"\nfinding 2, compat APIs, guest: {watch.summary()}")
+    assert statuses == [400] * len(paths), statuses
+    assert watch.worst_health_seconds < HEALTH_BOUND_SECONDS, watch.summary()
+    assert watch.growth_mib < 300, watch.summary()
+
+
+def test_compat_image_bodies_keep_the_full_limit(open_server: ServerProcess) -> None:
+    """The main app's 1 MiB limit for bodies FastAPI parses is not the compat APIs': an A1111 img2img
+    body with a 3 MB image reaches the image checks."""
+    image = base64.b64encode(b"\x89PNG" + b"\x00" * 3_000_000).decode()
+    with open_server.client() as client:
+        reply = client.post("/sdapi/v1/img2img", json={"prompt": "x", "init_images": [image]})
+    assert reply.status_code not in (413, 500) and 400 <= reply.status_code < 500, reply.text
+
+
 @pytest.mark.parametrize("route", IMAGE_ROUTES)
 def test_deeply_nested_json_is_a_400(open_server: ServerProcess, route: str) -> None:
     """Finding 6: 10,000 levels of `[[...]]` were a RecursionError and a 500 in the body reader."""

@@ -22,6 +22,8 @@ KEY = "sdk_0a1b2c3d4e5f_S3cr3tK3yS3cr3tK3yS3cr3t"
     [
         (f"< authorization: Bearer {JWT}", JWT),
         ("< authorization: Bearer some-opaque-metrics-token", "some-opaque-metrics-token"),
+        ("< authorization: Basic Ym9iOmh1bnRlcjI=", "Ym9iOmh1bnRlcjI="),
+        ("[(b'authorization', b'Basic Ym9iOmh1bnRlcjI=')]", "Ym9iOmh1bnRlcjI="),
         (f"< x-api-key: {KEY}", KEY),
         ("< x-api-key: not-our-format-key", "not-our-format-key"),
         (f"< sec-websocket-protocol: bearer, {JWT}", JWT),

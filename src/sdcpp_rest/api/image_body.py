@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from sdcpp_rest.api.deps import GenerateDep, services_of
-from sdcpp_rest.api.json_body import parse_json, parse_json_off_loop
+from sdcpp_rest.api.json_body import is_json_content_type, parse_json, parse_json_off_loop
 from sdcpp_rest.errors import InvalidParameters, UnsupportedMediaType
 from sdcpp_rest.schemas.generate import image_fields
 
@@ -55,11 +55,6 @@ def body_parser(model: type[Body]) -> Callable[..., Awaitable[Body]]:
         return await run_in_threadpool(_validated, model, data)
 
     return parse
-
-
-def is_json_content_type(content_type: str) -> bool:
-    """`content_type` without its parameters, lower case; no content type at all is taken as JSON."""
-    return content_type in ("", "application/json") or content_type.endswith("+json")
 
 
 def _validated(model: type[Body], data: Any) -> Body:

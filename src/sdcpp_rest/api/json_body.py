@@ -2,16 +2,19 @@
 
 FastAPI reads and parses a route's JSON body on the event loop, before any dependency runs: one
 50 MB body of `[[],[],...]` (16 million lists, over a gigabyte) would hold every other request,
-/api/health included, for seconds. So:
-- a body FastAPI parses is limited to SMALL_BODY_BYTES (api/middleware.py, for every route with a
-  declared body model), far more than any of those bodies needs (the longest text2img body, two
-  20,000-character prompts, is some 250 kB); parsing that much takes milliseconds;
-- the routes that take images, and /api/validate which checks their bodies, have no body model:
-  they read their body themselves (max_request_bytes bounds it; `read_body` takes a lower limit,
-  e.g. for guests) and parse it with `parse_json` below: the structure is counted before json.loads
-  sees it (each `[`, `{` or `,` becomes at most one Python object, so a body that would explode in
-  memory is refused first), parsing runs in a worker thread, and nesting too deep for the parser is
-  a 400, not a 500.
+/api/health included, for seconds. What makes a body expensive is the number of objects it parses
+into, not its bytes (a 50 MB base64 string parses in milliseconds), and each `[`, `{` or `,` gives at
+most one object. So:
+- every JSON body, whichever route reads it (the compat sub-applications' too), is counted as it
+  streams in (api/middleware.py) and refused with a 400 past MAX_JSON_STRUCTURE, a few hundred kB
+  into a pathological one;
+- a body FastAPI parses for a route of the main app is limited to SMALL_BODY_BYTES, far more than
+  any of those bodies needs (the longest text2img body, two 20,000-character prompts, is some
+  250 kB);
+- the image routes, and /api/validate which checks their bodies, have no body model: they read their
+  body themselves (max_request_bytes bounds it; `read_body` takes a lower limit, e.g. for guests) and
+  parse it with `parse_json` below, in a worker thread, with the same structure bound (also for the
+  JSON in multipart fields) and nesting too deep for the parser a 400, not a 500.
 """
 
 from __future__ import annotations
@@ -28,6 +31,16 @@ SMALL_BODY_BYTES = 1024 * 1024
 # A real body has a few hundred of these (fields, LoRAs, commas in prompts; base64 has none); each
 # costs at most ~200 bytes parsed, so this bounds a parsed body to some 20 MB beyond its strings.
 MAX_JSON_STRUCTURE = 100_000
+
+
+def is_json_content_type(content_type: str) -> bool:
+    """`content_type` without its parameters, lower case; no content type at all is taken as JSON."""
+    return content_type in ("", "application/json") or content_type.endswith("+json")
+
+
+def json_structure(raw: bytes) -> int:
+    """The `[`, `{` and `,` in JSON text: a bound on the objects parsing it makes."""
+    return raw.count(b"[") + raw.count(b"{") + raw.count(b",")
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -50,7 +63,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 def parse_json(raw: bytes, what: str = "request body") -> Any:
     """JSON text to Python values, within MAX_JSON_STRUCTURE; InvalidParameters (400) otherwise.
     Blocking for a large body: call it off the event loop (parse_json_off_loop)."""
-    structure = raw.count(b"[") + raw.count(b"{") + raw.count(b",")
+    structure = json_structure(raw)
     if structure > MAX_JSON_STRUCTURE:
         raise InvalidParameters(
             f"{what} has {structure} JSON values and separators; at most {MAX_JSON_STRUCTURE} are accepted"

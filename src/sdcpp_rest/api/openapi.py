@@ -54,7 +54,11 @@ PERMISSION = Answer(
     403, ErrorCode.INSUFFICIENT_PERMISSIONS, "the caller's role lacks the permission this route needs"
 )
 BODY = (
-    Answer(400, ErrorCode.INVALID_PARAMETERS, "the body is not valid JSON"),
+    Answer(
+        400,
+        ErrorCode.INVALID_PARAMETERS,
+        "the body is not valid JSON, or holds more JSON values than any request needs (100,000)",
+    ),
     Answer(
         413,
         ErrorCode.PAYLOAD_TOO_LARGE,

@@ -9,8 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 
 from sdcpp_rest.api.deps import AuthenticatedDep, JobsDep, PlannerDep, SettingsDep, optional_principal
-from sdcpp_rest.api.image_body import is_json_content_type
-from sdcpp_rest.api.json_body import SMALL_BODY_BYTES, parse_json_off_loop, read_body
+from sdcpp_rest.api.json_body import SMALL_BODY_BYTES, is_json_content_type, parse_json_off_loop, read_body
 from sdcpp_rest.auth.permissions import Permission, Principal
 from sdcpp_rest.errors import ApiError, ErrorCode, UnsupportedMediaType, ValidationFailed
 from sdcpp_rest.jobs.inputs import ImageLimits

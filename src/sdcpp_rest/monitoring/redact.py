@@ -1,6 +1,6 @@
 """Credentials out of text bound for a log line, wherever they travel.
 
-A secret can reach a log line as a header (`authorization: Bearer X`, `x-api-key: X`, also in a
+A secret can reach a log line as a header (`authorization: Bearer X` or `Basic X`, `x-api-key: X`, also in a
 repr of header tuples), as the WebSocket credential subprotocol (`sec-websocket-protocol: bearer, X`
 or `api-key, X`, which the websockets library logs at debug level), in a query string
 (`?token=X`, `?api_key=X`), or in a body (`"password": "X"` in JSON or a Python repr, `password=X`
@@ -26,6 +26,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)((?:token|api_key|apikey|password|passwd|secret)=)[^&\s\"']+"), rf"\1{REDACTED}"),
     # Authorization header values, and the subprotocol pair "bearer, X".
     (re.compile(r"(?i)\b(bearer(?:\s*,\s*|\s+))[^\s,;\"'\\]+"), rf"\1{REDACTED}"),
+    # HTTP Basic (the compat APIs' clients): base64 of username:password.
+    (
+        re.compile(r"(?i)(authorization['\"]?\s*[:=,]\s*b?['\"]?basic\s+)[A-Za-z0-9+/=._~-]+"),
+        rf"\1{REDACTED}",
+    ),
     # The subprotocol pair "api-key, X".
     (re.compile(r"(?i)\b(api-key\s*,\s*)[^\s,;\"'\\]+"), rf"\1{REDACTED}"),
     # Headers as logged lines ("x-api-key: X") or reprs ((b'x-api-key', b'X')).
