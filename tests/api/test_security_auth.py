@@ -219,6 +219,18 @@ def test_a_password_change_revokes_api_keys_and_keys_can_be_revoked_at_once(
     revoked = cli(data_dir, "keys", "revoke-all", "carol")
     assert revoked.returncode == 0 and "revoked 1 API key(s) of carol" in revoked.stdout, revoked
     assert not _key_works(guarded_server, newest)
+    # The admins' users API does what `users passwd` does.
+    with guarded_server.client() as client:
+        routine_key = _new_key(guarded_server, carol)
+        body = {"password": "carol-pass-4", "keep_api_keys": True}
+        assert client.patch(f"/api/users/{carol_id}", json=body, headers=admin).status_code == 200
+        assert _key_works(guarded_server, routine_key)
+        changed_by_admin = client.patch(
+            f"/api/users/{carol_id}", json={"password": "carol-pass-5"}, headers=admin
+        )
+        assert changed_by_admin.status_code == 200, changed_by_admin.text
+        assert "1 API key(s) revoked" in changed_by_admin.json()["message"]
+        assert not _key_works(guarded_server, routine_key)
 
 
 # --- finding 12: guests learn no model names; finding 10: no redirect to the request's Host ---

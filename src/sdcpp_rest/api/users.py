@@ -1,6 +1,7 @@
 """User management over HTTP for administrators (the browser UI's Users page): list, create, and
 change one user (enable or disable, role, password). The same operations as `sdcpp-rest users`,
-through AuthService and its UserStore; every change revokes the user's tokens, as there."""
+through AuthService and its UserStore; every change revokes the user's tokens, as there, and a new
+password their API keys too unless keep_api_keys."""
 
 from __future__ import annotations
 
@@ -62,8 +63,9 @@ def update_user(
     if user.id == principal.user_id and (body.enabled is False or body.role not in (None, Role.ADMIN.value)):
         field = "enabled" if body.enabled is False else "role"
         raise InvalidParameters(f"{field}: you cannot disable or demote your own account", field=field)
+    revoked_keys = 0
     if body.password is not None:
-        auth.set_password(user, body.password)
+        revoked_keys = auth.set_password(user, body.password, revoke_keys=not body.keep_api_keys)
     changes: dict[str, object] = {}
     if body.role is not None and body.role != user.role:
         changes["role"] = body.role
@@ -71,4 +73,5 @@ def update_user(
         changes["enabled"] = body.enabled
     if changes:
         auth.users.update_user(user.id, revoke_tokens=True, **changes)
-    return UserReply(user=_public(_user_or_404(auth, user_id)), message="User updated")
+    message = f"User updated; {revoked_keys} API key(s) revoked" if revoked_keys else "User updated"
+    return UserReply(user=_public(_user_or_404(auth, user_id)), message=message)

@@ -23,7 +23,12 @@ class UserUpdateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: bool | None = Field(None, description="false disables the user and revokes their tokens.")
     role: RoleName | None = Field(None, description="A new role (revokes the user's tokens).")
-    password: str | None = Field(None, max_length=1024, description="A new password (revokes their tokens).")
+    password: str | None = Field(
+        None, max_length=1024, description="A new password (revokes their tokens and API keys)."
+    )
+    keep_api_keys: bool = Field(
+        False, description="With a new password: keep the user's API keys (a routine change, no compromise)."
+    )
 
 
 class UserPublic(BaseModel):
