@@ -3,7 +3,7 @@ principal and permission checks (CurrentUser, AdminUser, ...). A route names onl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeAlias, TypeVar
 
 from fastapi import Depends, FastAPI, Request
@@ -36,16 +36,20 @@ def services_of(app: FastAPI) -> Services:
     return holder.current
 
 
-def _service(pick: Callable[[Services], T]) -> Callable[[Request], T]:
-    """A dependency answering one service of the current build."""
+def _service(pick: Callable[[Services], T]) -> Callable[[Request], Awaitable[T]]:
+    """A dependency answering one service of the current build.
 
-    def dependency(request: Request) -> T:
+    `async def` although it awaits nothing: it only reads an attribute, and a plain `def` dependency
+    costs a hop to the thread pool on every request (measured: bench/bench_request_cpu.py).
+    """
+
+    async def dependency(request: Request) -> T:
         return pick(services_of(request.app))
 
     return dependency
 
 
-def get_restarter(request: Request) -> ServerRestarter:
+async def get_restarter(request: Request) -> ServerRestarter:  # no I/O: no thread hop
     restarter: ServerRestarter = request.app.state.restarter
     return restarter
 
@@ -91,10 +95,11 @@ def optional_principal(request: Request, auth: AuthServiceDep) -> Principal | No
     return principal
 
 
-def require(permission: Permission) -> Callable[..., Principal]:
+def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     """A dependency that lets the request through only for a principal holding `permission`."""
 
-    def dependency(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+    # No I/O (the principal is already known): `async def` spares a thread-pool hop per request.
+    async def dependency(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
         if principal is None:
             raise AuthRequired()
         if not principal.can(permission):
@@ -106,7 +111,7 @@ def require(permission: Permission) -> Callable[..., Principal]:
     return dependency
 
 
-def authenticated(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+async def authenticated(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
     if principal is None:
         raise AuthRequired()
     return principal

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from fastapi import Depends, Request
@@ -80,11 +80,14 @@ def basic_or_bearer_principal(request: Request, auth: AuthServiceDep) -> Princip
     return principal
 
 
-def requiring(source: PrincipalSource, permission: Permission, challenge: str) -> Callable[..., Principal]:
+def requiring(
+    source: PrincipalSource, permission: Permission, challenge: str
+) -> Callable[..., Awaitable[Principal]]:
     """A dependency letting the request through only for a principal (from `source`) holding `permission`."""
 
     # Depends as the default: the annotations are strings, and `source` is not a global to resolve.
-    def dependency(principal: Principal | None = Depends(source)) -> Principal:
+    # `async def`: no I/O here, and a plain `def` would cost a thread-pool hop per request.
+    async def dependency(principal: Principal | None = Depends(source)) -> Principal:
         if principal is None:
             raise CredentialsRequired("authentication required", challenge)
         if not principal.can(permission):
