@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -159,3 +160,19 @@ def test_refresh_notices_added_changed_and_removed_files(service: CatalogService
     assert service.get("Beta").model.architecture == "SD3"
     with pytest.raises(ModelNotFound):
         service.get("style")
+
+
+def _nice_of_thread(native_id: int) -> int:
+    fields = Path(f"/proc/self/task/{native_id}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[16])  # field 19 of stat(5): nice
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="per-thread nice values are Linux's")
+def test_hashing_thread_runs_at_the_lowest_priority_and_the_rest_of_the_process_does_not(
+    service: CatalogService,
+) -> None:
+    hasher = next(thread for thread in threading.enumerate() if thread.name == "catalog-hasher")
+    assert hasher.native_id is not None
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    assert _nice_of_thread(hasher.native_id) == 19
+    assert _nice_of_thread(threading.get_native_id()) == before != 19

@@ -8,9 +8,11 @@ cached in the database by real path + size + mtime.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
+import os
 import queue
 import threading
 import time
@@ -91,6 +93,20 @@ class RefreshResult:
     @property
     def updated(self) -> int:
         return self.added + self.changed + self.removed
+
+
+# The nice value of the hashing thread: hashing a new model file (gigabytes of SHA-256) must not take
+# a core from a running generation, so the kernel runs it only on CPU the engine leaves idle.
+HASHER_NICE = 19
+
+
+def lower_this_threads_priority() -> None:
+    """Give the calling thread the lowest CPU priority. On Linux a thread has its own nice value
+    (setpriority on its thread id); elsewhere this would renice the whole process, so it does nothing."""
+    if os.uname().sysname != "Linux":
+        return
+    with contextlib.suppress(OSError):  # not permitted in some sandboxes: hashing merely competes then
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHER_NICE)
 
 
 class CatalogService:
@@ -187,6 +203,7 @@ class CatalogService:
 
     # --- hashing (the background thread) ---
     def _hash_loop(self) -> None:
+        lower_this_threads_priority()
         while not self._stopping.is_set():
             _size, real = self._hash_queue.get()
             if self._stopping.is_set() or not real:
