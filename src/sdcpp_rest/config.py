@@ -107,6 +107,13 @@ class Settings(BaseSettings):
         2, ge=1, le=10, description="Times a job is started before a server crash during it fails it."
     )
     worker_start_timeout_s: float = Field(60.0, gt=0, description="Seconds a new worker may take to start.")
+    claim_lease_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="How long a worker's claim on a job holds without renewal (it renews three times per "
+        "lease); after that any node requeues the job (once, then fails it, as after a crash).",
+    )
     max_input_image_bytes: int = Field(
         20 * 1024 * 1024, ge=1024, description="Largest input image (decoded bytes) a request may carry."
     )

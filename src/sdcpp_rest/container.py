@@ -27,12 +27,14 @@ from sdcpp_rest.events.bus import EventBus
 from sdcpp_rest.jobs.commands import JobCommands
 from sdcpp_rest.jobs.estimate import EstimateService
 from sdcpp_rest.jobs.inputs import ImageLimits
+from sdcpp_rest.jobs.leases import LeaseReaper
 from sdcpp_rest.jobs.limits import LimitPolicy
 from sdcpp_rest.jobs.model_loads import ModelLoads
 from sdcpp_rest.jobs.notifier import JobNotifier
 from sdcpp_rest.jobs.planning import JobPlanner
 from sdcpp_rest.jobs.public import JobPresenter
 from sdcpp_rest.jobs.queue_order import queue_order
+from sdcpp_rest.jobs.records import RecoveryReport
 from sdcpp_rest.jobs.retention import OutputRetention
 from sdcpp_rest.jobs.scheduler.listener import FanOutListener
 from sdcpp_rest.jobs.scheduler.scheduler import Scheduler
@@ -42,7 +44,7 @@ from sdcpp_rest.monitoring.listener import MetricsListener
 from sdcpp_rest.monitoring.metrics import QueueGauges, ServerMetrics
 from sdcpp_rest.ops.version import VersionInfo, read_version_info
 from sdcpp_rest.outputs.files import OutputStore
-from sdcpp_rest.storage.database import PRIVATE_FOLDER_MODE, create_database_engine, migrate
+from sdcpp_rest.storage.database import PRIVATE_FOLDER_MODE, create_database_engine, is_postgres, migrate
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ class Services:
     auth: AuthService
     downloader: ImageDownloader
     version: VersionInfo
+    leases: LeaseReaper
     started_at: float = field(default_factory=time.time)
 
 
@@ -99,7 +102,12 @@ def build_services(
     assert settings.database_url is not None  # filled in by Settings
     database = create_database_engine(settings.database_url)
     migrate(database)
-    store = SqlJobStore(database, queue_order(settings.scheduling), settings.fair_share_window_s)
+    store = SqlJobStore(
+        database,
+        queue_order(settings.scheduling),
+        settings.fair_share_window_s,
+        lease_seconds=settings.claim_lease_seconds,
+    )
     model_files = ModelFiles(settings.models_path, type_folders)
     largest_checkpoint = max(
         (checkpoint.size_bytes for checkpoint in model_files.list_checkpoints()), default=0
@@ -112,14 +120,16 @@ def build_services(
     presenter = JobPresenter(store)
     notifier = JobNotifier(store, bus, presenter)
     commands = JobCommands(model_files, outputs.job_dir, threads)
+    listener = FanOutListener(notifier, MetricsListener(store, metrics))
     scheduler = Scheduler(
         store,
         commands.build,
-        FanOutListener(notifier, MetricsListener(store, metrics)),
+        listener,
         commands.model_path,
         worker_count=workers,
         verbose=settings.verbose,
         worker_start_timeout_s=settings.worker_start_timeout_s,
+        lease_seconds=settings.claim_lease_seconds,
     )
     catalog = CatalogService(
         settings.models_path,
@@ -168,7 +178,24 @@ def build_services(
         auth=auth,
         downloader=ImageDownloader(DownloadPolicy.from_settings(settings)),
         version=read_version_info(),
+        leases=LeaseReaper(
+            store,
+            listener,
+            scheduler.notify_work,
+            lease_seconds=settings.claim_lease_seconds,
+            max_attempts=settings.max_job_attempts,
+        ),
     )
+
+
+def recover_at_start(services: Services) -> RecoveryReport:
+    """Jobs an unclean stop left processing. An embedded SQLite database belongs to this one server:
+    every processing job was its own and goes back at once. On a shared PostgreSQL database other
+    machines' workers are running jobs: only those whose lease ran out are taken back (the lease
+    reaper does the same while the server runs)."""
+    if is_postgres(services.database):
+        return services.store.expire_leases(services.settings.max_job_attempts)
+    return services.store.recover_interrupted(services.settings.max_job_attempts)
 
 
 def start_services(services: Services) -> None:
@@ -178,6 +205,7 @@ def start_services(services: Services) -> None:
     services.catalog.start()
     services.scheduler.start()
     services.retention.start()
+    services.leases.start()
 
 
 def stop_services(services: Services) -> None:
@@ -191,6 +219,7 @@ def stop_services(services: Services) -> None:
     while scheduler.active_generations() and time.monotonic() < deadline:
         time.sleep(DRAIN_POLL_SECONDS)
     scheduler.stop()
+    services.leases.stop()
     services.catalog.stop()
     services.retention.stop()
     services.jobs.close()

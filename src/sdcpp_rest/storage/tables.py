@@ -40,6 +40,12 @@ jobs_table = sa.Table(
     sa.Column("sampling_seconds", sa.Float, nullable=True),
     sa.Column("decode_seconds", sa.Float, nullable=True),
     sa.Column("peak_memory_bytes", sa.BigInteger, nullable=True),
+    # The claim of a processing job (migration 0003): its holder's random token, which every write
+    # of that holder must name; the lease the holder renews (past it, any process may requeue the
+    # job); a cancel asked for on another machine, which the holder's renewal reads.
+    sa.Column("claim_token", sa.String(32), nullable=True),
+    sa.Column("lease_expires_at", sa.Float, nullable=True),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
     # The FIFO claim (WHERE status = 'queued' ORDER BY seq) reads the queue's head in index order.
     sa.Index("ix_jobs_status_seq", "status", "seq"),
 )

@@ -39,10 +39,17 @@ class Scheduler:
         worker_count: int,
         verbose: bool,
         worker_start_timeout_s: float,
+        lease_seconds: float = 30.0,
     ) -> None:
         dispatcher = Dispatcher(store, model_path_of)
         self._env = SlotEnvironment(
-            store, build_command, listener, verbose, worker_start_timeout_s, dispatcher
+            store,
+            build_command,
+            listener,
+            verbose,
+            worker_start_timeout_s,
+            dispatcher,
+            lease_seconds=lease_seconds,
         )
         self._slots = [
             WorkerSlot(self._env, EngineWorkerProcess(f"w{i}", verbose, worker_start_timeout_s))
