@@ -21,9 +21,13 @@ from sdcpp_rest.catalog.files import ModelFiles
 from sdcpp_rest.catalog.scan import default_type_roots
 from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.catalog.store import ModelHashStore
+from sdcpp_rest.cluster.heartbeat import WorkerHeartbeat, node_name
+from sdcpp_rest.cluster.local_models import LocalCheckpoints
+from sdcpp_rest.cluster.registry import WorkerRegistry
 from sdcpp_rest.config import Settings
 from sdcpp_rest.downloads.images import DownloadPolicy, ImageDownloader
 from sdcpp_rest.events.bus import EventBus
+from sdcpp_rest.jobs.claims import ANY_JOB
 from sdcpp_rest.jobs.commands import JobCommands
 from sdcpp_rest.jobs.estimate import EstimateService
 from sdcpp_rest.jobs.inputs import ImageLimits
@@ -76,6 +80,8 @@ class Services:
     downloader: ImageDownloader
     version: VersionInfo
     leases: LeaseReaper
+    registry: WorkerRegistry
+    heartbeat: WorkerHeartbeat | None  # None where this process runs no engine workers
     started_at: float = field(default_factory=time.time)
 
 
@@ -112,8 +118,13 @@ def build_services(
     largest_checkpoint = max(
         (checkpoint.size_bytes for checkpoint in model_files.list_checkpoints()), default=0
     )
-    workers = settings.worker_count(largest_checkpoint)
-    threads = settings.engine_threads_per_worker(workers)
+    workers = settings.worker_count(largest_checkpoint) if settings.run_workers else 0
+    threads = settings.engine_threads_per_worker(max(workers, 1))
+    # On a shared (PostgreSQL) database this process is one node of a cluster: its worker ids name
+    # the node, and its workers claim only the jobs whose checkpoint this machine has.
+    shared = is_postgres(database)
+    node = node_name(settings.node_name)
+    local_models = LocalCheckpoints(model_files)
     outputs = OutputStore(settings.output_path)
     bus = bus or EventBus()
     metrics = metrics or ServerMetrics()
@@ -130,7 +141,10 @@ def build_services(
         verbose=settings.verbose,
         worker_start_timeout_s=settings.worker_start_timeout_s,
         lease_seconds=settings.claim_lease_seconds,
+        worker_prefix=f"{node}/" if shared else "",
+        runnable=local_models.runnable if shared else lambda: ANY_JOB,
     )
+    registry = WorkerRegistry(database)
     catalog = CatalogService(
         settings.models_path,
         default_type_roots(settings.models_path, type_folders),
@@ -185,6 +199,16 @@ def build_services(
             lease_seconds=settings.claim_lease_seconds,
             max_attempts=settings.max_job_attempts,
         ),
+        registry=registry,
+        heartbeat=WorkerHeartbeat(
+            registry,
+            scheduler.workers,
+            local_models.names,
+            node=node,
+            interval_s=settings.claim_lease_seconds / 3,
+        )
+        if workers
+        else None,
     )
 
 
@@ -206,6 +230,8 @@ def start_services(services: Services) -> None:
     services.scheduler.start()
     services.retention.start()
     services.leases.start()
+    if services.heartbeat is not None:
+        services.heartbeat.start()
 
 
 def stop_services(services: Services) -> None:
@@ -220,6 +246,8 @@ def stop_services(services: Services) -> None:
         time.sleep(DRAIN_POLL_SECONDS)
     scheduler.stop()
     services.leases.stop()
+    if services.heartbeat is not None:
+        services.heartbeat.stop()
     services.catalog.stop()
     services.retention.stop()
     services.jobs.close()
