@@ -21,6 +21,7 @@ from sdcpp_rest.catalog.files import ModelFiles
 from sdcpp_rest.catalog.scan import default_type_roots
 from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.catalog.store import ModelHashStore
+from sdcpp_rest.cluster.event_relay import PgEventRelay
 from sdcpp_rest.cluster.heartbeat import WorkerHeartbeat, node_name
 from sdcpp_rest.cluster.local_models import LocalCheckpoints
 from sdcpp_rest.cluster.registry import WorkerRegistry
@@ -82,6 +83,7 @@ class Services:
     leases: LeaseReaper
     registry: WorkerRegistry
     heartbeat: WorkerHeartbeat | None  # None where this process runs no engine workers
+    relay: PgEventRelay | None  # events to and from the other nodes (PostgreSQL only)
     started_at: float = field(default_factory=time.time)
 
 
@@ -209,6 +211,7 @@ def build_services(
         )
         if workers
         else None,
+        relay=PgEventRelay(settings.database_url, bus, origin=node) if shared else None,
     )
 
 
@@ -225,6 +228,8 @@ def recover_at_start(services: Services) -> RecoveryReport:
 def start_services(services: Services) -> None:
     """Start the background work of built services: catalog scan, engine workers, retention."""
     services.metrics.track(services.queue_gauges)
+    if services.relay is not None:  # first, so the workers' first events reach the other nodes
+        services.relay.start()
     # Header-only scan: seconds even for thousands of files; hashes follow in the background.
     services.catalog.start()
     services.scheduler.start()
@@ -251,6 +256,8 @@ def stop_services(services: Services) -> None:
     services.catalog.stop()
     services.retention.stop()
     services.jobs.close()
+    if services.relay is not None:  # after the workers stopped: their last events still go out
+        services.relay.stop()
     try:
         services.metrics.untrack(services.queue_gauges)
     except KeyError:

@@ -72,6 +72,8 @@ def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
     report = recover_at_start(services)
     if report.requeued or report.failed:
         log.warning("expired claims: %d job(s) requeued, %d failed", len(report.requeued), len(report.failed))
+    if services.relay is not None:
+        services.relay.start()
     services.scheduler.start()
     services.leases.start()
     if services.heartbeat is not None:
