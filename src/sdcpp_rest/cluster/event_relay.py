@@ -10,6 +10,7 @@ connection and publishes what other nodes sent on this node's bus, marked so it 
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import logging
 import queue
@@ -44,7 +45,9 @@ class PgEventRelay:
         self._origin = origin
         self._outbox: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._ids = itertools.count()
-        self._from_elsewhere = threading.local()  # set while publishing what another node sent
+        # True while this relay's listening thread publishes what another node sent: its bus listener
+        # (called in the same thread) then does not send it back out.
+        self._from_elsewhere = contextvars.ContextVar(f"relayed-{origin}", default=False)
         self._stop = threading.Event()
         self._listening = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -70,7 +73,7 @@ class PgEventRelay:
 
     # --- sending ---
     def _on_local_event(self, event: Event) -> None:
-        if getattr(self._from_elsewhere, "active", False):
+        if self._from_elsewhere.get():
             return
         text = encode(event)
         if text is not None:
@@ -137,8 +140,8 @@ class PgEventRelay:
                 except (ValueError, KeyError, TypeError):
                     log.warning("ignored an event from another node that could not be read")
                     continue
-                self._from_elsewhere.active = True
+                marked = self._from_elsewhere.set(True)
                 try:
                     self._bus.publish(event)
                 finally:
-                    self._from_elsewhere.active = False
+                    self._from_elsewhere.reset(marked)
