@@ -33,7 +33,13 @@ from sdcpp_rest.api.openapi import install_openapi_errors
 from sdcpp_rest.api.web_ui import install_web_ui
 from sdcpp_rest.compat import mount_compat_apps
 from sdcpp_rest.config import Settings
-from sdcpp_rest.container import ServicesHolder, build_services, start_services, stop_services
+from sdcpp_rest.container import (
+    ServicesHolder,
+    build_services,
+    recover_at_start,
+    start_services,
+    stop_services,
+)
 from sdcpp_rest.monitoring.http import HttpMetricsMiddleware
 from sdcpp_rest.ops.restart import SHUTDOWN_WAIT_SLACK_SECONDS, ServerRestarter
 
@@ -65,7 +71,7 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        report = first.store.recover_interrupted(settings.max_job_attempts)
+        report = recover_at_start(first)
         if report.requeued or report.failed:
             log.warning(
                 "recovered after an unclean stop: %d job(s) requeued, %d failed",

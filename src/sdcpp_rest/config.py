@@ -107,6 +107,24 @@ class Settings(BaseSettings):
         2, ge=1, le=10, description="Times a job is started before a server crash during it fails it."
     )
     worker_start_timeout_s: float = Field(60.0, gt=0, description="Seconds a new worker may take to start.")
+    claim_lease_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="How long a worker's claim on a job holds without renewal (it renews three times per "
+        "lease); after that any node requeues the job (once, then fails it, as after a crash).",
+    )
+    run_workers: bool = Field(
+        True,
+        description="Run engine workers in this server; false (serve --no-workers) makes an API node that "
+        "only queues and serves, for `sdcpp-rest worker` processes on a shared PostgreSQL database.",
+    )
+    node_name: str | None = Field(
+        None,
+        max_length=120,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="This process's name in the cluster's workers table (default: the host name).",
+    )
     max_input_image_bytes: int = Field(
         20 * 1024 * 1024, ge=1024, description="Largest input image (decoded bytes) a request may carry."
     )

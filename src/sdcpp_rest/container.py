@@ -21,18 +21,25 @@ from sdcpp_rest.catalog.files import ModelFiles
 from sdcpp_rest.catalog.scan import default_type_roots
 from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.catalog.store import ModelHashStore
+from sdcpp_rest.cluster.event_relay import PgEventRelay
+from sdcpp_rest.cluster.heartbeat import WorkerHeartbeat, node_name
+from sdcpp_rest.cluster.local_models import LocalCheckpoints
+from sdcpp_rest.cluster.registry import WorkerRegistry
 from sdcpp_rest.config import Settings
 from sdcpp_rest.downloads.images import DownloadPolicy, ImageDownloader
 from sdcpp_rest.events.bus import EventBus
+from sdcpp_rest.jobs.claims import ANY_JOB
 from sdcpp_rest.jobs.commands import JobCommands
 from sdcpp_rest.jobs.estimate import EstimateService
 from sdcpp_rest.jobs.inputs import ImageLimits
+from sdcpp_rest.jobs.leases import LeaseReaper
 from sdcpp_rest.jobs.limits import LimitPolicy
 from sdcpp_rest.jobs.model_loads import ModelLoads
 from sdcpp_rest.jobs.notifier import JobNotifier
 from sdcpp_rest.jobs.planning import JobPlanner
 from sdcpp_rest.jobs.public import JobPresenter
 from sdcpp_rest.jobs.queue_order import queue_order
+from sdcpp_rest.jobs.records import RecoveryReport
 from sdcpp_rest.jobs.retention import OutputRetention
 from sdcpp_rest.jobs.scheduler.listener import FanOutListener
 from sdcpp_rest.jobs.scheduler.scheduler import Scheduler
@@ -42,7 +49,7 @@ from sdcpp_rest.monitoring.listener import MetricsListener
 from sdcpp_rest.monitoring.metrics import QueueGauges, ServerMetrics
 from sdcpp_rest.ops.version import VersionInfo, read_version_info
 from sdcpp_rest.outputs.files import OutputStore
-from sdcpp_rest.storage.database import PRIVATE_FOLDER_MODE, create_database_engine, migrate
+from sdcpp_rest.storage.database import PRIVATE_FOLDER_MODE, create_database_engine, is_postgres, migrate
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +80,10 @@ class Services:
     auth: AuthService
     downloader: ImageDownloader
     version: VersionInfo
+    leases: LeaseReaper
+    registry: WorkerRegistry
+    heartbeat: WorkerHeartbeat | None  # None where this process runs no engine workers
+    relay: PgEventRelay | None  # events to and from the other nodes (PostgreSQL only)
     started_at: float = field(default_factory=time.time)
 
 
@@ -99,28 +110,43 @@ def build_services(
     assert settings.database_url is not None  # filled in by Settings
     database = create_database_engine(settings.database_url)
     migrate(database)
-    store = SqlJobStore(database, queue_order(settings.scheduling), settings.fair_share_window_s)
+    store = SqlJobStore(
+        database,
+        queue_order(settings.scheduling),
+        settings.fair_share_window_s,
+        lease_seconds=settings.claim_lease_seconds,
+    )
     model_files = ModelFiles(settings.models_path, type_folders)
     largest_checkpoint = max(
         (checkpoint.size_bytes for checkpoint in model_files.list_checkpoints()), default=0
     )
-    workers = settings.worker_count(largest_checkpoint)
-    threads = settings.engine_threads_per_worker(workers)
+    workers = settings.worker_count(largest_checkpoint) if settings.run_workers else 0
+    threads = settings.engine_threads_per_worker(max(workers, 1))
+    # On a shared (PostgreSQL) database this process is one node of a cluster: its worker ids name
+    # the node, and its workers claim only the jobs whose checkpoint this machine has.
+    shared = is_postgres(database)
+    node = node_name(settings.node_name)
+    local_models = LocalCheckpoints(model_files)
     outputs = OutputStore(settings.output_path)
     bus = bus or EventBus()
     metrics = metrics or ServerMetrics()
     presenter = JobPresenter(store)
     notifier = JobNotifier(store, bus, presenter)
     commands = JobCommands(model_files, outputs.job_dir, threads)
+    listener = FanOutListener(notifier, MetricsListener(store, metrics))
     scheduler = Scheduler(
         store,
         commands.build,
-        FanOutListener(notifier, MetricsListener(store, metrics)),
+        listener,
         commands.model_path,
         worker_count=workers,
         verbose=settings.verbose,
         worker_start_timeout_s=settings.worker_start_timeout_s,
+        lease_seconds=settings.claim_lease_seconds,
+        worker_prefix=f"{node}/" if shared else "",
+        runnable=local_models.runnable if shared else lambda: ANY_JOB,
     )
+    registry = WorkerRegistry(database)
     catalog = CatalogService(
         settings.models_path,
         default_type_roots(settings.models_path, type_folders),
@@ -168,16 +194,49 @@ def build_services(
         auth=auth,
         downloader=ImageDownloader(DownloadPolicy.from_settings(settings)),
         version=read_version_info(),
+        leases=LeaseReaper(
+            store,
+            listener,
+            scheduler.notify_work,
+            lease_seconds=settings.claim_lease_seconds,
+            max_attempts=settings.max_job_attempts,
+        ),
+        registry=registry,
+        heartbeat=WorkerHeartbeat(
+            registry,
+            scheduler.workers,
+            local_models.names,
+            node=node,
+            interval_s=settings.claim_lease_seconds / 3,
+        )
+        if workers
+        else None,
+        relay=PgEventRelay(settings.database_url, bus, origin=node) if shared else None,
     )
+
+
+def recover_at_start(services: Services) -> RecoveryReport:
+    """Jobs an unclean stop left processing. An embedded SQLite database belongs to this one server:
+    every processing job was its own and goes back at once. On a shared PostgreSQL database other
+    machines' workers are running jobs: only those whose lease ran out are taken back (the lease
+    reaper does the same while the server runs)."""
+    if is_postgres(services.database):
+        return services.store.expire_leases(services.settings.max_job_attempts)
+    return services.store.recover_interrupted(services.settings.max_job_attempts)
 
 
 def start_services(services: Services) -> None:
     """Start the background work of built services: catalog scan, engine workers, retention."""
     services.metrics.track(services.queue_gauges)
+    if services.relay is not None:  # first, so the workers' first events reach the other nodes
+        services.relay.start()
     # Header-only scan: seconds even for thousands of files; hashes follow in the background.
     services.catalog.start()
     services.scheduler.start()
     services.retention.start()
+    services.leases.start()
+    if services.heartbeat is not None:
+        services.heartbeat.start()
 
 
 def stop_services(services: Services) -> None:
@@ -191,9 +250,14 @@ def stop_services(services: Services) -> None:
     while scheduler.active_generations() and time.monotonic() < deadline:
         time.sleep(DRAIN_POLL_SECONDS)
     scheduler.stop()
+    services.leases.stop()
+    if services.heartbeat is not None:
+        services.heartbeat.stop()
     services.catalog.stop()
     services.retention.stop()
     services.jobs.close()
+    if services.relay is not None:  # after the workers stopped: their last events still go out
+        services.relay.stop()
     try:
         services.metrics.untrack(services.queue_gauges)
     except KeyError:

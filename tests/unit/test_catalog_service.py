@@ -1,4 +1,5 @@
-"""The catalog service over a real SQLite database: hashes, lookup, filters, sort, pages, refresh."""
+"""The catalog service over a real database (SQLite and PostgreSQL): hashes, lookup, filters, sort,
+pages, refresh."""
 
 from __future__ import annotations
 
@@ -14,13 +15,12 @@ from sdcpp_rest.catalog.scan import default_type_roots
 from sdcpp_rest.catalog.service import CatalogService, ModelQuery
 from sdcpp_rest.catalog.store import ModelHashStore
 from sdcpp_rest.errors import InvalidParameters, ModelNotFound
-from sdcpp_rest.storage.database import create_database_engine, migrate
+from sdcpp_rest.storage.database import create_database_engine
 from tests.fixtures.synthetic_models import write_architecture, write_safetensors
 
 
-def _service(tmp_path: Path, loaded: tuple[str, ...] = ()) -> CatalogService:
-    engine = create_database_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    migrate(engine)
+def _service(tmp_path: Path, db_url: str, loaded: tuple[str, ...] = ()) -> CatalogService:
+    engine = create_database_engine(db_url)
     models = tmp_path / "models"
     return CatalogService(models, default_type_roots(models), ModelHashStore(engine), lambda: loaded)
 
@@ -39,8 +39,8 @@ def models(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def service(tmp_path: Path, models: Path) -> Iterator[CatalogService]:
-    catalog = _service(tmp_path)
+def service(tmp_path: Path, db_url: str, models: Path) -> Iterator[CatalogService]:
+    catalog = _service(tmp_path, db_url)
     catalog.start()
     assert catalog.wait_for_hashes(30)
     yield catalog
@@ -51,8 +51,10 @@ def _names(catalog: CatalogService, **query: object) -> list[str]:
     return [f"{v.model.type}:{v.model.name}" for v in catalog.list_models(ModelQuery(**query)).items]  # type: ignore[arg-type]
 
 
-def test_hashes_are_computed_in_background_and_cached_across_restarts(tmp_path: Path, models: Path) -> None:
-    first = _service(tmp_path)
+def test_hashes_are_computed_in_background_and_cached_across_restarts(
+    tmp_path: Path, db_url: str, models: Path
+) -> None:
+    first = _service(tmp_path, db_url)
     first.start()
     assert first.wait_for_hashes(30)
     assert first.hashes_computed == 5
@@ -60,7 +62,7 @@ def test_hashes_are_computed_in_background_and_cached_across_restarts(tmp_path: 
     expected = hashlib.sha256((models / "checkpoints" / "alpha.safetensors").read_bytes()).hexdigest()
     assert view.hash is not None and view.hash.sha256 == expected and view.id == expected
     first.stop()
-    second = _service(tmp_path)  # same database: nothing to hash again
+    second = _service(tmp_path, db_url)  # same database: nothing to hash again
     second.start()
     assert second.wait_for_hashes(30)
     assert second.hashes_computed == 0
@@ -112,8 +114,9 @@ def test_filters(service: CatalogService) -> None:
             service.list_models(ModelQuery(**bad))  # type: ignore[arg-type]
 
 
-def test_loaded_filter_and_sort(tmp_path: Path, models: Path) -> None:
-    catalog = _service(tmp_path, loaded=(str((models / "checkpoints" / "big.safetensors").resolve()),))
+def test_loaded_filter_and_sort(tmp_path: Path, db_url: str, models: Path) -> None:
+    big = str((models / "checkpoints" / "big.safetensors").resolve())
+    catalog = _service(tmp_path, db_url, loaded=(big,))
     catalog.start()
     assert _names(catalog, loaded=True) == ["checkpoint:big.safetensors"]
     assert _names(catalog, sort_by="loaded", sort_order="desc")[0] == "checkpoint:big.safetensors"

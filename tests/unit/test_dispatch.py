@@ -1,4 +1,4 @@
-"""The dispatcher on a real SQLite store: which idle slot takes the next job."""
+"""The dispatcher on a real store (SQLite and PostgreSQL): which idle slot takes the next job."""
 
 from __future__ import annotations
 

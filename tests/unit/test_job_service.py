@@ -1,5 +1,6 @@
-"""JobService with the real store (a SQLite file), the real scheduler and the real engine (the
-random-weight SD1.5 model): submit, wait, cancel and ownership, without HTTP in between."""
+"""JobService with the real store (a SQLite file, and a PostgreSQL database), the real scheduler and
+the real engine (the random-weight SD1.5 model): submit, wait, cancel and ownership, without HTTP in
+between."""
 
 from __future__ import annotations
 
@@ -29,11 +30,12 @@ def tiny(prompt: str = "a cat", steps: int = 1) -> Text2ImgRequest:
     return Text2ImgRequest(prompt=prompt, width=64, height=64, steps=steps, seed=7)
 
 
-def _services(tmp_path: Path) -> Services:
+def _services(tmp_path: Path, db_url: str) -> Services:
     data_dir = prepare_data_dir(tmp_path / "data")
     settings = load_settings(
         overrides={
             "data_dir": data_dir,
+            "database_url": db_url,
             "max_concurrent_generations": 1,
             "n_threads": 1,
             "restart_grace_seconds": 0,
@@ -43,18 +45,18 @@ def _services(tmp_path: Path) -> Services:
 
 
 @pytest.fixture
-def idle(tmp_path: Path) -> Iterator[Services]:
+def idle(tmp_path: Path, db_url: str) -> Iterator[Services]:
     """Services whose workers are not started: every submitted job stays queued."""
-    services = _services(tmp_path)
+    services = _services(tmp_path, db_url)
     yield services
     services.jobs.close()
     services.database.dispose()
 
 
 @pytest.fixture
-def running(tmp_path: Path) -> Iterator[Services]:
+def running(tmp_path: Path, db_url: str) -> Iterator[Services]:
     """Services with one real engine worker."""
-    services = _services(tmp_path)
+    services = _services(tmp_path, db_url)
     start_services(services)
     yield services
     stop_services(services)

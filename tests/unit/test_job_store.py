@@ -1,4 +1,5 @@
-"""SqlJobStore on a real SQLite file: FIFO claims, exclusive claims, transitions, recovery, durability."""
+"""SqlJobStore on a real SQLite file and a real PostgreSQL database: FIFO claims, exclusive claims,
+transitions, recovery, durability."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sdcpp_rest.errors import ErrorCode
 from sdcpp_rest.jobs.records import ALLOWED_TRANSITIONS, FINAL_STATUSES, JobPhase, JobStatus, NewJob
 from sdcpp_rest.jobs.store import SqlJobStore
-from sdcpp_rest.storage.database import create_database_engine, migrate
+from sdcpp_rest.storage.database import create_database_engine, driver_url, migrate
 from sdcpp_rest.storage.migrations import alembic_config
 from tests.unit.conftest import database_url, text2img_job
 
@@ -46,9 +47,13 @@ def test_create_database_engine_makes_the_sqlite_folder(tmp_path: Path) -> None:
     assert (tmp_path / "db" / "jobs.db").is_file()
 
 
-def test_sqlite_connections_use_wal_journal(engine: Engine) -> None:
-    with engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+def test_sqlite_connections_use_wal_journal(tmp_path: Path) -> None:
+    sqlite = create_database_engine(database_url(tmp_path))
+    try:
+        with sqlite.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        sqlite.dispose()
 
 
 def test_migrate_twice_keeps_one_alembic_version_row_at_head(engine: Engine) -> None:
@@ -456,8 +461,8 @@ def test_recover_interrupted_ignores_queued_and_finished_jobs(store: SqlJobStore
 # --- durability ---
 
 
-def test_jobs_survive_closing_and_reopening_the_database(tmp_path: Path) -> None:
-    url = database_url(tmp_path)
+def test_jobs_survive_closing_and_reopening_the_database(db_url: str) -> None:
+    url = db_url
     first_engine = create_database_engine(url)
     migrate(first_engine)
     first = SqlJobStore(first_engine)
@@ -481,3 +486,19 @@ def test_jobs_survive_closing_and_reopening_the_database(tmp_path: Path) -> None
     assert after == before
     assert report.requeued == [processing]
     assert next_claim is not None and next_claim.id == processing
+
+
+def test_a_plain_postgresql_url_opens_with_psycopg_3(postgres_run_database: str) -> None:
+    # What a user writes (postgresql:// or postgres://), not the test's postgresql+psycopg:// form.
+    rest = postgres_run_database.split("://", 1)[1]
+    for scheme in ("postgresql", "postgres"):
+        assert driver_url(f"{scheme}://{rest}") == f"postgresql+psycopg://{rest}"
+        plain = create_database_engine(f"{scheme}://{rest}")
+        try:
+            store = SqlJobStore(plain)
+            job_id = store.add(new_job()).id
+            assert status_of(store, job_id) is JobStatus.QUEUED
+            assert plain.dialect.driver == "psycopg"
+        finally:
+            plain.dispose()
+    assert driver_url("sqlite:///x.db") == "sqlite:///x.db"

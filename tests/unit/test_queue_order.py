@@ -1,4 +1,5 @@
-"""The scheduling policies on a real SQLite store: fifo by arrival, fair by recent engine time."""
+"""The scheduling policies on a real store (SQLite and PostgreSQL): fifo by arrival, fair by recent
+engine time."""
 
 from __future__ import annotations
 

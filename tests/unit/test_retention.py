@@ -1,5 +1,5 @@
-"""Output retention on a real SQLite file and real output folders: the oldest finished jobs go, files
-and rows together; queued and running jobs stay whatever their size or age."""
+"""Output retention on a real database (SQLite and PostgreSQL) and real output folders: the oldest
+finished jobs go, files and rows together; queued and running jobs stay whatever their size or age."""
 
 from __future__ import annotations
 

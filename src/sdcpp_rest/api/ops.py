@@ -9,11 +9,12 @@ from sdcpp_rest.api.deps import (
     GenerateDep,
     PlannerDep,
     RestarterDep,
-    SchedulerDep,
+    ServicesDep,
     SettingsDep,
     SystemManageDep,
     SystemReadDep,
 )
+from sdcpp_rest.cluster.view import cluster_workers
 from sdcpp_rest.jobs.estimate import JobShape
 from sdcpp_rest.ops.system_report import redacted_config, system_info
 from sdcpp_rest.schemas.generate import Text2ImgRequest
@@ -70,8 +71,10 @@ def estimate(
 
 
 @router.get("/system", response_model=SystemReply, summary="Machine, engine and worker processes")
-def system(settings: SettingsDep, scheduler: SchedulerDep, _: SystemReadDep) -> SystemReply:
-    return SystemReply(system=system_info(settings, scheduler.workers()))
+def system(services: ServicesDep, _: SystemReadDep) -> SystemReply:
+    settings = services.settings
+    cluster = cluster_workers(services.registry, settings.claim_lease_seconds)
+    return SystemReply(system=system_info(settings, services.scheduler.workers(), cluster))
 
 
 @router.get("/config", response_model=ConfigReply, summary="Effective configuration, secrets redacted")

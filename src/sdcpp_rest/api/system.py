@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from sdcpp_rest.api.deps import ServicesDep
+from sdcpp_rest.cluster.view import cluster_workers
 from sdcpp_rest.jobs.records import JobStatus
 
 router = APIRouter(prefix="/api", tags=["system"])
@@ -22,6 +23,8 @@ async def health(services: ServicesDep) -> dict[str, Any]:
 def status(services: ServicesDep) -> dict[str, Any]:
     counts = services.jobs.count_by_status()
     settings = services.settings
+    workers = cluster_workers(services.registry, settings.claim_lease_seconds)
+    online = [worker for worker in workers if worker.status not in ("stopped", "offline")]
     return {
         "server": {
             "running": True,
@@ -32,9 +35,11 @@ def status(services: ServicesDep) -> dict[str, Any]:
         "generation_queue": {
             "running": services.scheduler.is_running,
             "queue_size": counts[JobStatus.QUEUED],
-            "active_generations": services.scheduler.active_generations(),
-            "max_concurrent_generations": len(services.scheduler.workers()),
+            # As the database sees it: jobs running on every worker of the cluster.
+            "active_generations": counts[JobStatus.PROCESSING],
+            "max_concurrent_generations": len(online) if online else len(services.scheduler.workers()),
         },
+        "workers": [worker.model_dump() for worker in workers],
         "models": {
             "loaded_count": len(services.scheduler.loaded_models()),
             "available_count": len(services.model_files.list_checkpoints()),

@@ -10,6 +10,7 @@ from typing import Any
 from sdcpp_rest import __version__
 from sdcpp_rest.cli.admin import ADMIN_COMMANDS, add_admin_parsers, run_admin_command
 from sdcpp_rest.cli.client import CLIENT_COMMANDS, add_client_parsers, run_client_command
+from sdcpp_rest.cli.worker import WorkerNeedsSharedDatabase, add_worker_parser, run_worker, worker_overrides
 from sdcpp_rest.config import ConfigError, load_settings
 from sdcpp_rest.monitoring.logs import configure_logging
 
@@ -36,6 +37,13 @@ def _serve_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     serve.add_argument("--auth-method", help="none, or a comma list of jwt, api_key, unix, pam")
     serve.add_argument("--verbose", action="store_true", default=None, help="debug logging")
+    serve.add_argument(
+        "--no-workers",
+        action="store_false",
+        dest="run_workers",
+        default=None,
+        help="an API node: queue and serve, run no engine workers (`sdcpp-rest worker` runs them)",
+    )
 
 
 def _workers(value: str) -> int | str:
@@ -53,6 +61,7 @@ def serve(args: argparse.Namespace) -> int:
         "verbose": args.verbose,
         "unix_socket": args.unix_socket,
         "auth_method": args.auth_method,
+        "run_workers": args.run_workers,
     }
     try:
         settings = load_settings(args.config, overrides)
@@ -96,16 +105,34 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def worker(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config, worker_overrides(args))
+    except (ConfigError, ValueError) as exc:
+        print(f"sdcpp-rest: {exc}", file=sys.stderr)  # noqa: T201 - the one line an operator needs
+        return 2
+    configure_logging(settings.verbose, settings.log_format)
+    try:
+        run_worker(settings)
+    except WorkerNeedsSharedDatabase as exc:
+        print(f"sdcpp-rest: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sdcpp-rest", description="stable-diffusion.cpp REST server")
     parser.add_argument("--version", action="version", version=f"sdcpp-rest {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _serve_parser(subparsers)
+    add_worker_parser(subparsers)
     add_client_parsers(subparsers)
     add_admin_parsers(subparsers)
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "worker":
+        return worker(args)
     if args.command in ADMIN_COMMANDS:
         return run_admin_command(args)
     if args.command in CLIENT_COMMANDS:

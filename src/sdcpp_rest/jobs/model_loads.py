@@ -58,6 +58,8 @@ class ModelLoads:
                 f"loading '{view.model.name}' takes longer than {self._timeout_s:.0f} s; it goes on in the "
                 "background (see 'loaded' in /api/models)"
             )
+        if not result.ok and result.code == ErrorCode.SERVICE_UNAVAILABLE:
+            raise ServiceUnavailable(result.message)  # an API node: no engine worker here
         if not result.ok:
             raise ModelLoadFailed(f"could not load '{view.model.name}': {result.message} ({result.code})")
         return LifecycleOutcome([result.worker_id], result.seconds)

@@ -82,6 +82,10 @@ class JobRecord:
     error: str | None = None
     error_code: str | None = None
     timings: JobTimings | None = None
+    # The current claim (jobs/claims.py): its token, its lease, and whether a cancel was asked for.
+    claim_token: str | None = None
+    lease_expires_at: float | None = None
+    cancel_requested: bool = False
 
     @property
     def is_final(self) -> bool:

@@ -288,6 +288,9 @@ class JobService:
         if job.status != JobStatus.PROCESSING:
             raise JobNotCancellable(f"job {job_id} is already {job.status.value} and cannot be cancelled")
         with self._waiters.watching(job_id) as wait_until_final:
+            # The flag reaches the job's worker wherever it runs (its lease renewal reads it); a
+            # worker of this process is stopped at once.
+            self._store.request_cancel(job_id)
             self._runner.cancel_running(job_id)
             latest = self._store.get(job_id)
             if latest is not None and not latest.is_final:

@@ -10,14 +10,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from sdcpp_rest.errors import ErrorCode
-from sdcpp_rest.jobs.params import JobMode, load_params
+from sdcpp_rest.jobs.claims import ANY_JOB, LOST, Lease, Runnable, lock_fifo_head
 from sdcpp_rest.jobs.queue_order import FifoOrder, QueuedJob, QueueOrder
 from sdcpp_rest.jobs.records import (
     FINAL_STATUSES,
@@ -29,93 +30,48 @@ from sdcpp_rest.jobs.records import (
     RecoveryReport,
     check_transition,
 )
+from sdcpp_rest.jobs.rows import job_record
+from sdcpp_rest.jobs.store_protocol import JobStore as JobStore  # the protocol, re-exported
 from sdcpp_rest.storage.tables import jobs_table
 
-
-class JobStore(Protocol):
-    """The queue's persistence; implementations must make each method atomic."""
-
-    def add(self, job: NewJob) -> JobRecord: ...
-    def get(self, job_id: str) -> JobRecord | None: ...
-    def list_jobs(
-        self, statuses: Iterable[JobStatus] | None = None, owner: str | None = None, limit: int = 0
-    ) -> list[JobRecord]: ...
-    def peek_next(self) -> JobRecord | None: ...
-    def claim(self, job_id: str, worker_id: str) -> JobRecord | None: ...
-    def claim_next(self, worker_id: str) -> JobRecord | None: ...
-    def update_progress(
-        self, job_id: str, *, phase: JobPhase, current_step: int, total_steps: int, step_seconds: float | None
-    ) -> None: ...
-    def complete(self, job_id: str, outputs: Sequence[str], timings: JobTimings | None = None) -> bool: ...
-    def fail(self, job_id: str, code: ErrorCode, message: str) -> bool: ...
-    def cancel_queued(self, job_id: str) -> bool: ...
-    def mark_cancelled(self, job_id: str) -> bool: ...
-    def requeue(self, job_id: str, *, count_attempt: bool) -> bool: ...
-    def clear_queued(self, owner: str | None = None) -> list[str]: ...
-    def queue_positions(self) -> dict[str, int]: ...
-    def count_queued(self, owner: str | None) -> int: ...
-    def recent_completed(self, model_name: str, limit: int) -> list[JobRecord]: ...
-    def count_by_status(self) -> dict[JobStatus, int]: ...
-    def recover_interrupted(self, max_attempts: int) -> RecoveryReport: ...
-    def finished_oldest_first(self, finished_before: float | None = None) -> list[JobRecord]: ...
-    def delete_finished(self, job_id: str) -> bool: ...
+# How long a claim holds without a renewal (the store's default; the setting is claim_lease_seconds).
+DEFAULT_LEASE_SECONDS = 30.0
 
 
-def _record(row: sa.Row[Any]) -> JobRecord:
-    m = row._mapping
-    return JobRecord(
-        id=m["id"],
-        seq=m["seq"],
-        mode=JobMode(m["mode"]),
-        owner=m["owner"],
-        status=JobStatus(m["status"]),
-        model_name=m["model_name"],
-        prompt=m["prompt"],
-        seed=m["seed"],
-        params=load_params(m["mode"], json.loads(m["params"])),
-        queued_at=m["queued_at"],
-        started_at=m["started_at"],
-        finished_at=m["finished_at"],
-        attempts=m["attempts"],
-        phase=m["phase"],
-        current_step=m["current_step"],
-        total_steps=m["total_steps"],
-        step_seconds=m["step_seconds"],
-        worker_id=m["worker_id"],
-        outputs=json.loads(m["outputs"]),
-        error=m["error"],
-        error_code=m["error_code"],
-        timings=_timings(m),
-    )
-
-
-def _timings(m: Any) -> JobTimings | None:
-    if m["sampling_seconds"] is None:
-        return None
-    return JobTimings(
-        load_seconds=m["load_seconds"] or 0.0,
-        encode_seconds=m["encode_seconds"] or 0.0,
-        sampling_seconds=m["sampling_seconds"],
-        decode_seconds=m["decode_seconds"] or 0.0,
-        peak_memory_bytes=m["peak_memory_bytes"],
-    )
+def _failed_values(code: ErrorCode, message: str) -> dict[str, Any]:
+    return {
+        "status": JobStatus.FAILED.value,
+        "finished_at": time.time(),
+        "error": message,
+        "error_code": code.value,
+        "phase": None,
+        "lease_expires_at": None,
+    }
 
 
 class SqlJobStore:
     """JobStore on SQLAlchemy Core (SQLite by default, PostgreSQL for a shared deployment)."""
 
     def __init__(
-        self, engine: Engine, order: QueueOrder | None = None, fair_share_window_s: float = 3600.0
+        self,
+        engine: Engine,
+        order: QueueOrder | None = None,
+        fair_share_window_s: float = 3600.0,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
         self._engine = engine
         self._order = order or FifoOrder()
         self._window_s = fair_share_window_s
+        self.lease_seconds = lease_seconds
+        # FOR UPDATE SKIP LOCKED claims the FIFO head in one statement; SQLite has no row locks (its
+        # writers take turns on the file) and a fair order is not a single ORDER BY.
+        self._skip_locked = engine.dialect.name == "postgresql" and not self._order.needs_usage
 
     # --- the queue's order (jobs/queue_order.py) ---
-    def _queued_in_order(self, conn: Connection) -> list[str]:
+    def _queued_in_order(self, conn: Connection, runnable: Runnable = ANY_JOB) -> list[str]:
         rows = conn.execute(
             sa.select(jobs_table.c.id, jobs_table.c.seq, jobs_table.c.owner)
-            .where(jobs_table.c.status == JobStatus.QUEUED.value)
+            .where(jobs_table.c.status == JobStatus.QUEUED.value, *runnable.conditions())
             .order_by(jobs_table.c.seq)
         ).all()
         queued = [QueuedJob(row.id, row.seq, row.owner) for row in rows]
@@ -144,16 +100,25 @@ class SqlJobStore:
         return usage, (finished_seconds / finished if finished else 1.0)
 
     # --- helpers ---
-    def _transition(self, conn: Connection, job_id: str, expected: JobStatus, values: dict[str, Any]) -> bool:
-        """Apply `values` if the job is in `expected`; a status change must be an edge of the state
-        machine (ALLOWED_TRANSITIONS), else TransitionNotAllowed: the write never reaches the row."""
+    def _transition(
+        self,
+        conn: Connection,
+        job_id: str,
+        expected: JobStatus,
+        values: dict[str, Any],
+        *,
+        token: str | None = None,
+        also: Sequence[sa.ColumnElement[bool]] = (),
+    ) -> bool:
+        """Apply `values` if the job is in `expected` (and, given a claim token, still held under
+        it); a status change must be an edge of the state machine (ALLOWED_TRANSITIONS), else
+        TransitionNotAllowed: the write never reaches the row."""
         if "status" in values:
             check_transition(expected, JobStatus(values["status"]))
-        result = conn.execute(
-            jobs_table.update()
-            .where(jobs_table.c.id == job_id, jobs_table.c.status == expected.value)
-            .values(**values)
-        )
+        conditions = [jobs_table.c.id == job_id, jobs_table.c.status == expected.value, *also]
+        if token is not None:
+            conditions.append(jobs_table.c.claim_token == token)
+        result = conn.execute(jobs_table.update().where(*conditions).values(**values))
         return result.rowcount == 1
 
     # --- JobStore ---
@@ -183,7 +148,7 @@ class SqlJobStore:
     def get(self, job_id: str) -> JobRecord | None:
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(jobs_table).where(jobs_table.c.id == job_id)).first()
-        return _record(row) if row else None
+        return job_record(row) if row else None
 
     def list_jobs(
         self, statuses: Iterable[JobStatus] | None = None, owner: str | None = None, limit: int = 0
@@ -196,39 +161,50 @@ class SqlJobStore:
         if limit > 0:
             query = query.limit(limit)
         with self._engine.connect() as conn:
-            return [_record(row) for row in conn.execute(query)]
+            return [job_record(row) for row in conn.execute(query)]
 
-    def peek_next(self) -> JobRecord | None:
-        """The job the scheduling policy would run next, unclaimed."""
+    def peek_next(self, runnable: Runnable = ANY_JOB) -> JobRecord | None:
+        """The job the scheduling policy would run next among those `runnable` allows, unclaimed."""
         with self._engine.connect() as conn:
-            order = self._queued_in_order(conn)
+            order = self._queued_in_order(conn, runnable)
         return self.get(order[0]) if order else None
+
+    def _claim_values(self, worker_id: str) -> dict[str, Any]:
+        now = time.time()
+        return {
+            "status": JobStatus.PROCESSING.value,
+            "started_at": now,
+            "attempts": jobs_table.c.attempts + 1,
+            "worker_id": worker_id,
+            "phase": JobPhase.WAITING.value,
+            "current_step": 0,
+            "step_seconds": None,
+            "claim_token": uuid.uuid4().hex,
+            "lease_expires_at": now + self.lease_seconds,
+            "cancel_requested": False,
+        }
 
     def claim(self, job_id: str, worker_id: str) -> JobRecord | None:
         """Claim this queued job for `worker_id`; None when it is no longer queued (another worker,
         perhaps of another process, took it, or it was cancelled)."""
         with self._engine.begin() as conn:
-            won = self._transition(
-                conn,
-                job_id,
-                JobStatus.QUEUED,
-                {
-                    "status": JobStatus.PROCESSING.value,
-                    "started_at": time.time(),
-                    "attempts": jobs_table.c.attempts + 1,
-                    "worker_id": worker_id,
-                    "phase": JobPhase.WAITING.value,
-                    "current_step": 0,
-                    "step_seconds": None,
-                },
-            )
+            won = self._transition(conn, job_id, JobStatus.QUEUED, self._claim_values(worker_id))
         return self.get(job_id) if won else None
 
-    def claim_next(self, worker_id: str) -> JobRecord | None:
+    def claim_next(self, worker_id: str, runnable: Runnable = ANY_JOB) -> JobRecord | None:
+        """Claim the next job `runnable` allows for `worker_id`, with a new token and lease; None
+        when there is none. Atomic across processes and machines."""
+        if self._skip_locked:
+            with self._engine.begin() as conn:
+                job_id = lock_fifo_head(conn, runnable)
+                if job_id is None:
+                    return None
+                self._transition(conn, job_id, JobStatus.QUEUED, self._claim_values(worker_id))
+            return self.get(job_id)
         # Several workers may race for the head of the queue; the conditional UPDATE lets exactly one
         # win, and the losers simply try the next one.
         for _ in range(8):
-            head = self.peek_next()
+            head = self.peek_next(runnable)
             if head is None:
                 return None
             claimed = self.claim(head.id, worker_id)
@@ -237,10 +213,17 @@ class SqlJobStore:
         return None
 
     def update_progress(
-        self, job_id: str, *, phase: JobPhase, current_step: int, total_steps: int, step_seconds: float | None
-    ) -> None:
+        self,
+        job_id: str,
+        *,
+        phase: JobPhase,
+        current_step: int,
+        total_steps: int,
+        step_seconds: float | None,
+        token: str | None = None,
+    ) -> bool:
         with self._engine.begin() as conn:
-            self._transition(
+            return self._transition(
                 conn,
                 job_id,
                 JobStatus.PROCESSING,
@@ -250,9 +233,17 @@ class SqlJobStore:
                     "total_steps": total_steps,
                     "step_seconds": step_seconds,
                 },
+                token=token,
             )
 
-    def complete(self, job_id: str, outputs: Sequence[str], timings: JobTimings | None = None) -> bool:
+    def complete(
+        self,
+        job_id: str,
+        outputs: Sequence[str],
+        timings: JobTimings | None = None,
+        *,
+        token: str | None = None,
+    ) -> bool:
         measured = dataclasses.asdict(timings) if timings else {}
         with self._engine.begin() as conn:
             return self._transition(
@@ -265,23 +256,21 @@ class SqlJobStore:
                     "outputs": json.dumps(list(outputs)),
                     "phase": None,
                     "current_step": jobs_table.c.total_steps,
+                    "lease_expires_at": None,
                     **measured,
                 },
+                token=token,
             )
 
-    def fail(self, job_id: str, code: ErrorCode, message: str) -> bool:
-        values = {
-            "status": JobStatus.FAILED.value,
-            "finished_at": time.time(),
-            "error": message,
-            "error_code": code.value,
-            "phase": None,
-        }
+    def fail(self, job_id: str, code: ErrorCode, message: str, *, token: str | None = None) -> bool:
+        """Fail a processing job (only under `token` when given: a worker's write) or, without a
+        token, a queued one too."""
+        values = _failed_values(code, message)
         with self._engine.begin() as conn:
+            if self._transition(conn, job_id, JobStatus.PROCESSING, values, token=token):
+                return True
             # A job may fail before it ever started (e.g. its model vanished while it waited).
-            return self._transition(conn, job_id, JobStatus.PROCESSING, values) or self._transition(
-                conn, job_id, JobStatus.QUEUED, values
-            )
+            return token is None and self._transition(conn, job_id, JobStatus.QUEUED, values)
 
     def cancel_queued(self, job_id: str) -> bool:
         with self._engine.begin() as conn:
@@ -292,16 +281,22 @@ class SqlJobStore:
                 {"status": JobStatus.CANCELLED.value, "finished_at": time.time()},
             )
 
-    def mark_cancelled(self, job_id: str) -> bool:
+    def mark_cancelled(self, job_id: str, *, token: str | None = None) -> bool:
         with self._engine.begin() as conn:
             return self._transition(
                 conn,
                 job_id,
                 JobStatus.PROCESSING,
-                {"status": JobStatus.CANCELLED.value, "finished_at": time.time(), "phase": None},
+                {
+                    "status": JobStatus.CANCELLED.value,
+                    "finished_at": time.time(),
+                    "phase": None,
+                    "lease_expires_at": None,
+                },
+                token=token,
             )
 
-    def requeue(self, job_id: str, *, count_attempt: bool) -> bool:
+    def _requeue_values(self, count_attempt: bool) -> dict[str, Any]:
         values: dict[str, Any] = {
             "status": JobStatus.QUEUED.value,
             "started_at": None,
@@ -309,11 +304,78 @@ class SqlJobStore:
             "phase": None,
             "current_step": 0,
             "step_seconds": None,
+            # The old claim is void: its holder's writes no longer match any row.
+            "claim_token": None,
+            "lease_expires_at": None,
+            "cancel_requested": False,
         }
         if not count_attempt:
             values["attempts"] = jobs_table.c.attempts - 1
+        return values
+
+    def requeue(self, job_id: str, *, count_attempt: bool, token: str | None = None) -> bool:
         with self._engine.begin() as conn:
-            return self._transition(conn, job_id, JobStatus.PROCESSING, values)
+            return self._transition(
+                conn, job_id, JobStatus.PROCESSING, self._requeue_values(count_attempt), token=token
+            )
+
+    # --- leases (jobs/claims.py) ---
+    def renew_lease(self, job_id: str, token: str) -> Lease:
+        """Extend the lease of the claim `token` holds; LOST when the claim is no longer its own
+        (the lease ran out and the job was requeued, or it ended)."""
+        expires_at = time.time() + self.lease_seconds
+        with self._engine.begin() as conn:
+            held = self._transition(
+                conn, job_id, JobStatus.PROCESSING, {"lease_expires_at": expires_at}, token=token
+            )
+            if not held:
+                return LOST
+            cancel = conn.execute(
+                sa.select(jobs_table.c.cancel_requested).where(jobs_table.c.id == job_id)
+            ).scalar()
+        return Lease(held=True, expires_at=expires_at, cancel_requested=bool(cancel))
+
+    def request_cancel(self, job_id: str) -> bool:
+        """Flag a processing job for cancelling; its holder, wherever it runs, sees the flag at its
+        next lease renewal. False when the job is not processing."""
+        with self._engine.begin() as conn:
+            return self._transition(conn, job_id, JobStatus.PROCESSING, {"cancel_requested": True})
+
+    def expire_leases(self, max_attempts: int) -> RecoveryReport:
+        """Jobs whose lease ran out go back to the queue, or fail once they have been started
+        `max_attempts` times, as after a crash on one machine. Each write is conditional on the
+        token and the expiry it saw, so a renewal that lands first keeps the job with its holder."""
+        now = time.time()
+        query = sa.select(jobs_table.c.id, jobs_table.c.claim_token, jobs_table.c.attempts).where(
+            jobs_table.c.status == JobStatus.PROCESSING.value, jobs_table.c.lease_expires_at < now
+        )
+        requeued: list[str] = []
+        failed: list[str] = []
+        with self._engine.connect() as conn:
+            expired = conn.execute(query).all()
+        still_expired = [jobs_table.c.lease_expires_at < now]
+        for row in expired:
+            with self._engine.begin() as conn:
+                if row.attempts >= max_attempts:
+                    message = (
+                        f"the worker running this job stopped renewing its claim (its machine died, hung "
+                        f"or lost the network), {row.attempts} times; it is not retried again"
+                    )
+                    values = _failed_values(ErrorCode.JOB_INTERRUPTED, message)
+                    if self._transition(
+                        conn, row.id, JobStatus.PROCESSING, values, token=row.claim_token, also=still_expired
+                    ):
+                        failed.append(row.id)
+                elif self._transition(
+                    conn,
+                    row.id,
+                    JobStatus.PROCESSING,
+                    self._requeue_values(count_attempt=True),
+                    token=row.claim_token,
+                    also=still_expired,
+                ):
+                    requeued.append(row.id)
+        return RecoveryReport(requeued=requeued, failed=failed)
 
     def clear_queued(self, owner: str | None = None) -> list[str]:
         cleared: list[str] = []
@@ -359,7 +421,7 @@ class SqlJobStore:
             .limit(limit)
         )
         with self._engine.connect() as conn:
-            return [_record(row) for row in conn.execute(query)]
+            return [job_record(row) for row in conn.execute(query)]
 
     def count_by_status(self) -> dict[JobStatus, int]:
         with self._engine.connect() as conn:
@@ -381,7 +443,7 @@ class SqlJobStore:
         if finished_before is not None:
             query = query.where(jobs_table.c.finished_at < finished_before)
         with self._engine.connect() as conn:
-            return [_record(row) for row in conn.execute(query)]
+            return [job_record(row) for row in conn.execute(query)]
 
     def delete_finished(self, job_id: str) -> bool:
         """Remove a finished job's row; the status condition makes it impossible to delete a queued or

@@ -16,6 +16,7 @@ from sdcpp_rest.config import Settings
 from sdcpp_rest.jobs.scheduler.scheduler import WorkerState
 from sdcpp_rest.monitoring.procfs import cpu_model, meminfo, status_bytes
 from sdcpp_rest.schemas.ops import (
+    ClusterWorkerInfo,
     CpuInfo,
     DiskInfo,
     EngineInfo,
@@ -100,7 +101,9 @@ def gpus() -> list[GpuInfo]:
     return found
 
 
-def system_info(settings: Settings, workers: list[WorkerState]) -> SystemInfo:
+def system_info(
+    settings: Settings, workers: list[WorkerState], cluster: list[ClusterWorkerInfo] | None = None
+) -> SystemInfo:
     memory = meminfo()
     try:
         usable = len(os.sched_getaffinity(0))
@@ -128,4 +131,5 @@ def system_info(settings: Settings, workers: list[WorkerState]) -> SystemInfo:
             )
             for w in workers
         ],
+        cluster_workers=cluster or [],
     )

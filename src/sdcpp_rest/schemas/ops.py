@@ -83,6 +83,20 @@ class WorkerInfo(BaseModel):
     resident_memory_bytes: int | None
 
 
+class ClusterWorkerInfo(BaseModel):
+    """An engine worker of the cluster, as its process last wrote it in the workers table."""
+
+    worker_id: str
+    node: str = Field(description="The process running it: node name and pid.")
+    host: str
+    device: str = Field(description="GPU or CPU.")
+    status: str = Field(description="starting, idle, busy, stopped, or offline (no heartbeat for 3 leases).")
+    models: list[str] = Field(description="The checkpoints it has (the jobs it can take).")
+    loaded_model: str | None
+    job_id: str | None
+    heartbeat_age_seconds: float
+
+
 class SystemInfo(BaseModel):
     cpu: CpuInfo
     memory: MemoryInfo
@@ -91,6 +105,9 @@ class SystemInfo(BaseModel):
     engine: EngineInfo
     server: ProcessInfo
     workers: list[WorkerInfo]
+    cluster_workers: list[ClusterWorkerInfo] = Field(
+        default_factory=list, description="Every engine worker of the cluster (this node's included)."
+    )
 
 
 class SystemReply(BaseModel):

@@ -63,7 +63,25 @@ def _private_sqlite_file(url: str) -> None:
             log.warning("could not make %s readable by its owner only: %s", file, exc)
 
 
+# Plain PostgreSQL URLs mean psycopg 3 (the driver this package depends on); SQLAlchemy alone would
+# pick psycopg2, which is not installed. postgres:// is the spelling of Heroku-style environments.
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def driver_url(url: str) -> str:
+    """The URL SQLAlchemy opens: a bare postgresql:// or postgres:// URL gets the psycopg driver."""
+    for scheme in _POSTGRES_SCHEMES:
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
 def create_database_engine(url: str) -> Engine:
+    url = driver_url(url)
     if url.startswith("sqlite:///"):
         _private_sqlite_file(url)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})

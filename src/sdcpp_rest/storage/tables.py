@@ -30,7 +30,7 @@ jobs_table = sa.Table(
     sa.Column("current_step", sa.Integer, nullable=False, default=0),
     sa.Column("total_steps", sa.Integer, nullable=False, default=0),
     sa.Column("step_seconds", sa.Float, nullable=True),
-    sa.Column("worker_id", sa.String(64), nullable=True),
+    sa.Column("worker_id", sa.String(200), nullable=True),  # 64 before migration 0004
     sa.Column("outputs", sa.Text, nullable=False, default="[]"),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("error_code", sa.String(64), nullable=True),
@@ -40,6 +40,12 @@ jobs_table = sa.Table(
     sa.Column("sampling_seconds", sa.Float, nullable=True),
     sa.Column("decode_seconds", sa.Float, nullable=True),
     sa.Column("peak_memory_bytes", sa.BigInteger, nullable=True),
+    # The claim of a processing job (migration 0003): its holder's random token, which every write
+    # of that holder must name; the lease the holder renews (past it, any process may requeue the
+    # job); a cancel asked for on another machine, which the holder's renewal reads.
+    sa.Column("claim_token", sa.String(32), nullable=True),
+    sa.Column("lease_expires_at", sa.Float, nullable=True),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
     # The FIFO claim (WHERE status = 'queued' ORDER BY seq) reads the queue's head in index order.
     sa.Index("ix_jobs_status_seq", "status", "seq"),
 )
@@ -87,4 +93,22 @@ model_hashes_table = sa.Table(
     sa.Column("mtime_ns", sa.BigInteger, nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False, index=True),
     sa.Column("hashed_at", sa.Float, nullable=False),
+)
+
+# Every engine worker of the cluster (migration 0004): one row per worker slot, written by the process
+# that runs it (cluster/heartbeat.py) and read by every node for /api/status and /api/system.
+workers_table = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),  # the slot's worker id, unique in the cluster
+    sa.Column("node", sa.String(160), nullable=False, index=True),  # the process: node name and pid
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=True),  # the engine worker process
+    sa.Column("device", sa.String(16), nullable=False),  # GPU or CPU
+    sa.Column("models", sa.Text, nullable=False),  # JSON list of the checkpoint names it has
+    sa.Column("loaded_model", sa.String(1024), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),  # starting, idle, busy, stopped
+    sa.Column("job_id", sa.String(36), nullable=True),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
 )

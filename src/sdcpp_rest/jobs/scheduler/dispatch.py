@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from sdcpp_rest.jobs.claims import ANY_JOB, Runnable
 from sdcpp_rest.jobs.records import JobRecord
 from sdcpp_rest.jobs.store import JobStore
 
@@ -23,9 +24,12 @@ ModelPathOf = Callable[[JobRecord], str]
 
 
 class Dispatcher:
-    def __init__(self, store: JobStore, model_path_of: ModelPathOf) -> None:
+    def __init__(
+        self, store: JobStore, model_path_of: ModelPathOf, runnable: Callable[[], Runnable] = lambda: ANY_JOB
+    ) -> None:
         self._store = store
         self._model_path_of = model_path_of
+        self._runnable = runnable  # the jobs this process's workers can run (all, unless a cluster)
         self._condition = threading.Condition()
         self._idle: dict[str, str | None] = {}  # slot id -> the model path it holds
 
@@ -34,7 +38,7 @@ class Dispatcher:
         should take it is woken)."""
         with self._condition:
             self._idle[slot_id] = loaded
-            job = self._store.peek_next()
+            job = self._store.peek_next(self._runnable())
             if job is None:
                 return None
             chosen = self._choose(self._model_path_of(job))

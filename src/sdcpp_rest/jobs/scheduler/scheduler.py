@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from sdcpp_rest.engine.protocol import EngineContext, LoadCommand, UnloadCommand
 from sdcpp_rest.engine.supervisor import EngineWorkerProcess
+from sdcpp_rest.errors import ErrorCode
 from sdcpp_rest.events.types import ShuttingDown
+from sdcpp_rest.jobs.claims import ANY_JOB, Runnable
 from sdcpp_rest.jobs.scheduler.dispatch import Dispatcher, ModelPathOf
 from sdcpp_rest.jobs.scheduler.listener import SchedulerListener
 from sdcpp_rest.jobs.scheduler.shared import (
@@ -24,6 +27,8 @@ from sdcpp_rest.jobs.scheduler.slot import WorkerSlot
 from sdcpp_rest.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
+
+NO_WORKERS_MESSAGE = "this node runs no engine workers (serve --no-workers): models load on the worker nodes"
 
 
 class Scheduler:
@@ -39,13 +44,25 @@ class Scheduler:
         worker_count: int,
         verbose: bool,
         worker_start_timeout_s: float,
+        lease_seconds: float = 30.0,
+        worker_prefix: str = "",
+        runnable: Callable[[], Runnable] = lambda: ANY_JOB,
     ) -> None:
-        dispatcher = Dispatcher(store, model_path_of)
+        # worker_prefix makes worker ids unique in a cluster (the node, see cluster/heartbeat.py).
+        dispatcher = Dispatcher(store, model_path_of, runnable)
         self._env = SlotEnvironment(
-            store, build_command, listener, verbose, worker_start_timeout_s, dispatcher
+            store,
+            build_command,
+            listener,
+            verbose,
+            worker_start_timeout_s,
+            dispatcher,
+            lease_seconds=lease_seconds,
         )
         self._slots = [
-            WorkerSlot(self._env, EngineWorkerProcess(f"w{i}", verbose, worker_start_timeout_s))
+            WorkerSlot(
+                self._env, EngineWorkerProcess(f"{worker_prefix}w{i}", verbose, worker_start_timeout_s)
+            )
             for i in range(worker_count)
         ]
 
@@ -95,6 +112,8 @@ class Scheduler:
         """Load `context` in one worker: one that has it already, else an idle one, else the first
         (after its running job). None when it did not finish within `timeout` (it goes on)."""
         slots = self._slots
+        if not slots:  # an API node (serve --no-workers): no engine here to load into
+            return ControlResult("", False, ErrorCode.SERVICE_UNAVAILABLE, NO_WORKERS_MESSAGE)
         chosen = next((s for s in slots if s.worker.loaded_context == context), None)
         chosen = chosen or next((s for s in slots if s.job_id is None), slots[0])
         request = ControlRequest(LoadCommand(context))

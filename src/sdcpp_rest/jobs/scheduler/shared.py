@@ -52,6 +52,7 @@ class SlotEnvironment:
     stopping: threading.Event = field(default_factory=threading.Event)
     draining: threading.Event = field(default_factory=threading.Event)  # set: claim no new job
     cancels: CancelRequests = field(default_factory=CancelRequests)
+    lease_seconds: float = 30.0  # a claim's lease; the slot renews it three times per lease
 
 
 @dataclass(frozen=True)

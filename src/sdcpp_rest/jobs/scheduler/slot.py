@@ -76,6 +76,27 @@ class _StepClock:
         return self.total_seconds / self.count if self.count else None
 
 
+class ClaimLost(Exception):
+    """The job's lease ran out and its claim was voided (another worker may run it now): whatever
+    this slot's engine worker produces for it is void."""
+
+
+class _LeaseClock:
+    """When the running job's lease is due for renewal: three times per lease, so one missed renewal
+    (a slow database) does not lose it."""
+
+    def __init__(self, lease_seconds: float) -> None:
+        self._every = lease_seconds / 3
+        self._due = time.monotonic() + self._every
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now < self._due:
+            return False
+        self._due = now + self._every
+        return True
+
+
 class WorkerSlot(threading.Thread):
     def __init__(self, env: SlotEnvironment, worker: EngineWorkerProcess) -> None:
         super().__init__(name=f"slot-{worker.worker_id}", daemon=True)
@@ -83,6 +104,9 @@ class WorkerSlot(threading.Thread):
         self.worker = worker
         self.job_id: str | None = None
         self._cancel_job_id: str | None = None
+        # The running job's claim: its token (every store write names it) and its lease's clock.
+        self._token: str | None = None
+        self._lease: _LeaseClock | None = None
         self._lock = threading.Lock()
         # Loads/unloads asked for through the API; the slot's own thread runs them between jobs, so
         # the worker's pipe is only ever used by one thread.
@@ -128,20 +152,28 @@ class WorkerSlot(threading.Thread):
                 continue
             with self._lock:
                 self.job_id, self._cancel_job_id = job.id, None
+                self._token, self._lease = job.claim_token, _LeaseClock(env.lease_seconds)
             env.listener.job_changed(job.id)
             env.listener.queue_changed()
             try:
                 with job_log_context(job.id, job.owner):
                     if env.cancels.take(job.id):  # cancelled between the claim and now
-                        env.store.mark_cancelled(job.id)
+                        env.store.mark_cancelled(job.id, token=job.claim_token)
                     else:
                         self._execute(job)
+            except ClaimLost:
+                self._on_claim_lost(job)
             except Exception:  # a bug here must not kill the slot and strand the queue
                 log.exception("unexpected error while running job %s", job.id)
-                env.store.fail(job.id, ErrorCode.INTERNAL_ERROR, "internal error while running the job")
+                env.store.fail(
+                    job.id,
+                    ErrorCode.INTERNAL_ERROR,
+                    "internal error while running the job",
+                    token=job.claim_token,
+                )
             finally:
                 with self._lock:
-                    self.job_id = None
+                    self.job_id, self._token, self._lease = None, None, None
                 env.cancels.take(job.id)  # a cancel that came too late to matter
                 env.listener.job_changed(job.id)
                 env.listener.queue_changed()
@@ -175,14 +207,40 @@ class WorkerSlot(threading.Thread):
 
     def _messages(self) -> Iterator[object]:
         """The worker's messages as they come. When the server is stopping the worker is killed, and
-        receive() then raises WorkerExited, which ends the iteration for the caller."""
+        receive() then raises WorkerExited, which ends the iteration for the caller. While a job
+        runs, its lease is renewed here (ClaimLost when it was lost)."""
         while True:
             message = self.worker.receive(RECEIVE_SLICE_SECONDS)
+            self._renew_lease()
             if message is None:
                 if self._env.stopping.is_set():
                     self.worker.kill()
                 continue
             yield message
+
+    def _renew_lease(self) -> None:
+        with self._lock:
+            job_id, token, lease = self.job_id, self._token, self._lease
+        if job_id is None or token is None or lease is None or not lease.due():
+            return
+        renewal = self._env.store.renew_lease(job_id, token)
+        if not renewal.held:
+            raise ClaimLost(job_id)
+        if renewal.cancel_requested and self._cancel_job_id != job_id:
+            # Asked through the API of any node: end the job the way a local cancel does.
+            log.info("job %s: cancel requested through the database", job_id)
+            self.cancel(job_id)
+
+    def _on_claim_lost(self, job: JobRecord) -> None:
+        """Our lease ran out (this process was stopped, or could not reach the database) and the job
+        went back to the queue: stop the engine work, whose results would be void, and write nothing."""
+        log.warning(
+            "job %s: its claim ran out and was taken over; this worker's work on it is dropped", job.id
+        )
+        self.worker.kill()
+        self.worker.stop()
+        if not self._env.stopping.is_set():
+            self._ensure_worker()
 
     def _run_control(self, command: LoadCommand | UnloadCommand) -> ControlResult:
         worker_id, listener = self.worker.worker_id, self._env.listener
@@ -241,7 +299,7 @@ class WorkerSlot(threading.Thread):
         try:
             command = self._env.build_command(job)
         except JobPreparationError as exc:
-            store.fail(job.id, exc.code, exc.message)
+            store.fail(job.id, exc.code, exc.message, token=job.claim_token)
             return
         clock = _StepClock(job.total_steps)
         try:
@@ -274,6 +332,7 @@ class WorkerSlot(threading.Thread):
                     current_step=message.step,
                     total_steps=message.total_steps,
                     step_seconds=average,
+                    token=job.claim_token,
                 )
             return False
         finished = self._apply(job, command, message, clock)
@@ -305,6 +364,7 @@ class WorkerSlot(threading.Thread):
                 current_step=current,
                 total_steps=total,
                 step_seconds=clock.add(0),
+                token=job.claim_token,
             )
         elif isinstance(message, ModelLoaded):
             log.info(
@@ -314,11 +374,13 @@ class WorkerSlot(threading.Thread):
                 message.seconds,
             )
         elif isinstance(message, JobFinished):
-            store.complete(job.id, message.files, message.timings)
-            log.info("job %s completed in %.1f s", job.id, message.generate_seconds)
+            if store.complete(job.id, message.files, message.timings, token=job.claim_token):
+                log.info("job %s completed in %.1f s", job.id, message.generate_seconds)
+            else:
+                log.warning("job %s: completion refused, the claim was no longer this worker's", job.id)
             return True
         elif isinstance(message, CommandFailed):
-            store.fail(job.id, message.code, hide_server_folders(message.message))
+            store.fail(job.id, message.code, hide_server_folders(message.message), token=job.claim_token)
             if message.code == ErrorCode.MODEL_LOAD_FAILED:
                 self._replace_worker()
             log.warning("job %s failed: %s", job.id, message.message)
@@ -339,11 +401,11 @@ class WorkerSlot(threading.Thread):
         with self._lock:
             cancelled = self._cancel_job_id == job.id
         if cancelled or self._env.cancels.take(job.id):
-            store.mark_cancelled(job.id)
+            store.mark_cancelled(job.id, token=job.claim_token)
             log.info("job %s cancelled; its worker was stopped", job.id)
         elif self._env.stopping.is_set():
             # A graceful stop: this start does not count as an attempt, the job keeps its place.
-            store.requeue(job.id, count_attempt=False)
+            store.requeue(job.id, count_attempt=False, token=job.claim_token)
         else:
             detail = f"; last engine messages: {' | '.join(exc.last_log[-3:])}" if exc.last_log else ""
             latest = store.get(job.id)
@@ -353,6 +415,7 @@ class WorkerSlot(threading.Thread):
                 ErrorCode.WORKER_CRASHED,
                 f"the engine worker process {exc.description} while {phase} "
                 f"({describe_job_files(job)}){detail}",
+                token=job.claim_token,
             )
             log.error("engine worker %s %s during job %s", self.worker.worker_id, exc.description, job.id)
             self._env.listener.system(

@@ -1,0 +1,99 @@
+"""`sdcpp-rest worker` and `sdcpp-rest serve --no-workers` as real processes on a real PostgreSQL:
+an API node queues and serves, a worker process runs the job, the cluster's workers are listed,
+a worker takes only jobs whose checkpoint it has, and a worker on SQLite is refused."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from tests.cluster_processes import WorkerProcess, api_node, cluster_env, job_row, wait_for_row
+from tests.server import link_or_copy
+
+LEASE_SECONDS = 3.0
+
+
+def test_an_api_node_queues_and_a_worker_process_runs_the_job(
+    cluster_db_url: str, cluster_db: sa.engine.Engine, shared_dir: Path
+) -> None:
+    env = cluster_env(cluster_db_url, LEASE_SECONDS)
+    node = api_node(shared_dir, env)
+    worker = WorkerProcess(shared_dir, env, "gpu-a").start()
+    try:
+        worker.wait_ready(cluster_db)
+        with node.client() as client:
+            job_id = node.submit(client)
+            done = node.wait_for(client, job_id)
+            assert done["status"] == "completed", done
+            image = client.get(f"/api/queue/job/{job_id}/output/image_0.png")
+            assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+            status = client.get("/api/status").json()
+            system = client.get("/api/system").json()["system"]
+            # An API node has no engine: a load is refused in the API's error format.
+            load = client.post("/api/models/sd15.safetensors/load")
+
+        assert str(job_row(cluster_db, job_id).worker_id).startswith(f"{worker.node}/w")
+        (listed,) = status["workers"]
+        assert listed["worker_id"] == f"{worker.node}/w0"
+        assert (listed["host"], listed["device"]) == (socket.gethostname(), "CPU")
+        assert listed["models"] == ["sd15.safetensors"]
+        assert listed["status"] in ("idle", "busy") and listed["loaded_model"] == "sd15.safetensors"
+        assert status["generation_queue"]["max_concurrent_generations"] == 1
+        assert system["workers"] == []  # none in the API node's own process
+        assert [w["worker_id"] for w in system["cluster_workers"]] == [listed["worker_id"]]
+        assert load.status_code == 503 and load.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    finally:
+        worker.stop()
+        node.stop()
+    with cluster_db.connect() as conn:
+        statuses = conn.execute(sa.text("SELECT status FROM workers")).scalars().all()
+    assert statuses == ["stopped"]  # it said goodbye
+
+
+def test_a_worker_takes_only_jobs_whose_checkpoint_it_has(
+    cluster_db_url: str, cluster_db: sa.engine.Engine, shared_dir: Path, tmp_path: Path
+) -> None:
+    env = cluster_env(cluster_db_url, LEASE_SECONDS)
+    # The API node knows two checkpoints; the worker's own models folder has only one of them.
+    checkpoints = shared_dir / "models" / "checkpoints"
+    link_or_copy(checkpoints / "sd15.safetensors", checkpoints / "other.safetensors")
+    worker_models = tmp_path / "worker-models"
+    link_or_copy(checkpoints / "sd15.safetensors", worker_models / "checkpoints" / "sd15.safetensors")
+    node = api_node(shared_dir, env)
+    worker = WorkerProcess(shared_dir, env, "gpu-b", models_dir=worker_models).start()
+    try:
+        worker.wait_ready(cluster_db)
+        with node.client() as client:
+            other = node.submit(client, model_name="other.safetensors")
+            mine = node.submit(client, model_name="sd15.safetensors")
+            assert node.wait_for(client, mine)["status"] == "completed"
+        # Queued first, still queued: the worker passed over the job it cannot run.
+        row = job_row(cluster_db, other)
+        assert (row.status, row.attempts, row.worker_id) == ("queued", 0, None)
+
+        # A second worker that has it takes it.
+        second = WorkerProcess(shared_dir, env, "gpu-c").start()
+        try:
+            done = wait_for_row(cluster_db, other, "completed")
+            assert str(done.worker_id).startswith(f"{second.node}/")
+        finally:
+            second.stop()
+    finally:
+        worker.stop()
+        node.stop()
+
+
+def test_a_worker_on_sqlite_is_refused_with_the_reason(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sdcpp_rest.cli.main", "worker", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 2
+    assert "needs a PostgreSQL database_url" in result.stderr
