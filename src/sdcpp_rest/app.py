@@ -16,6 +16,7 @@ from sdcpp_rest.api import (
     generate,
     generate_modes,
     image_download,
+    model_files,
     models,
     monitoring,
     ops,
@@ -120,6 +121,7 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
         queue.router,
         files.router,
         utilities.router,
+        model_files.router,  # before models: /models/trash is no model id
         models.router,
         ops.router,
         image_download.router,

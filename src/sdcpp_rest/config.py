@@ -195,6 +195,19 @@ class Settings(BaseSettings):
         description="Failed logins a source address may make per minute; once a user has had this many, "
         "sources that failed for that user wait (a source that has not failed still gets in).",
     )
+    # --- model files: trash, idle unload (issue 16) ---
+    model_trash_days: float = Field(
+        7.0,
+        ge=0,
+        description="Days a deleted model stays in the models folder's .trash/ (restorable) before it is "
+        "purged (0: kept until restored).",
+    )
+    model_idle_unload_seconds: float = Field(
+        0.0,
+        ge=0,
+        description="Free a worker's loaded model after this many seconds without a job (0: never); the "
+        "next job loads it again.",
+    )
 
     @field_validator("auth_method")
     @classmethod

@@ -21,6 +21,7 @@ from sdcpp_rest.catalog.files import ModelFiles
 from sdcpp_rest.catalog.scan import default_type_roots
 from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.catalog.store import ModelHashStore
+from sdcpp_rest.catalog.trash import ModelTrash
 from sdcpp_rest.config import Settings
 from sdcpp_rest.downloads.images import DownloadPolicy, ImageDownloader
 from sdcpp_rest.events.bus import EventBus
@@ -29,6 +30,7 @@ from sdcpp_rest.jobs.estimate import EstimateService
 from sdcpp_rest.jobs.inputs import ImageLimits
 from sdcpp_rest.jobs.limits import LimitPolicy
 from sdcpp_rest.jobs.model_loads import ModelLoads
+from sdcpp_rest.jobs.model_removal import ModelRemoval
 from sdcpp_rest.jobs.notifier import JobNotifier
 from sdcpp_rest.jobs.planning import JobPlanner
 from sdcpp_rest.jobs.public import JobPresenter
@@ -72,6 +74,8 @@ class Services:
     retention: OutputRetention
     auth: AuthService
     downloader: ImageDownloader
+    model_trash: ModelTrash
+    model_removal: ModelRemoval
     version: VersionInfo
     started_at: float = field(default_factory=time.time)
 
@@ -120,10 +124,12 @@ def build_services(
         worker_count=workers,
         verbose=settings.verbose,
         worker_start_timeout_s=settings.worker_start_timeout_s,
+        idle_unload_s=settings.model_idle_unload_seconds,
     )
+    type_roots = default_type_roots(settings.models_path, type_folders)
     catalog = CatalogService(
         settings.models_path,
-        default_type_roots(settings.models_path, type_folders),
+        type_roots,
         ModelHashStore(database),
         loaded_paths=scheduler.loaded_models,
     )
@@ -144,6 +150,7 @@ def build_services(
         interval_s=settings.output_cleanup_interval_s,
     )
     auth = build_auth(settings, database)
+    trash = ModelTrash(settings.models_path, type_roots, settings.model_trash_days)
     return Services(
         settings=settings,
         database=database,
@@ -167,6 +174,8 @@ def build_services(
         retention=retention,
         auth=auth,
         downloader=ImageDownloader(DownloadPolicy.from_settings(settings)),
+        model_trash=trash,
+        model_removal=ModelRemoval(store, catalog, trash, scheduler.unload_model, commands.model_path),
         version=read_version_info(),
     )
 
@@ -178,6 +187,7 @@ def start_services(services: Services) -> None:
     services.catalog.start()
     services.scheduler.start()
     services.retention.start()
+    services.model_trash.start()
 
 
 def stop_services(services: Services) -> None:
@@ -193,6 +203,7 @@ def stop_services(services: Services) -> None:
     scheduler.stop()
     services.catalog.stop()
     services.retention.stop()
+    services.model_trash.stop()
     services.jobs.close()
     try:
         services.metrics.untrack(services.queue_gauges)

@@ -35,6 +35,8 @@ class ErrorCode(StrEnum):
     GENERATION_FAILED = "GENERATION_FAILED"
     WORKER_CRASHED = "WORKER_CRASHED"
     JOB_INTERRUPTED = "JOB_INTERRUPTED"
+    # Model files (issue 16): a model a queued job needs, or a file name already taken.
+    MODEL_IN_USE = "MODEL_IN_USE"
 
 
 class ApiError(Exception):

@@ -199,4 +199,17 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[Answer, ...]] = {
     ("GET", "/metrics"): (
         Answer(401, ErrorCode.AUTH_REQUIRED, "metrics_token is set and the request does not carry it"),
     ),
+    # Model files (issue 16).
+    ("GET", "/api/models/trash"): (),
+    ("POST", "/api/models/trash/{entry_id}/restore"): (
+        _bad("entry_id is not a trash entry id"),
+        Answer(404, ErrorCode.NOT_FOUND, "no trash entry has this id (restored or purged)"),
+        Answer(409, ErrorCode.MODEL_IN_USE, "a file of that name is back, or its folder is gone"),
+    ),
+    ("DELETE", "/api/models/{model_id}"): (
+        *_MODEL_ID,
+        Answer(409, ErrorCode.MODEL_IN_USE, "queued jobs need the model (force=true deletes it anyway)"),
+        Answer(500, ErrorCode.INTERNAL_ERROR, "a worker failed to free the model"),
+        _LIFECYCLE_TIMEOUT,
+    ),
 }

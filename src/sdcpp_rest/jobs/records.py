@@ -88,9 +88,11 @@ class JobRecord:
         return self.status in FINAL_STATUSES
 
 
-@dataclass(frozen=True)
 class JobPreparationError(Exception):
-    """A queued job cannot run as stored (e.g. its model file is gone); fail it with this code."""
+    """A queued job cannot run as stored (e.g. its model file is gone); fail it with this code.
+
+    A plain exception: as a frozen dataclass its own __init__ could not set `code`, and the job failed
+    with INTERNAL_ERROR instead of this code."""
 
     def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)

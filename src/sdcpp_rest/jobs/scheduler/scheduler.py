@@ -39,10 +39,17 @@ class Scheduler:
         worker_count: int,
         verbose: bool,
         worker_start_timeout_s: float,
+        idle_unload_s: float = 0.0,
     ) -> None:
         dispatcher = Dispatcher(store, model_path_of)
         self._env = SlotEnvironment(
-            store, build_command, listener, verbose, worker_start_timeout_s, dispatcher
+            store,
+            build_command,
+            listener,
+            verbose,
+            worker_start_timeout_s,
+            dispatcher,
+            idle_unload_s=idle_unload_s,
         )
         self._slots = [
             WorkerSlot(self._env, EngineWorkerProcess(f"w{i}", verbose, worker_start_timeout_s))

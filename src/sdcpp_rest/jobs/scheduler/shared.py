@@ -52,6 +52,8 @@ class SlotEnvironment:
     stopping: threading.Event = field(default_factory=threading.Event)
     draining: threading.Event = field(default_factory=threading.Event)  # set: claim no new job
     cancels: CancelRequests = field(default_factory=CancelRequests)
+    # Free a worker's model after this many seconds without a job (0: keep it; issue 16).
+    idle_unload_s: float = 0.0
 
 
 @dataclass(frozen=True)

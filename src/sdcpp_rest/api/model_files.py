@@ -1,0 +1,68 @@
+"""Model file endpoints for admins: delete into the trash, list the trash, restore (issue 16).
+
+Included before the models router: its `/models/{model_id:path}` would otherwise take
+`/models/trash` as a model id.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from sdcpp_rest.api.deps import AdminUser, ModelRemovalDep, ModelTrashDep, SettingsDep
+from sdcpp_rest.api.query_types import QueryBool
+from sdcpp_rest.catalog.trash import SECONDS_PER_DAY, TrashEntry
+from sdcpp_rest.schemas.model_files import (
+    DeleteModelReply,
+    RestoreModelReply,
+    TrashEntryPublic,
+    TrashReply,
+)
+
+router = APIRouter(prefix="/api", tags=["models"])
+
+
+def _public(entry: TrashEntry, keep_days: float) -> TrashEntryPublic:
+    return TrashEntryPublic(
+        id=entry.id,
+        type=entry.type,
+        name=entry.name,
+        path=entry.relative_path,
+        size_bytes=entry.size_bytes,
+        hash=entry.sha256,
+        deleted_at=entry.deleted_at,
+        purge_at=entry.deleted_at + keep_days * SECONDS_PER_DAY if keep_days > 0 else None,
+    )
+
+
+@router.get("/models/trash", response_model=TrashReply, summary="Deleted models that can be restored")
+def list_trash(trash: ModelTrashDep, settings: SettingsDep, _admin: AdminUser) -> TrashReply:
+    return TrashReply(entries=[_public(e, settings.model_trash_days) for e in trash.entries()])
+
+
+@router.post(
+    "/models/trash/{entry_id}/restore", response_model=RestoreModelReply, summary="Restore a deleted model"
+)
+def restore_model(
+    entry_id: str, removal: ModelRemovalDep, settings: SettingsDep, _admin: AdminUser
+) -> RestoreModelReply:
+    entry = removal.restore(entry_id)
+    return RestoreModelReply(message="Model restored", entry=_public(entry, settings.model_trash_days))
+
+
+@router.delete(
+    "/models/{model_id:path}", response_model=DeleteModelReply, summary="Move a model file into the trash"
+)
+def delete_model(
+    model_id: str,
+    removal: ModelRemovalDep,
+    settings: SettingsDep,
+    _admin: AdminUser,
+    force: Annotated[
+        QueryBool, Query(description="Delete even when queued jobs need the model (they will fail).")
+    ] = False,
+) -> DeleteModelReply:
+    entry = removal.delete(model_id, force=force)
+    public = _public(entry, settings.model_trash_days)
+    return DeleteModelReply(message="Model moved to the trash", entry=public)
