@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
@@ -24,11 +25,14 @@ from sdcpp_rest.catalog.store import ModelHashStore
 from sdcpp_rest.catalog.trash import ModelTrash
 from sdcpp_rest.config import Settings
 from sdcpp_rest.downloads.images import DownloadPolicy, ImageDownloader
+from sdcpp_rest.downloads.models import ModelDownloadPolicy, ModelFetcher
 from sdcpp_rest.events.bus import EventBus
 from sdcpp_rest.jobs.commands import JobCommands
+from sdcpp_rest.jobs.download_runner import DownloadRunner
 from sdcpp_rest.jobs.estimate import EstimateService
 from sdcpp_rest.jobs.inputs import ImageLimits
 from sdcpp_rest.jobs.limits import LimitPolicy
+from sdcpp_rest.jobs.model_downloads import ModelDownloads
 from sdcpp_rest.jobs.model_loads import ModelLoads
 from sdcpp_rest.jobs.model_removal import ModelRemoval
 from sdcpp_rest.jobs.notifier import JobNotifier
@@ -36,6 +40,7 @@ from sdcpp_rest.jobs.planning import JobPlanner
 from sdcpp_rest.jobs.public import JobPresenter
 from sdcpp_rest.jobs.queue_order import queue_order
 from sdcpp_rest.jobs.retention import OutputRetention
+from sdcpp_rest.jobs.runners import RunnerGroup
 from sdcpp_rest.jobs.scheduler.listener import FanOutListener
 from sdcpp_rest.jobs.scheduler.scheduler import Scheduler
 from sdcpp_rest.jobs.service import JobService
@@ -76,6 +81,8 @@ class Services:
     downloader: ImageDownloader
     model_trash: ModelTrash
     model_removal: ModelRemoval
+    download_runner: DownloadRunner
+    model_downloads: ModelDownloads
     version: VersionInfo
     started_at: float = field(default_factory=time.time)
 
@@ -151,6 +158,14 @@ def build_services(
     )
     auth = build_auth(settings, database)
     trash = ModelTrash(settings.models_path, type_roots, settings.model_trash_days)
+    download_policy = ModelDownloadPolicy.from_settings(settings)
+
+    def type_folder(kind: str) -> Path:
+        """The folder a new model file of `kind` goes to: its type's first (canonical) folder."""
+        roots = type_roots.get(kind)
+        return roots[0] if roots else settings.models_path / kind
+
+    download_runner = DownloadRunner(store, notifier, ModelFetcher(download_policy), catalog, type_folder)
     return Services(
         settings=settings,
         database=database,
@@ -167,7 +182,14 @@ def build_services(
         catalog=catalog,
         planner=planner,
         jobs=JobService(
-            store, planner, scheduler, notifier, presenter, retention, bus, LimitPolicy(settings)
+            store,
+            planner,
+            RunnerGroup(scheduler, download_runner),
+            notifier,
+            presenter,
+            retention,
+            bus,
+            LimitPolicy(settings),
         ),
         model_loads=ModelLoads(scheduler, commands.default_context),
         estimator=EstimateService(store, scheduler, model_files),
@@ -176,6 +198,10 @@ def build_services(
         downloader=ImageDownloader(DownloadPolicy.from_settings(settings)),
         model_trash=trash,
         model_removal=ModelRemoval(store, catalog, trash, scheduler.unload_model, commands.model_path),
+        download_runner=download_runner,
+        model_downloads=ModelDownloads(
+            store, download_runner.notify_work, notifier, download_policy.sources, type_folder
+        ),
         version=read_version_info(),
     )
 
@@ -188,6 +214,7 @@ def start_services(services: Services) -> None:
     services.scheduler.start()
     services.retention.start()
     services.model_trash.start()
+    services.download_runner.start()
 
 
 def stop_services(services: Services) -> None:
@@ -200,6 +227,7 @@ def stop_services(services: Services) -> None:
         log.info("waiting up to %.0f s for the running job(s) to finish", deadline - time.monotonic())
     while scheduler.active_generations() and time.monotonic() < deadline:
         time.sleep(DRAIN_POLL_SECONDS)
+    services.download_runner.stop()  # a running download is requeued; its part file stays for a resume
     scheduler.stop()
     services.catalog.stop()
     services.retention.stop()

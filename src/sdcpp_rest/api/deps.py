@@ -18,6 +18,7 @@ from sdcpp_rest.container import Services, ServicesHolder
 from sdcpp_rest.downloads.images import ImageDownloader
 from sdcpp_rest.errors import ApiError, ErrorCode
 from sdcpp_rest.jobs.estimate import EstimateService
+from sdcpp_rest.jobs.model_downloads import ModelDownloads
 from sdcpp_rest.jobs.model_loads import ModelLoads
 from sdcpp_rest.jobs.model_removal import ModelRemoval
 from sdcpp_rest.jobs.notifier import JobNotifier
@@ -69,6 +70,7 @@ ServicesDep = Annotated[Services, Depends(_service(lambda s: s))]  # for the sta
 RestarterDep = Annotated[ServerRestarter, Depends(get_restarter)]
 ModelTrashDep = Annotated[ModelTrash, Depends(_service(lambda s: s.model_trash))]
 ModelRemovalDep = Annotated[ModelRemoval, Depends(_service(lambda s: s.model_removal))]
+ModelDownloadsDep = Annotated[ModelDownloads, Depends(_service(lambda s: s.model_downloads))]
 
 
 class AuthRequired(ApiError):

@@ -206,6 +206,14 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[Answer, ...]] = {
         Answer(404, ErrorCode.NOT_FOUND, "no trash entry has this id (restored or purged)"),
         Answer(409, ErrorCode.MODEL_IN_USE, "a file of that name is back, or its folder is gone"),
     ),
+    ("POST", "/api/models/download"): (
+        _bad(
+            "url is not http(s), hf:// or a known hub's form, carries credentials or names a private "
+            "address; type is no model type; filename leaves its folder or has no model extension; "
+            "sha256 is not 64 hex digits"
+        ),
+        Answer(409, ErrorCode.MODEL_IN_USE, "a file of that name exists, or a download already writes it"),
+    ),
     ("DELETE", "/api/models/{model_id}"): (
         *_MODEL_ID,
         Answer(409, ErrorCode.MODEL_IN_USE, "queued jobs need the model (force=true deletes it anyway)"),

@@ -10,11 +10,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from sdcpp_rest.api.deps import AdminUser, ModelRemovalDep, ModelTrashDep, SettingsDep
+from sdcpp_rest.api.deps import AdminUser, ModelDownloadsDep, ModelRemovalDep, ModelTrashDep, SettingsDep
 from sdcpp_rest.api.query_types import QueryBool
 from sdcpp_rest.catalog.trash import SECONDS_PER_DAY, TrashEntry
+from sdcpp_rest.downloads.sources import shown
+from sdcpp_rest.jobs.params import ModelDownloadParams
 from sdcpp_rest.schemas.model_files import (
     DeleteModelReply,
+    ModelDownloadReply,
+    ModelDownloadRequest,
     RestoreModelReply,
     TrashEntryPublic,
     TrashReply,
@@ -33,6 +37,27 @@ def _public(entry: TrashEntry, keep_days: float) -> TrashEntryPublic:
         hash=entry.sha256,
         deleted_at=entry.deleted_at,
         purge_at=entry.deleted_at + keep_days * SECONDS_PER_DAY if keep_days > 0 else None,
+    )
+
+
+@router.post(
+    "/models/download",
+    response_model=ModelDownloadReply,
+    status_code=202,
+    summary="Download a model file as a job (admin)",
+)
+def download_model(
+    body: ModelDownloadRequest, downloads: ModelDownloadsDep, principal: AdminUser
+) -> ModelDownloadReply:
+    job = downloads.submit(body, principal.user_id)
+    params = job.params
+    assert isinstance(params, ModelDownloadParams)
+    return ModelDownloadReply(
+        job_id=job.id,
+        status=job.status.value,
+        type=params.type,
+        filename=params.filename,
+        url=shown(params.url),
     )
 
 

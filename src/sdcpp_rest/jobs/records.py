@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from sdcpp_rest.engine.protocol import JobTimings
 from sdcpp_rest.errors import ErrorCode
-from sdcpp_rest.jobs.params import JobMode, JobParams
+from sdcpp_rest.jobs.params import AnyJobParams, JobMode
 
 
 class JobStatus(StrEnum):
@@ -44,6 +44,8 @@ class JobPhase(StrEnum):
     SAMPLING = "sampling"
     DECODING = "decoding"
     SAVING = "saving"
+    DOWNLOADING = "downloading"  # issue 16: a model download streaming in
+    VERIFYING = "verifying"  # issue 16: its header and hash checked before it is moved into place
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class NewJob:
     prompt: str
     seed: int
     total_steps: int
-    params: JobParams
+    params: AnyJobParams
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class JobRecord:
     model_name: str | None
     prompt: str
     seed: int
-    params: JobParams
+    params: AnyJobParams
     queued_at: float
     started_at: float | None
     finished_at: float | None

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from sdcpp_rest.errors import ErrorCode
-from sdcpp_rest.jobs.params import JobMode, load_params
+from sdcpp_rest.jobs.params import SERVER_RUN_MODES, JobMode, load_params
 from sdcpp_rest.jobs.queue_order import FifoOrder, QueuedJob, QueueOrder
 from sdcpp_rest.jobs.records import (
     FINAL_STATUSES,
@@ -59,6 +59,7 @@ class JobStore(Protocol):
     def recover_interrupted(self, max_attempts: int) -> RecoveryReport: ...
     def finished_oldest_first(self, finished_before: float | None = None) -> list[JobRecord]: ...
     def delete_finished(self, job_id: str) -> bool: ...
+    def next_queued_of_mode(self, mode: JobMode) -> JobRecord | None: ...
 
 
 def _record(row: sa.Row[Any]) -> JobRecord:
@@ -202,7 +203,34 @@ class SqlJobStore:
         """The job the scheduling policy would run next, unclaimed."""
         with self._engine.connect() as conn:
             order = self._queued_in_order(conn)
+            order = self._engine_jobs_only(conn, order)
         return self.get(order[0]) if order else None
+
+    # --- issue 16: jobs the server runs itself (model downloads), never claimed by engine slots ---
+    @staticmethod
+    def _engine_jobs_only(conn: Connection, order: list[str]) -> list[str]:
+        if not order:
+            return order
+        skipped = set(
+            conn.execute(
+                sa.select(jobs_table.c.id).where(
+                    jobs_table.c.status == JobStatus.QUEUED.value,
+                    jobs_table.c.mode.in_(sorted(SERVER_RUN_MODES)),
+                )
+            ).scalars()
+        )
+        return [job_id for job_id in order if job_id not in skipped] if skipped else order
+
+    def next_queued_of_mode(self, mode: JobMode) -> JobRecord | None:
+        """The oldest queued job of `mode` (a server-run mode's runner takes them in arrival order)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                sa.select(jobs_table)
+                .where(jobs_table.c.status == JobStatus.QUEUED.value, jobs_table.c.mode == mode.value)
+                .order_by(jobs_table.c.seq)
+                .limit(1)
+            ).first()
+        return _record(row) if row else None
 
     def claim(self, job_id: str, worker_id: str) -> JobRecord | None:
         """Claim this queued job for `worker_id`; None when it is no longer queued (another worker,
