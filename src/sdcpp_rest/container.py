@@ -23,6 +23,7 @@ from sdcpp_rest.catalog.scan import default_type_roots
 from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.catalog.store import ModelHashStore
 from sdcpp_rest.catalog.trash import ModelTrash
+from sdcpp_rest.catalog.uploads import ModelUploads
 from sdcpp_rest.config import Settings
 from sdcpp_rest.downloads.images import DownloadPolicy, ImageDownloader
 from sdcpp_rest.downloads.models import ModelDownloadPolicy, ModelFetcher
@@ -83,6 +84,7 @@ class Services:
     model_removal: ModelRemoval
     download_runner: DownloadRunner
     model_downloads: ModelDownloads
+    model_uploads: ModelUploads
     version: VersionInfo
     started_at: float = field(default_factory=time.time)
 
@@ -201,6 +203,9 @@ def build_services(
         download_runner=download_runner,
         model_downloads=ModelDownloads(
             store, download_runner.notify_work, notifier, download_policy.sources, type_folder
+        ),
+        model_uploads=ModelUploads(
+            catalog, type_folder, settings.model_download_max_bytes, settings.model_min_free_bytes
         ),
         version=read_version_info(),
     )

@@ -13,6 +13,7 @@ from sdcpp_rest.auth.service import AuthService, RequestCredentials
 from sdcpp_rest.catalog.files import ModelFiles
 from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.catalog.trash import ModelTrash
+from sdcpp_rest.catalog.uploads import ModelUploads
 from sdcpp_rest.config import Settings
 from sdcpp_rest.container import Services, ServicesHolder
 from sdcpp_rest.downloads.images import ImageDownloader
@@ -71,6 +72,7 @@ RestarterDep = Annotated[ServerRestarter, Depends(get_restarter)]
 ModelTrashDep = Annotated[ModelTrash, Depends(_service(lambda s: s.model_trash))]
 ModelRemovalDep = Annotated[ModelRemoval, Depends(_service(lambda s: s.model_removal))]
 ModelDownloadsDep = Annotated[ModelDownloads, Depends(_service(lambda s: s.model_downloads))]
+ModelUploadsDep = Annotated[ModelUploads, Depends(_service(lambda s: s.model_uploads))]
 
 
 class AuthRequired(ApiError):

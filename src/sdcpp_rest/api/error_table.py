@@ -214,6 +214,15 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[Answer, ...]] = {
         ),
         Answer(409, ErrorCode.MODEL_IN_USE, "a file of that name exists, or a download already writes it"),
     ),
+    ("POST", "/api/models/upload"): (
+        _bad(
+            "a malformed form, no 'file' part, a field after the file, type is no model type, the name "
+            "leaves its folder or has no model extension, or the file is no model of that type"
+        ),
+        Answer(409, ErrorCode.MODEL_IN_USE, "a file of that name exists already"),
+        Answer(413, ErrorCode.PAYLOAD_TOO_LARGE, "larger than model_download_max_bytes, or the disk is full"),
+        Answer(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "the body is not multipart/form-data"),
+    ),
     ("DELETE", "/api/models/{model_id}"): (
         *_MODEL_ID,
         Answer(409, ErrorCode.MODEL_IN_USE, "queued jobs need the model (force=true deletes it anyway)"),

@@ -8,13 +8,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from sdcpp_rest.api.deps import AdminUser, ModelDownloadsDep, ModelRemovalDep, ModelTrashDep, SettingsDep
+from sdcpp_rest.api.deps import (
+    AdminUser,
+    ModelDownloadsDep,
+    ModelRemovalDep,
+    ModelTrashDep,
+    ModelUploadsDep,
+    SettingsDep,
+)
+from sdcpp_rest.api.models import to_public
 from sdcpp_rest.api.query_types import QueryBool
+from sdcpp_rest.api.streamed_upload import StreamedUpload
+from sdcpp_rest.api.upload_body import StreamingForm
 from sdcpp_rest.catalog.trash import SECONDS_PER_DAY, TrashEntry
 from sdcpp_rest.downloads.sources import shown
 from sdcpp_rest.jobs.params import ModelDownloadParams
+from sdcpp_rest.schemas.catalog import ModelPublic
 from sdcpp_rest.schemas.model_files import (
     DeleteModelReply,
     ModelDownloadReply,
@@ -25,6 +36,9 @@ from sdcpp_rest.schemas.model_files import (
 )
 
 router = APIRouter(prefix="/api", tags=["models"])
+UPLOAD_PATH = "/api/models/upload"
+# The form's boundaries, part headers and text fields around the file.
+UPLOAD_FORM_OVERHEAD_BYTES = 64 * 1024
 
 
 def _public(entry: TrashEntry, keep_days: float) -> TrashEntryPublic:
@@ -59,6 +73,53 @@ def download_model(
         filename=params.filename,
         url=shown(params.url),
     )
+
+
+@router.post(
+    "/models/upload",
+    response_model=ModelPublic,
+    status_code=201,
+    summary="Upload a model file, streamed to disk (admin)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "type": {"type": "string", "description": "Model type (before the file part)."},
+                            "filename": {"type": "string", "description": "Name in the type's folder."},
+                            "file": {"type": "string", "format": "binary"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def upload_model(
+    request: Request,
+    uploads: ModelUploadsDep,
+    _admin: AdminUser,
+    type: str | None = Query(None, max_length=32, description="Model type (default checkpoint)."),
+    filename: str | None = Query(None, max_length=1024, description="Default: the file part's name."),
+) -> ModelPublic:
+    declared = request.headers.get("content-length")
+    upload = StreamedUpload(
+        uploads, type, filename, int(declared) if declared and declared.isdigit() else None
+    )
+    form = StreamingForm(request.headers.get("content-type", ""))
+    try:
+        async for chunk in request.stream():
+            await upload.take(form.feed(chunk))
+        await upload.take(form.finish())
+        view = await upload.finish()
+    except BaseException:
+        await upload.abort()  # a refused, broken or abandoned upload leaves no file behind
+        raise
+    return to_public(view)
 
 
 @router.get("/models/trash", response_model=TrashReply, summary="Deleted models that can be restored")
