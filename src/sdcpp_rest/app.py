@@ -16,6 +16,7 @@ from sdcpp_rest.api import (
     generate,
     generate_modes,
     image_download,
+    model_files,
     models,
     monitoring,
     ops,
@@ -29,6 +30,7 @@ from sdcpp_rest.api.error_handlers import install_error_handlers
 from sdcpp_rest.api.image_body import install_body_schemas
 from sdcpp_rest.api.json_body import SMALL_BODY_BYTES
 from sdcpp_rest.api.middleware import RequestContextMiddleware
+from sdcpp_rest.api.model_files import UPLOAD_FORM_OVERHEAD_BYTES, UPLOAD_PATH
 from sdcpp_rest.api.openapi import install_openapi_errors
 from sdcpp_rest.api.web_ui import install_web_ui
 from sdcpp_rest.compat import mount_compat_apps
@@ -115,6 +117,8 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
         RequestContextMiddleware,
         max_body_bytes=settings.max_request_bytes,
         parsed_body_bytes=min(SMALL_BODY_BYTES, settings.max_request_bytes),
+        # Issue 16: a model upload streams to disk, bounded by the model size limit instead.
+        path_limits={UPLOAD_PATH: settings.model_download_max_bytes + UPLOAD_FORM_OVERHEAD_BYTES},
     )
     # Outermost, so it also counts the 413s and 500s the request-context middleware answers itself.
     app.add_middleware(HttpMetricsMiddleware, metrics=first.metrics)
@@ -126,6 +130,7 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
         queue.router,
         files.router,
         utilities.router,
+        model_files.router,  # before models: /models/trash is no model id
         models.router,
         ops.router,
         image_download.router,

@@ -7,6 +7,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -213,6 +214,54 @@ class Settings(BaseSettings):
         description="Failed logins a source address may make per minute; once a user has had this many, "
         "sources that failed for that user wait (a source that has not failed still gets in).",
     )
+    # --- model files: trash, idle unload (issue 16) ---
+    model_trash_days: float = Field(
+        7.0,
+        ge=0,
+        description="Days a deleted model stays in the models folder's .trash/ (restorable) before it is "
+        "purged (0: kept until restored).",
+    )
+    model_idle_unload_seconds: float = Field(
+        0.0,
+        ge=0,
+        description="Free a worker's loaded model after this many seconds without a job (0: never); the "
+        "next job loads it again.",
+    )
+    # --- model download and upload (issue 16) ---
+    model_download_allow_private: bool = Field(
+        False,
+        description="Let model downloads reach loopback, private and link-local addresses (cloud metadata "
+        "addresses stay refused unless listed in model_download_allowed_networks).",
+    )
+    model_download_allowed_networks: str = Field(
+        "", description="Comma-separated addresses/CIDR networks model downloads may always reach."
+    )
+    model_download_max_bytes: int = Field(
+        64 * 1024**3, ge=1, description="Largest model file a download or upload may write."
+    )
+    model_download_timeout_s: float = Field(
+        60.0, gt=0, le=3600, description="Seconds a model download may wait for the next bytes (or a hop)."
+    )
+    model_min_free_bytes: int = Field(
+        1024**3,
+        ge=0,
+        description="Free disk space a download or upload must leave in the models folder; checked before "
+        "and while it is written.",
+    )
+    huggingface_endpoint: str = Field(
+        "https://huggingface.co",
+        description="Base URL of the Hugging Face hub for hf://ORG/REPO/FILE and its resolve URLs "
+        "(HF_ENDPOINT-style: a mirror or a local stand-in).",
+    )
+    huggingface_token: SecretStr | None = Field(
+        None, description="Token sent (as Bearer) only to huggingface_endpoint's host, for gated models."
+    )
+    civitai_endpoint: str = Field(
+        "https://civitai.com", description="Base URL of CivitAI, whose host alone receives civitai_token."
+    )
+    civitai_token: SecretStr | None = Field(
+        None, description="CivitAI API token sent (as Bearer) only to civitai_endpoint's host."
+    )
 
     @field_validator("auth_method")
     @classmethod
@@ -224,6 +273,14 @@ class Settings(BaseSettings):
         if "none" in methods and len(methods) > 1:
             raise ValueError("'none' cannot be combined with other methods")
         return ",".join(methods)
+
+    @field_validator("huggingface_endpoint", "civitai_endpoint")
+    @classmethod
+    def _http_base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) base URL")
+        return value.rstrip("/")
 
     @field_validator("role_limits")
     @classmethod
@@ -261,7 +318,7 @@ class Settings(BaseSettings):
         share = max(1, cores // workers)
         return min(self.n_threads, share) if self.n_threads > 0 else share
 
-    @field_validator("image_download_allowed_networks", "trusted_proxies")
+    @field_validator("image_download_allowed_networks", "trusted_proxies", "model_download_allowed_networks")
     @classmethod
     def _valid_networks(cls, value: str) -> str:
         for item in (part.strip() for part in value.split(",")):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
@@ -21,28 +22,34 @@ from sdcpp_rest.catalog.files import ModelFiles
 from sdcpp_rest.catalog.scan import default_type_roots
 from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.catalog.store import ModelHashStore
+from sdcpp_rest.catalog.trash import ModelTrash
+from sdcpp_rest.catalog.uploads import ModelUploads
 from sdcpp_rest.cluster.event_relay import PgEventRelay
 from sdcpp_rest.cluster.heartbeat import WorkerHeartbeat, node_name
 from sdcpp_rest.cluster.local_models import LocalCheckpoints
 from sdcpp_rest.cluster.registry import WorkerRegistry
 from sdcpp_rest.config import Settings
 from sdcpp_rest.downloads.images import DownloadPolicy, ImageDownloader
+from sdcpp_rest.downloads.models import ModelDownloadPolicy, ModelFetcher
 from sdcpp_rest.events.bus import EventBus
-from sdcpp_rest.jobs.claims import ANY_JOB
 from sdcpp_rest.jobs.commands import JobCommands
+from sdcpp_rest.jobs.download_runner import DownloadRunner
 from sdcpp_rest.jobs.estimate import EstimateService
 from sdcpp_rest.jobs.inputs import ImageLimits
 from sdcpp_rest.jobs.leases import LeaseReaper
 from sdcpp_rest.jobs.limits import LimitPolicy
+from sdcpp_rest.jobs.model_downloads import ModelDownloads
 from sdcpp_rest.jobs.model_loads import ModelLoads
+from sdcpp_rest.jobs.model_removal import ModelRemoval
 from sdcpp_rest.jobs.notifier import JobNotifier
 from sdcpp_rest.jobs.planning import JobPlanner
 from sdcpp_rest.jobs.public import JobPresenter
 from sdcpp_rest.jobs.queue_order import queue_order
 from sdcpp_rest.jobs.records import RecoveryReport
 from sdcpp_rest.jobs.retention import OutputRetention
+from sdcpp_rest.jobs.runners import RunnerGroup
 from sdcpp_rest.jobs.scheduler.listener import FanOutListener
-from sdcpp_rest.jobs.scheduler.scheduler import Scheduler
+from sdcpp_rest.jobs.scheduler.scheduler import ENGINE_JOBS, Scheduler
 from sdcpp_rest.jobs.service import JobService
 from sdcpp_rest.jobs.store import JobStore, SqlJobStore
 from sdcpp_rest.monitoring.listener import MetricsListener
@@ -79,6 +86,11 @@ class Services:
     retention: OutputRetention
     auth: AuthService
     downloader: ImageDownloader
+    model_trash: ModelTrash
+    model_removal: ModelRemoval
+    download_runner: DownloadRunner
+    model_downloads: ModelDownloads
+    model_uploads: ModelUploads
     version: VersionInfo
     leases: LeaseReaper
     registry: WorkerRegistry
@@ -144,12 +156,14 @@ def build_services(
         worker_start_timeout_s=settings.worker_start_timeout_s,
         lease_seconds=settings.claim_lease_seconds,
         worker_prefix=f"{node}/" if shared else "",
-        runnable=local_models.runnable if shared else lambda: ANY_JOB,
+        runnable=local_models.runnable if shared else lambda: ENGINE_JOBS,
+        idle_unload_s=settings.model_idle_unload_seconds,
     )
     registry = WorkerRegistry(database)
+    type_roots = default_type_roots(settings.models_path, type_folders)
     catalog = CatalogService(
         settings.models_path,
-        default_type_roots(settings.models_path, type_folders),
+        type_roots,
         ModelHashStore(database),
         loaded_paths=scheduler.loaded_models,
     )
@@ -170,6 +184,15 @@ def build_services(
         interval_s=settings.output_cleanup_interval_s,
     )
     auth = build_auth(settings, database)
+    trash = ModelTrash(settings.models_path, type_roots, settings.model_trash_days)
+    download_policy = ModelDownloadPolicy.from_settings(settings)
+
+    def type_folder(kind: str) -> Path:
+        """The folder a new model file of `kind` goes to: its type's first (canonical) folder."""
+        roots = type_roots.get(kind)
+        return roots[0] if roots else settings.models_path / kind
+
+    download_runner = DownloadRunner(store, notifier, ModelFetcher(download_policy), catalog, type_folder)
     return Services(
         settings=settings,
         database=database,
@@ -186,13 +209,29 @@ def build_services(
         catalog=catalog,
         planner=planner,
         jobs=JobService(
-            store, planner, scheduler, notifier, presenter, retention, bus, LimitPolicy(settings)
+            store,
+            planner,
+            RunnerGroup(scheduler, download_runner),
+            notifier,
+            presenter,
+            retention,
+            bus,
+            LimitPolicy(settings),
         ),
         model_loads=ModelLoads(scheduler, commands.default_context),
         estimator=EstimateService(store, scheduler, model_files),
         retention=retention,
         auth=auth,
         downloader=ImageDownloader(DownloadPolicy.from_settings(settings)),
+        model_trash=trash,
+        model_removal=ModelRemoval(store, catalog, trash, scheduler.unload_model, commands.model_path),
+        download_runner=download_runner,
+        model_downloads=ModelDownloads(
+            store, download_runner.notify_work, notifier, download_policy.sources, type_folder
+        ),
+        model_uploads=ModelUploads(
+            catalog, type_folder, settings.model_download_max_bytes, settings.model_min_free_bytes
+        ),
         version=read_version_info(),
         leases=LeaseReaper(
             store,
@@ -237,6 +276,8 @@ def start_services(services: Services) -> None:
     services.leases.start()
     if services.heartbeat is not None:
         services.heartbeat.start()
+    services.model_trash.start()
+    services.download_runner.start()
 
 
 def stop_services(services: Services) -> None:
@@ -249,12 +290,14 @@ def stop_services(services: Services) -> None:
         log.info("waiting up to %.0f s for the running job(s) to finish", deadline - time.monotonic())
     while scheduler.active_generations() and time.monotonic() < deadline:
         time.sleep(DRAIN_POLL_SECONDS)
+    services.download_runner.stop()  # a running download is requeued; its part file stays for a resume
     scheduler.stop()
     services.leases.stop()
     if services.heartbeat is not None:
         services.heartbeat.stop()
     services.catalog.stop()
     services.retention.stop()
+    services.model_trash.stop()
     services.jobs.close()
     if services.relay is not None:  # after the workers stopped: their last events still go out
         services.relay.stop()

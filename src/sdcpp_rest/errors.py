@@ -35,6 +35,9 @@ class ErrorCode(StrEnum):
     GENERATION_FAILED = "GENERATION_FAILED"
     WORKER_CRASHED = "WORKER_CRASHED"
     JOB_INTERRUPTED = "JOB_INTERRUPTED"
+    # Model files (issue 16): a model a queued job needs, or a file name already taken.
+    MODEL_IN_USE = "MODEL_IN_USE"
+    HASH_MISMATCH = "HASH_MISMATCH"  # a downloaded file's SHA-256 is not the one given or published
 
 
 class ApiError(Exception):

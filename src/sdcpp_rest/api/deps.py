@@ -12,12 +12,16 @@ from sdcpp_rest.auth.permissions import Permission, Principal
 from sdcpp_rest.auth.service import AuthService, RequestCredentials
 from sdcpp_rest.catalog.files import ModelFiles
 from sdcpp_rest.catalog.service import CatalogService
+from sdcpp_rest.catalog.trash import ModelTrash
+from sdcpp_rest.catalog.uploads import ModelUploads
 from sdcpp_rest.config import Settings
 from sdcpp_rest.container import Services, ServicesHolder
 from sdcpp_rest.downloads.images import ImageDownloader
 from sdcpp_rest.errors import ApiError, ErrorCode
 from sdcpp_rest.jobs.estimate import EstimateService
+from sdcpp_rest.jobs.model_downloads import ModelDownloads
 from sdcpp_rest.jobs.model_loads import ModelLoads
+from sdcpp_rest.jobs.model_removal import ModelRemoval
 from sdcpp_rest.jobs.notifier import JobNotifier
 from sdcpp_rest.jobs.planning import JobPlanner
 from sdcpp_rest.jobs.scheduler.scheduler import Scheduler
@@ -69,6 +73,10 @@ MetricsDep = Annotated[ServerMetrics, Depends(_service(lambda s: s.metrics))]
 AuthServiceDep = Annotated[AuthService, Depends(_service(lambda s: s.auth))]
 ServicesDep = Annotated[Services, Depends(_service(lambda s: s))]  # for the status summary only
 RestarterDep = Annotated[ServerRestarter, Depends(get_restarter)]
+ModelTrashDep = Annotated[ModelTrash, Depends(_service(lambda s: s.model_trash))]
+ModelRemovalDep = Annotated[ModelRemoval, Depends(_service(lambda s: s.model_removal))]
+ModelDownloadsDep = Annotated[ModelDownloads, Depends(_service(lambda s: s.model_downloads))]
+ModelUploadsDep = Annotated[ModelUploads, Depends(_service(lambda s: s.model_uploads))]
 
 
 class AuthRequired(ApiError):

@@ -199,4 +199,34 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[Answer, ...]] = {
     ("GET", "/metrics"): (
         Answer(401, ErrorCode.AUTH_REQUIRED, "metrics_token is set and the request does not carry it"),
     ),
+    # Model files (issue 16).
+    ("GET", "/api/models/trash"): (),
+    ("POST", "/api/models/trash/{entry_id}/restore"): (
+        _bad("entry_id is not a trash entry id"),
+        Answer(404, ErrorCode.NOT_FOUND, "no trash entry has this id (restored or purged)"),
+        Answer(409, ErrorCode.MODEL_IN_USE, "a file of that name is back, or its folder is gone"),
+    ),
+    ("POST", "/api/models/download"): (
+        _bad(
+            "url is not http(s), hf:// or a known hub's form, carries credentials or names a private "
+            "address; type is no model type; filename leaves its folder or has no model extension; "
+            "sha256 is not 64 hex digits"
+        ),
+        Answer(409, ErrorCode.MODEL_IN_USE, "a file of that name exists, or a download already writes it"),
+    ),
+    ("POST", "/api/models/upload"): (
+        _bad(
+            "a malformed form, no 'file' part, a field after the file, type is no model type, the name "
+            "leaves its folder or has no model extension, or the file is no model of that type"
+        ),
+        Answer(409, ErrorCode.MODEL_IN_USE, "a file of that name exists already"),
+        Answer(413, ErrorCode.PAYLOAD_TOO_LARGE, "larger than model_download_max_bytes, or the disk is full"),
+        Answer(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "the body is not multipart/form-data"),
+    ),
+    ("DELETE", "/api/models/{model_id}"): (
+        *_MODEL_ID,
+        Answer(409, ErrorCode.MODEL_IN_USE, "queued jobs need the model (force=true deletes it anyway)"),
+        Answer(500, ErrorCode.INTERNAL_ERROR, "a worker failed to free the model"),
+        _LIFECYCLE_TIMEOUT,
+    ),
 }

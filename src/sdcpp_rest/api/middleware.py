@@ -52,15 +52,25 @@ class RequestContextMiddleware:
     loop; every JSON body is counted as it streams in and refused past MAX_JSON_STRUCTURE. The route
     is known when the body is first read: routing has run by then."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, parsed_body_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        parsed_body_bytes: int | None = None,
+        path_limits: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.parsed_body_bytes = parsed_body_bytes or max_body_bytes
+        # Paths whose bodies stream to disk and have their own bound (issue 16: the model upload).
+        self.path_limits = dict(path_limits or {})
 
     def _limit_for(self, scope: Scope, main_app: object) -> int:
         # A mounted sub-application (the compat APIs) sets scope["app"] to itself on the way down;
         # its bodies carry base64 images and are not held to the main app's small limit.
         route = scope.get("route")
+        if scope.get("path") in self.path_limits:
+            return self.path_limits[scope["path"]]
         if scope.get("app") is main_app and getattr(route, "body_field", None) is not None:
             return min(self.parsed_body_bytes, self.max_body_bytes)
         return self.max_body_bytes
@@ -90,13 +100,14 @@ class RequestContextMiddleware:
             await send(message)
 
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_body_bytes:
+        most = self.path_limits.get(scope.get("path", ""), self.max_body_bytes)
+        if declared is not None and declared > most:
             await self._send_error(
                 send_with_id,
                 request_id,
                 413,
                 ErrorCode.PAYLOAD_TOO_LARGE,
-                f"request body of {declared} bytes exceeds the limit of {self.max_body_bytes}",
+                f"request body of {declared} bytes exceeds the limit of {most}",
             )
             return
 

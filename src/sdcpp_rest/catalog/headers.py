@@ -80,9 +80,10 @@ class FileHeader:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-def read_header(path: Path) -> FileHeader:
-    """The header of `path`, by its extension; HeaderError when it cannot be read as such."""
-    suffix = path.suffix.lower()
+def read_header(path: Path, suffix: str | None = None) -> FileHeader:
+    """The header of `path`, by its extension (or `suffix`, for a temporary file that will carry it);
+    HeaderError when it cannot be read as such."""
+    suffix = (suffix or path.suffix).lower()
     try:
         with path.open("rb") as handle:
             if suffix == ".safetensors":

@@ -243,6 +243,14 @@ class CatalogService:
             self._hashes[str(path)] = record
             self.hashes_computed += 1
 
+    def record_hash(self, path: Path, sha256: str) -> None:
+        """Store the hash of a file whose content this process just wrote and hashed (a download or
+        upload, issue 16), so the background hasher does not read it again."""
+        stat = path.stat()
+        record = self._hash_store.put(str(path.resolve()), stat.st_size, stat.st_mtime_ns, sha256)
+        with self._lock:
+            self._hashes[record.path] = record
+
     def wait_for_hashes(self, timeout: float) -> bool:
         """Block until no hash is pending (tests and the benchmark); False on timeout."""
         deadline = time.monotonic() + timeout

@@ -8,6 +8,7 @@ import time
 
 from sdcpp_rest.catalog.files import ModelFiles
 from sdcpp_rest.jobs.claims import Runnable
+from sdcpp_rest.jobs.params import ENGINE_MODES
 
 # The folder walk is cheap but not free, and idle workers ask about once a second each.
 CACHE_SECONDS = 10.0
@@ -29,4 +30,4 @@ class LocalCheckpoints:
             return list(self._names)
 
     def runnable(self) -> Runnable:
-        return Runnable.of(model_names=self.names())
+        return Runnable.of(modes=ENGINE_MODES, model_names=self.names())

@@ -241,23 +241,7 @@ class ImageDownloader:
         raise UpstreamFailed(f"more than {self.policy.max_redirects} redirects, starting at {url}")
 
     def _checked_address(self, target: _Target, deadline: float) -> IPAddress:
-        try:
-            addresses: Sequence[IPAddress] = [ipaddress.ip_address(target.host)]
-        except ValueError:
-            resolver = self._resolver or system_resolver(_remaining(deadline, target))
-            addresses = resolver(target.host, target.port)
-        if not addresses:
-            raise InvalidParameters(f"the host {target.host} has no address")
-        # Every answer is checked, not only the one used: a name that mixes a public and an internal
-        # address is refused outright.
-        for address in addresses:
-            reason = refusal_reason(address, self.policy)
-            if reason is not None:
-                raise InvalidParameters(
-                    f"refusing to download from {target.host}{target.where}: it resolves to {reason} "
-                    f"({address}); see the image_download_* settings"
-                )
-        return addresses[0]
+        return check_address(target, self.policy, self._resolver, deadline, "image_download_*")
 
     def _request(self, target: _Target, address: IPAddress, deadline: float) -> tuple[str | None, bytes]:
         """(redirect location, b"") for a redirect, else (None, body) of a 200."""
@@ -316,6 +300,30 @@ class ImageDownloader:
             chunks.append(chunk)
 
 
+def check_address(
+    target: _Target, policy: DownloadPolicy, resolver: Resolver | None, deadline: float, settings: str
+) -> IPAddress:
+    """The address to connect to for `target`: every address its host resolves to must pass the policy
+    (`settings` names the settings that open it, for the message). Shared by the model download."""
+    try:
+        addresses: Sequence[IPAddress] = [ipaddress.ip_address(target.host)]
+    except ValueError:
+        resolve = resolver or system_resolver(_remaining(deadline, target))
+        addresses = resolve(target.host, target.port)
+    if not addresses:
+        raise InvalidParameters(f"the host {target.host} has no address")
+    # Every answer is checked, not only the one used: a name that mixes a public and an internal
+    # address is refused outright.
+    for address in addresses:
+        reason = refusal_reason(address, policy)
+        if reason is not None:
+            raise InvalidParameters(
+                f"refusing to download from {target.host}{target.where}: it resolves to {reason} "
+                f"({address}); see the {settings} settings"
+            )
+    return addresses[0]
+
+
 def parse_target(url: str, redirected_from: str | None = None) -> _Target:
     """Check a URL's form (scheme, host, no credentials) before anything is resolved or sent."""
     where = f" (redirected from {redirected_from})" if redirected_from else ""
@@ -365,3 +373,10 @@ def _remaining(deadline: float, target: _Target) -> float:
     if left <= 0:
         raise UpstreamTimeout(f"downloading {target.url} ran out of time")
     return left
+
+
+# The pieces the model download (downloads/models.py) shares, under public names.
+Target = _Target
+PinnedHTTPConnection = _PinnedHTTPConnection
+PinnedHTTPSConnection = _PinnedHTTPSConnection
+remaining_time = _remaining

@@ -32,6 +32,7 @@ from sdcpp_rest.jobs.params import (
     Img2ImgParams,
     InpaintingParams,
     JobParams,
+    ModelDownloadParams,
     Text2ImgParams,
     UpscaleParams,
 )
@@ -48,6 +49,8 @@ def describe_job_files(job: JobRecord) -> str:
     parts = [f"model '{job.model_name}'"] if job.model_name else []
     if isinstance(p, UpscaleParams):
         return ", ".join([*parts, f"upscaler '{p.upscaler}'"])
+    if isinstance(p, ModelDownloadParams):  # issue 16: never runs in an engine worker
+        return "no model"
     named = [("VAE", p.vae_path), ("TAESD", p.taesd_path)]
     if isinstance(p, ControlNetParams):
         named.append(("ControlNet", p.control_net))
@@ -81,7 +84,7 @@ class JobCommands:
 
     def model_path(self, job: JobRecord) -> str:
         """The checkpoint file the job will load, as its engine context names it ("" for none)."""
-        if isinstance(job.params, UpscaleParams):
+        if isinstance(job.params, UpscaleParams | ModelDownloadParams):
             return ""
         try:
             return str(self._files.resolve_checkpoint(job.params.model_name).path)
@@ -92,6 +95,10 @@ class JobCommands:
         try:
             if isinstance(job.params, UpscaleParams):
                 return self._upscale(job, job.params)
+            if isinstance(job.params, ModelDownloadParams):  # issue 16: the engine slots skip these
+                raise JobPreparationError(
+                    ErrorCode.INTERNAL_ERROR, "a model download reached an engine worker"
+                )
             return self._generate(job, job.params)
         except CatalogError as exc:
             raise JobPreparationError(ErrorCode.MODEL_NOT_FOUND, str(exc)) from None

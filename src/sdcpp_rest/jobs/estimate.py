@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sdcpp_rest.catalog.files import CatalogError, ModelFiles
-from sdcpp_rest.jobs.params import UpscaleParams
+from sdcpp_rest.jobs.params import SERVER_RUN_MODES, ModelDownloadParams, UpscaleParams
 from sdcpp_rest.jobs.records import JobPhase, JobRecord, JobStatus
 from sdcpp_rest.jobs.scheduler.scheduler import Scheduler
 from sdcpp_rest.jobs.store import JobStore
@@ -79,6 +79,8 @@ class JobShape:
         p = job.params
         if isinstance(p, UpscaleParams):  # one pass of the upscaler, no sampling
             return cls(job.model_name or "", job.mode.value, p.width, p.height, 1, 1)
+        if isinstance(p, ModelDownloadParams):  # issue 16: no engine work at all
+            return cls("", job.mode.value, 0, 0, 0, 0)
         return cls.for_request(
             job.model_name or "", job.mode.value, p.width, p.height, p.steps, p.batch_count, p.hires
         )
@@ -221,6 +223,8 @@ class EstimateService:
             free_at, holds = [0.0], [None]
         queued = sorted(self._store.list_jobs([JobStatus.QUEUED]), key=lambda job: job.seq)
         for job in queued:
+            if job.mode.value in SERVER_RUN_MODES:  # issue 16: runs beside the engine workers
+                continue
             job_shape = JobShape.of(job)
             index = free_at.index(min(free_at))
             path = self._model_path(job_shape.model_name)

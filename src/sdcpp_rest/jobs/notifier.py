@@ -37,6 +37,8 @@ class JobNotifier:
         public = self._presenter.to_public(job, positions)
         data: dict[str, Any] = {"job_id": job.id, **public.model_dump(include=set(JOB_UPDATE_FIELDS))}
         data["timestamp"] = int(time.time() * 1000)
+        if public.download:  # issue 16: a model download's bytes and speed
+            data["download"] = public.download.model_dump()
         if public.outputs:
             data["outputs"] = [output.model_dump() for output in public.outputs]
         return JobUpdated(job_id=job.id, owner=job.owner, payload=data)

@@ -37,6 +37,7 @@ class JobMode(StrEnum):
     INPAINTING = "inpainting"
     CONTROLNET = "controlnet"
     UPSCALE = "upscale"
+    MODEL_DOWNLOAD = "model_download"  # issue 16: runs on the server's download runner, no engine
 
 
 class StoredParams(BaseModel):
@@ -72,7 +73,24 @@ class UpscaleParams(StoredParams, UpscaleFields):
     prompt: str = ""  # upscaling has none; kept so every job answers `prompt` alike
 
 
+class ModelDownloadParams(StoredParams):
+    """A model file fetched from a URL into its type's folder (issue 16)."""
+
+    url: str  # as resolved (hf:// expanded); never carries a token from the settings
+    type: str  # the model type, whose first folder receives the file
+    filename: str  # relative to that folder
+    sha256: str | None = None  # the hash the file must have, when the request gave one
+    prompt: str = ""  # no prompt; kept so every job answers `prompt` alike
+
+
 JobParams = Text2ImgParams | Img2ImgParams | InpaintingParams | ControlNetParams | UpscaleParams
+# Issue 16: jobs that need no engine (see SERVER_RUN_MODES); kept apart from JobParams so that code
+# reading a generation's parameters stays typed as before.
+AnyJobParams = JobParams | ModelDownloadParams
+# Modes a runner in the server process takes; the engine slots never claim them (their claims are
+# limited to ENGINE_MODES, see jobs/claims.py:Runnable).
+SERVER_RUN_MODES = frozenset({JobMode.MODEL_DOWNLOAD.value})
+ENGINE_MODES = frozenset(mode.value for mode in JobMode) - SERVER_RUN_MODES
 
 PARAMS_BY_MODE: dict[JobMode, type[StoredParams]] = {
     JobMode.TEXT2IMG: Text2ImgParams,
@@ -80,6 +98,7 @@ PARAMS_BY_MODE: dict[JobMode, type[StoredParams]] = {
     JobMode.INPAINTING: InpaintingParams,
     JobMode.CONTROLNET: ControlNetParams,
     JobMode.UPSCALE: UpscaleParams,
+    JobMode.MODEL_DOWNLOAD: ModelDownloadParams,
 }
 
 
@@ -87,7 +106,7 @@ class UnreadableParams(ValueError):
     """A stored row whose parameters this release cannot read."""
 
 
-def load_params(mode: str, data: dict[str, Any]) -> JobParams:
+def load_params(mode: str, data: dict[str, Any]) -> AnyJobParams:
     """The typed parameters of a stored job of `mode`; UnreadableParams when they cannot be read."""
     try:
         model = PARAMS_BY_MODE[JobMode(mode)]
@@ -103,5 +122,5 @@ def load_params(mode: str, data: dict[str, Any]) -> JobParams:
         params = model.model_validate(data)
     except ValidationError as exc:
         raise UnreadableParams(f"stored parameters do not validate: {exc.errors()[0]['msg']}") from None
-    assert isinstance(params, JobParams)
+    assert isinstance(params, AnyJobParams)
     return params

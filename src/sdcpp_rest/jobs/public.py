@@ -6,9 +6,10 @@ from __future__ import annotations
 import statistics
 import time
 
+from sdcpp_rest.jobs.params import ModelDownloadParams
 from sdcpp_rest.jobs.records import JobRecord, JobStatus
 from sdcpp_rest.jobs.store import JobStore
-from sdcpp_rest.schemas.jobs import JobOutput, JobPublic
+from sdcpp_rest.schemas.jobs import DownloadProgressPublic, JobOutput, JobPublic
 
 # Estimates before a job's first step use this many recent jobs of its model, re-read at most this often.
 HISTORY_JOBS = 20
@@ -25,24 +26,30 @@ class JobPresenter:
     def _historic_step_seconds(self, job: JobRecord) -> float | None:
         """Seconds per step of recent jobs of the same model: same size if any, else scaled by pixels
         (sampling cost grows about linearly with the latent's pixel count)."""
-        if not job.model_name:
+        if not job.model_name or isinstance(job.params, ModelDownloadParams):
             return None
         now = time.monotonic()
         cached = self._history_cache.get(job.model_name)
         if cached is None or now - cached[0] > HISTORY_CACHE_SECONDS:
             cached = (now, self._store.recent_completed(job.model_name, HISTORY_JOBS))
             self._history_cache[job.model_name] = cached
-        history = cached[1]
+        # Only generations have a size (issue 16: downloads have no model_name, so none come here).
+        history = [h for h in cached[1] if not isinstance(h.params, ModelDownloadParams)]
         if not history:
             return None
         width, height = job.params.width, job.params.height
-        same_size = [h.step_seconds for h in history if (h.params.width, h.params.height) == (width, height)]
+        same_size = [
+            h.step_seconds
+            for h in history
+            if not isinstance(h.params, ModelDownloadParams)
+            and (h.params.width, h.params.height) == (width, height)
+        ]
         if same_size:
             return statistics.median(s for s in same_size if s)
         scaled = [
             h.step_seconds * (width * height) / (h.params.width * h.params.height)
             for h in history
-            if h.step_seconds
+            if h.step_seconds and not isinstance(h.params, ModelDownloadParams)
         ]
         return statistics.median(scaled) if scaled else None
 
@@ -94,4 +101,19 @@ class JobPresenter:
             outputs=outputs,
             error=job.error,
             error_code=job.error_code,
+            download=_download_progress(job),
         )
+
+
+def _download_progress(job: JobRecord) -> DownloadProgressPublic | None:
+    """Issue 16: a download keeps KiB in current_step/total_steps and seconds per KiB in step_seconds."""
+    params = job.params
+    if not isinstance(params, ModelDownloadParams):
+        return None
+    return DownloadProgressPublic(
+        bytes_done=job.current_step * 1024,
+        bytes_total=job.total_steps * 1024 if job.total_steps else None,
+        speed_bytes_per_s=round(1024 / job.step_seconds, 1) if job.step_seconds else None,
+        type=params.type,
+        filename=params.filename,
+    )

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from sdcpp_rest.engine.protocol import JobTimings
 from sdcpp_rest.errors import ErrorCode
-from sdcpp_rest.jobs.params import JobMode, JobParams
+from sdcpp_rest.jobs.params import AnyJobParams, JobMode
 
 
 class JobStatus(StrEnum):
@@ -44,6 +44,8 @@ class JobPhase(StrEnum):
     SAMPLING = "sampling"
     DECODING = "decoding"
     SAVING = "saving"
+    DOWNLOADING = "downloading"  # issue 16: a model download streaming in
+    VERIFYING = "verifying"  # issue 16: its header and hash checked before it is moved into place
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class NewJob:
     prompt: str
     seed: int
     total_steps: int
-    params: JobParams
+    params: AnyJobParams
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class JobRecord:
     model_name: str | None
     prompt: str
     seed: int
-    params: JobParams
+    params: AnyJobParams
     queued_at: float
     started_at: float | None
     finished_at: float | None
@@ -92,9 +94,11 @@ class JobRecord:
         return self.status in FINAL_STATUSES
 
 
-@dataclass(frozen=True)
 class JobPreparationError(Exception):
-    """A queued job cannot run as stored (e.g. its model file is gone); fail it with this code."""
+    """A queued job cannot run as stored (e.g. its model file is gone); fail it with this code.
+
+    A plain exception: as a frozen dataclass its own __init__ could not set `code`, and the job failed
+    with INTERNAL_ERROR instead of this code."""
 
     def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)

@@ -22,6 +22,16 @@ class JobOutput(BaseModel):
     thumbnail_url: str
 
 
+class DownloadProgressPublic(BaseModel):
+    """A model download's progress (issue 16); bytes at KiB precision while it runs."""
+
+    bytes_done: int
+    bytes_total: int | None = Field(description="Null while the size is unknown.")
+    speed_bytes_per_s: float | None
+    type: str = Field(description="The model type whose folder receives the file.")
+    filename: str = Field(description="The file's name in that folder once it is in place.")
+
+
 class JobPublic(BaseModel):
     id: str
     status: str
@@ -45,6 +55,7 @@ class JobPublic(BaseModel):
     outputs: list[JobOutput]
     error: str | None
     error_code: str | None
+    download: DownloadProgressPublic | None = Field(None, description="Model downloads only (issue 16).")
 
 
 class QueueBody(BaseModel):

@@ -13,7 +13,8 @@ from sdcpp_rest.engine.protocol import EngineContext, LoadCommand, UnloadCommand
 from sdcpp_rest.engine.supervisor import EngineWorkerProcess
 from sdcpp_rest.errors import ErrorCode
 from sdcpp_rest.events.types import ShuttingDown
-from sdcpp_rest.jobs.claims import ANY_JOB, Runnable
+from sdcpp_rest.jobs.claims import Runnable
+from sdcpp_rest.jobs.params import ENGINE_MODES
 from sdcpp_rest.jobs.scheduler.dispatch import Dispatcher, ModelPathOf
 from sdcpp_rest.jobs.scheduler.listener import SchedulerListener
 from sdcpp_rest.jobs.scheduler.shared import (
@@ -31,6 +32,10 @@ log = logging.getLogger(__name__)
 NO_WORKERS_MESSAGE = "this node runs no engine workers (serve --no-workers): models load on the worker nodes"
 
 
+# What engine workers claim: every job but those a runner in the server process takes (downloads).
+ENGINE_JOBS = Runnable.of(modes=ENGINE_MODES)
+
+
 class Scheduler:
     """Owns the worker slots; the entry points to running work (claiming is the slots' own)."""
 
@@ -46,7 +51,8 @@ class Scheduler:
         worker_start_timeout_s: float,
         lease_seconds: float = 30.0,
         worker_prefix: str = "",
-        runnable: Callable[[], Runnable] = lambda: ANY_JOB,
+        runnable: Callable[[], Runnable] = lambda: ENGINE_JOBS,
+        idle_unload_s: float = 0.0,
     ) -> None:
         # worker_prefix makes worker ids unique in a cluster (the node, see cluster/heartbeat.py).
         dispatcher = Dispatcher(store, model_path_of, runnable)
@@ -58,6 +64,7 @@ class Scheduler:
             worker_start_timeout_s,
             dispatcher,
             lease_seconds=lease_seconds,
+            idle_unload_s=idle_unload_s,
         )
         self._slots = [
             WorkerSlot(

@@ -53,6 +53,8 @@ class SlotEnvironment:
     draining: threading.Event = field(default_factory=threading.Event)  # set: claim no new job
     cancels: CancelRequests = field(default_factory=CancelRequests)
     lease_seconds: float = 30.0  # a claim's lease; the slot renews it three times per lease
+    # Free a worker's model after this many seconds without a job (0: keep it; issue 16).
+    idle_unload_s: float = 0.0
 
 
 @dataclass(frozen=True)

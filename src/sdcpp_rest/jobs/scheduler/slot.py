@@ -111,6 +111,7 @@ class WorkerSlot(threading.Thread):
         # Loads/unloads asked for through the API; the slot's own thread runs them between jobs, so
         # the worker's pipe is only ever used by one thread.
         self._controls: queue.SimpleQueue[ControlRequest] = queue.SimpleQueue()
+        self._busy_at = time.monotonic()  # the end of the last job or load (idle unload counts from it)
 
     # --- called from other threads ---
     def cancel(self, job_id: str) -> bool:
@@ -148,7 +149,10 @@ class WorkerSlot(threading.Thread):
             loaded = self.worker.loaded_context.model_path if self.worker.loaded_context else None
             job = None if env.draining.is_set() else env.dispatcher.claim_for(worker_id, loaded)
             if job is None:
-                env.dispatcher.wait(worker_id, loaded, IDLE_POLL_SECONDS)
+                if loaded and self._idle_too_long():
+                    self._unload_idle(loaded)
+                    continue
+                env.dispatcher.wait(worker_id, loaded, self._idle_wait(loaded))
                 continue
             with self._lock:
                 self.job_id, self._cancel_job_id = job.id, None
@@ -172,6 +176,7 @@ class WorkerSlot(threading.Thread):
                     token=job.claim_token,
                 )
             finally:
+                self._busy_at = time.monotonic()
                 with self._lock:
                     self.job_id, self._token, self._lease = None, None, None
                 env.cancels.take(job.id)  # a cancel that came too late to matter
@@ -180,6 +185,32 @@ class WorkerSlot(threading.Thread):
         self._env.dispatcher.leave(self.worker.worker_id)
         self._fail_pending_controls("the server is shutting down")
         self.worker.stop()
+
+    def _idle_too_long(self) -> bool:
+        limit = self._env.idle_unload_s
+        return limit > 0 and time.monotonic() - self._busy_at >= limit
+
+    def _idle_wait(self, loaded: str | None) -> float:
+        """How long to wait for work: the poll interval, or less when the idle unload is due sooner."""
+        limit = self._env.idle_unload_s
+        if not loaded or limit <= 0:
+            return IDLE_POLL_SECONDS
+        return max(0.0, min(IDLE_POLL_SECONDS, self._busy_at + limit - time.monotonic()))
+
+    def _unload_idle(self, loaded: str) -> None:
+        """Free the model of a worker that had no job for idle_unload_s; the next job loads it again."""
+        self._env.dispatcher.leave(self.worker.worker_id)  # the others take jobs meanwhile
+        result = self._run_control(UnloadCommand())
+        if result.ok:
+            log.info(
+                "worker %s freed %s after %.0f s without a job",
+                self.worker.worker_id,
+                hide_server_folders(loaded),
+                self._env.idle_unload_s,
+            )
+        else:
+            log.warning("worker %s could not free its idle model: %s", self.worker.worker_id, result.message)
+        self._busy_at = time.monotonic()
 
     def _run_controls(self) -> None:
         while not self._env.stopping.is_set():
@@ -194,6 +225,7 @@ class WorkerSlot(threading.Thread):
                 request.finish(
                     ControlResult(self.worker.worker_id, False, ErrorCode.INTERNAL_ERROR, "internal error")
                 )
+            self._busy_at = time.monotonic()  # an explicit load or unload counts as use
 
     def _fail_pending_controls(self, message: str) -> None:
         while True:

@@ -1,0 +1,127 @@
+"""POST /api/models/upload on a real server with auth on: a 2.1 GB random-weight checkpoint streams
+to disk with flat server memory (RSS sampled every 20 ms by ServerWatch), lands with its hash and is
+listed; a text file sent as a checkpoint is refused and removed; bad forms and names are refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.security_support import ServerWatch, bearer, cli, login
+from tests.fixtures.test_models import sd15_model
+from tests.model_hosts import sha256_of
+from tests.server import ServerProcess, link_or_copy
+
+ADMIN, ADMIN_PASSWORD = "admin", "admin-password-1"
+USER, USER_PASSWORD = "bob", "bob-password-1"
+# Reading and writing a 2.1 GB body in 4 MiB blocks: the server may grow by a few blocks and the
+# allocator's slack, far below the file's size.
+MAX_GROWTH_MIB = 150
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data_dir = tmp_path_factory.mktemp("upload-server") / "data"
+    link_or_copy(sd15_model(), data_dir / "models" / "checkpoints" / "sd15.safetensors")
+    added = cli(data_dir, "users", "add", USER, "--password-stdin", stdin=USER_PASSWORD + "\n")
+    assert added.returncode == 0, added.stderr
+    env = {
+        "STABLE_DIFFUSION_AUTH_METHOD": "jwt",
+        "STABLE_DIFFUSION_ADMIN_USERNAME": ADMIN,
+        "STABLE_DIFFUSION_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "STABLE_DIFFUSION_MAX_CONCURRENT_GENERATIONS": "1",
+    }
+    process = ServerProcess(data_dir, env=env).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(server: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=600) as client:
+        client.headers.update(bearer(login(server, ADMIN, ADMIN_PASSWORD)))
+        yield client
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob(".*.part"))
+
+
+def test_a_2gb_checkpoint_upload_streams_with_flat_server_memory(
+    server: ServerProcess, admin: httpx.Client
+) -> None:
+    source = sd15_model()
+    with ServerWatch(server) as watch, source.open("rb") as handle:
+        # httpx sends a file part in chunks read from the handle: the client streams too.
+        reply = admin.post(
+            "/api/models/upload",
+            params={"type": "checkpoint"},
+            files={"file": ("uploaded.safetensors", handle, "application/octet-stream")},
+        )
+    assert reply.status_code == 201, reply.text
+    assert watch.growth_mib < MAX_GROWTH_MIB, watch.summary()
+    model = reply.json()
+    assert model["name"] == "uploaded.safetensors" and model["architecture"] == "SD1.x"
+    assert model["size_bytes"] == source.stat().st_size
+    assert model["hash"] == sha256_of(source)
+    checkpoints = server.data_dir / "models" / "checkpoints"
+    assert (checkpoints / "uploaded.safetensors").stat().st_size == source.stat().st_size
+    assert _leftovers(checkpoints) == []
+    listed = admin.get("/api/models", params={"search": "uploaded"}).json()["models"]
+    assert [m["name"] for m in listed] == ["uploaded.safetensors"]
+
+
+def test_a_text_file_uploaded_as_a_checkpoint_is_refused_and_removed(
+    server: ServerProcess, admin: httpx.Client
+) -> None:
+    text = b"just some notes, not a model\n" * 1000
+    reply = admin.post(
+        "/api/models/upload",
+        data={"type": "checkpoint", "filename": "notes.safetensors"},
+        files={"file": ("whatever.bin", text, "text/plain")},
+    )
+    assert reply.status_code == 400 and reply.json()["error"]["code"] == "INVALID_PARAMETERS", reply.text
+    assert "not a .safetensors model" in reply.json()["error"]["message"]
+    checkpoints = server.data_dir / "models" / "checkpoints"
+    assert not (checkpoints / "notes.safetensors").exists() and _leftovers(checkpoints) == []
+    # A LoRA-typed upload of the same text is refused as well, from its own folder.
+    lora = admin.post("/api/models/upload", params={"type": "lora"}, files={"file": ("x.pt", text)})
+    assert lora.status_code == 400 and _leftovers(server.data_dir / "models" / "lora") == []
+
+
+def test_bad_uploads_are_refused(server: ServerProcess, admin: httpx.Client) -> None:
+    small = b"\x00" * 16
+    cases = [
+        ({"params": {"filename": "../escape.safetensors"}}, 400),
+        ({"params": {"filename": "model.txt"}}, 400),
+        ({"params": {"type": "nope"}}, 400),
+        ({"params": {"filename": "sd15.safetensors"}}, 409),
+    ]
+    for extra, status in cases:
+        reply = admin.post("/api/models/upload", files={"file": ("m.safetensors", small)}, **extra)
+        assert reply.status_code == status, (extra, reply.text)
+    no_file = admin.post("/api/models/upload", data={"type": "checkpoint"}, files={"other": ("a", b"1")})
+    assert no_file.status_code == 400
+    as_json = admin.post("/api/models/upload", json={"file": "x"})
+    assert as_json.status_code == 415 and as_json.json()["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    late_type = b'--b\r\nContent-Disposition: form-data; name="file"; filename="late.safetensors"\r\n\r\n'
+    late_type += (
+        b"\x00" * 8 + b'\r\n--b\r\nContent-Disposition: form-data; name="type"\r\n\r\nlora\r\n--b--\r\n'
+    )
+    late = admin.post(
+        "/api/models/upload", content=late_type, headers={"Content-Type": "multipart/form-data; boundary=b"}
+    )
+    assert late.status_code == 400 and "before the file" in late.json()["error"]["message"]
+    checkpoints = server.data_dir / "models" / "checkpoints"
+    assert _leftovers(checkpoints) == [] and not (checkpoints / "late.safetensors").exists()
+
+
+def test_a_plain_user_gets_403(server: ServerProcess) -> None:
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        client.headers.update(bearer(login(server, USER, USER_PASSWORD)))
+        reply = client.post("/api/models/upload", files={"file": ("m.safetensors", b"\x00" * 16)})
+    assert reply.status_code == 403 and reply.json()["error"]["code"] == "INSUFFICIENT_PERMISSIONS"
+    assert not (server.data_dir / "models" / "checkpoints" / "m.safetensors").exists()
