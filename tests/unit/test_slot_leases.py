@@ -6,6 +6,7 @@ a vanished worker's job back to the queue."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,12 +77,19 @@ def test_a_cancel_flagged_on_the_row_reaches_the_slot_running_the_job(running: S
 def test_a_claim_taken_over_stops_the_slot_and_its_writes_are_refused(running: Services) -> None:
     job = running.jobs.submit(Text2ImgRequest(prompt="slow", width=64, height=64, steps=LONG_STEPS), ALICE)
     assert sampling(running, job.job_id).wait(WAIT_SECONDS), "the job never reached its first step"
-    # What a lease expiry and another worker's claim leave on the row: a new holder and token.
+    # What a lease expiry and another worker's claim leave on the row: a new holder, token and lease
+    # (a lease of its own, or this process's reaper would hand the job back to the queue meanwhile).
     with running.database.begin() as conn:
         conn.execute(
             jobs_table.update()
             .where(jobs_table.c.id == job.job_id)
-            .values(claim_token="f" * 32, worker_id="elsewhere", current_step=0, phase="waiting")
+            .values(
+                claim_token="f" * 32,
+                worker_id="elsewhere",
+                current_step=0,
+                phase="waiting",
+                lease_expires_at=time.time() + 3600,
+            )
         )
 
     idle = threading.Event()
