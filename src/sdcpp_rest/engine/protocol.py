@@ -54,6 +54,14 @@ class EngineContext:
     control_net_path: str = ""
     upscaler_path: str = ""  # ESRGAN; with an empty model_path the context is an upscaler only
     upscale_tile_size: int = 128
+    # The parts of a model shipped as separate files (Flux, SD3, Wan, ...); with a diffusion model,
+    # model_path may be empty.
+    diffusion_model_path: str = ""
+    high_noise_diffusion_model_path: str = ""
+    t5xxl_path: str = ""
+    llm_path: str = ""
+    llm_vision_path: str = ""
+    clip_vision_path: str = ""
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ class Engine:
             sd = _StableDiffusionWithEmbeddings(**kwargs, verbose=True)
         except (ValueError, RuntimeError, OSError) as exc:
             raise EngineLoadError(self._load_failure_reason(context, str(exc))) from None
-        upscaler_only = not context.model_path and context.upscaler_path
+        upscaler_only = not (context.model_path or context.diffusion_model_path) and context.upscaler_path
         if not upscaler_only and (getattr(sd, "_model", None) is None or not sd._model.model):  # NULL
             raise EngineLoadError(self._load_failure_reason(context, "the engine returned no context"))
         if context.upscaler_path and not sd._upscaler.upscaler:
@@ -208,6 +208,8 @@ class Engine:
 def _context_files(context: EngineContext) -> list[str]:
     paths = [context.model_path, context.vae_path, context.taesd_path, context.control_net_path]
     paths += [context.upscaler_path, context.clip_l_path, context.clip_g_path, *context.embedding_paths]
+    paths += [context.diffusion_model_path, context.high_noise_diffusion_model_path, context.t5xxl_path]
+    paths += [context.llm_path, context.llm_vision_path, context.clip_vision_path]
     return [path for path in paths if path]
 
 
