@@ -96,15 +96,28 @@ class JobPlanner:
         # Every decode of request images, for validation or for a job, passes this gate.
         self._decode_gate = DecodeGate()
 
-    def resolve_model_name(self, requested: str | None) -> str:
-        """The checkpoint a request will use: the one it names (file name, hash or short hash), else
-        the configured default, the loaded one, or the only one there is."""
+    def resolve_model_name(self, requested: str | None, diffusion_model: str | None = None) -> str:
+        """The model a request will use: the one it names (checkpoint or stand-alone diffusion model by
+        file name, or a checkpoint's hash or short hash), else its diffusion_model, the configured
+        default, the loaded one, or the only checkpoint there is."""
+        if diffusion_model:
+            component_path(self._files, "diffusion_model_path", diffusion_model)  # inside its folder
+            if requested and self.diffusion_model_of(requested, None) != diffusion_model:
+                raise InvalidParameters(
+                    f"model_name '{requested}' and diffusion_model '{diffusion_model}' differ: name one "
+                    "diffusion model (or leave model_name out)",
+                    field="model_name",
+                )
+            return diffusion_model
         if requested:
             try:
                 return self._files.resolve_checkpoint(requested).name
             except CatalogError as exc:
                 if exc.outside:
                     raise InvalidParameters(str(exc), field="model_name") from None
+                diffusion = self._files.resolve_diffusion_model(requested)
+                if diffusion is not None:
+                    return diffusion
                 # Not a file name: perhaps the hash or short hash the listing shows as the model's id.
                 try:
                     return self._catalog.get(requested, kind="checkpoint").model.name
@@ -127,12 +140,25 @@ class JobPlanner:
             "model_name is required: several checkpoints are available (see /api/models)", field="model_name"
         )
 
+    def diffusion_model_of(self, model_name: str | None, diffusion_model: str | None) -> str | None:
+        """The stand-alone diffusion model a request runs: its diffusion_model, else its model_name when
+        that names no checkpoint but a file of models/diffusion_models; None for a checkpoint."""
+        if diffusion_model:
+            return diffusion_model
+        if not model_name:
+            return None
+        try:
+            self._files.resolve_checkpoint(model_name)
+            return None
+        except CatalogError:
+            return self._files.resolve_diffusion_model(model_name)
+
     def check(self, request: GenerationRequest) -> str | None:
         """Every file the request names exists in its folder; the checkpoint's name (None for upscale)."""
         if isinstance(request, UpscaleRequest):
             esrgan_file(self._files, request.upscaler)
             return None
-        model_name = self.resolve_model_name(request.model_name)
+        model_name = self.resolve_model_name(request.model_name, request.diffusion_model_path)
         for field in COMPONENT_FOLDERS:
             component_path(self._files, field, getattr(request, field))
         check_options(self._files, request, request.prompt, request.lora_model_dir, request.taesd_path)
@@ -218,6 +244,9 @@ class JobPlanner:
         assert model_name is not None
         seed = secrets.randbelow(MAX_SEED + 1) if request.seed in ("random", -1) else int(request.seed)
         resolved: dict[str, object] = {"model_name": model_name, "seed": seed, "n_threads": threads}
+        diffusion_model = self.diffusion_model_of(request.model_name, request.diffusion_model_path)
+        if diffusion_model:  # model_name may have named it: the job runs it as its diffusion model
+            resolved["diffusion_model_path"] = diffusion_model
         if size is not None:
             resolved.update(width=size[0], height=size[1], inputs=inputs)
         params = _PARAMS_OF_MODE[mode].model_validate(

@@ -88,7 +88,6 @@ class JobRecord:
         return self.status in FINAL_STATUSES
 
 
-@dataclass(frozen=True)
 class JobPreparationError(Exception):
     """A queued job cannot run as stored (e.g. its model file is gone); fail it with this code."""
 

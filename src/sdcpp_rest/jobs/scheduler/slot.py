@@ -107,7 +107,8 @@ class WorkerSlot(threading.Thread):
             pid=self.worker.pid,
             alive=self.worker.alive,
             job_id=self.job_id,
-            loaded_model=context.model_path if context else None,
+            # A split model's context has no checkpoint: its diffusion model stands for it.
+            loaded_model=(context.model_path or context.diffusion_model_path) if context else None,
             system_info=self.worker.system_info,
         )
 
@@ -121,7 +122,8 @@ class WorkerSlot(threading.Thread):
                 env.stopping.wait(IDLE_POLL_SECONDS)
                 continue
             self._run_controls()
-            loaded = self.worker.loaded_context.model_path if self.worker.loaded_context else None
+            context = self.worker.loaded_context
+            loaded = (context.model_path or context.diffusion_model_path) if context else None
             job = None if env.draining.is_set() else env.dispatcher.claim_for(worker_id, loaded)
             if job is None:
                 env.dispatcher.wait(worker_id, loaded, IDLE_POLL_SECONDS)
