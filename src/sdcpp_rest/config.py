@@ -40,6 +40,9 @@ class ConfigError(Exception):
     """Invalid configuration: the message is one line naming the setting."""
 
 
+CacheModeName = Literal["none", "ucache", "easycache", "dbcache", "taylorseer", "cache_dit", "spectrum"]
+
+
 class Settings(BaseSettings):
     """Every setting of the server. Each field maps to `STABLE_DIFFUSION_<NAME>` and to a TOML key."""
 
@@ -194,6 +197,11 @@ class Settings(BaseSettings):
         le=1000,
         description="Failed logins a source address may make per minute; once a user has had this many, "
         "sources that failed for that user wait (a source that has not failed still gets in).",
+    )
+    default_cache_mode: CacheModeName = Field(
+        "none",
+        description="Step caching of requests that name no cache_mode, where the model's family takes "
+        "it (ucache: UNet models; easycache, dbcache, taylorseer, cache_dit: DiT; spectrum: both).",
     )
 
     @field_validator("auth_method")

@@ -37,6 +37,7 @@ from sdcpp_rest.jobs.params import (
 )
 from sdcpp_rest.jobs.parts import check_parts, part_labels, parts_infotext
 from sdcpp_rest.jobs.records import JobPreparationError, JobRecord
+from sdcpp_rest.jobs.sampling import sampling_infotext, sampling_options
 from sdcpp_rest.schemas.parameters import SAMPLER_DISPLAY_NAMES, SAMPLERS
 
 INFOTEXT_VERSION = "sdcpp-rest"
@@ -141,6 +142,10 @@ class JobCommands:
             llm_path=components["llm_path"],
             llm_vision_path=components["llm_vision_path"],
             clip_vision_path=components["clip_vision_path"],
+            wtype=p.wtype or "default",
+            prediction=p.prediction or "default",
+            enable_mmap=p.enable_mmap,
+            max_vram=p.max_vram or 0.0,
         )
         job_dir = self._job_dir(job.id)
         image_mode = p if isinstance(p, Img2ImgParams) else None
@@ -159,6 +164,7 @@ class JobCommands:
         )
         fields = infotext_fields(p, model_file)
         fields.update(parts_infotext(p))
+        fields.update(sampling_infotext(p))
         fields.update(mode_infotext(p, loras, taesd, control_net, upscaler, hires))
         if embeddings:
             fields["Embeddings"] = ", ".join(Path(path).stem for path in embeddings)
@@ -182,6 +188,7 @@ class JobCommands:
             infotext_fields=fields,
             mode=job.mode.value,
             options=options,
+            sampling=sampling_options(p),
         )
 
     def _hires_pass(self, p: Text2ImgParams) -> HiresPass | None:

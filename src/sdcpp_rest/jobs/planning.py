@@ -16,6 +16,7 @@ from PIL import Image
 from sdcpp_rest.catalog.files import COMPONENT_FOLDERS, CatalogError, ModelFiles
 from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.errors import InvalidParameters, ModelNotFound
+from sdcpp_rest.jobs.family_check import check_family_fields, model_family, resolved_cache_mode
 from sdcpp_rest.jobs.inputs import (
     DecodeGate,
     ImageLimits,
@@ -85,6 +86,7 @@ class JobPlanner:
         default_model: str | None,
         threads_per_worker: int,
         input_limits: ImageLimits,
+        default_cache_mode: str = "none",
     ) -> None:
         self._files = files
         self._catalog = catalog
@@ -93,6 +95,7 @@ class JobPlanner:
         self._default_model = default_model
         self._threads = threads_per_worker
         self.input_limits = input_limits
+        self._default_cache_mode = default_cache_mode
         # Every decode of request images, for validation or for a job, passes this gate.
         self._decode_gate = DecodeGate()
 
@@ -153,12 +156,17 @@ class JobPlanner:
         except CatalogError:
             return self._files.resolve_diffusion_model(model_name)
 
+    def _family(self, request: Text2ImgRequest, model_name: str) -> str | None:
+        diffusion_model = self.diffusion_model_of(request.model_name, request.diffusion_model_path)
+        return model_family(self._files, model_name, diffusion_model)
+
     def check(self, request: GenerationRequest) -> str | None:
         """Every file the request names exists in its folder; the checkpoint's name (None for upscale)."""
         if isinstance(request, UpscaleRequest):
             esrgan_file(self._files, request.upscaler)
             return None
         model_name = self.resolve_model_name(request.model_name, request.diffusion_model_path)
+        check_family_fields(request, self._family(request, model_name))
         for field in COMPONENT_FOLDERS:
             component_path(self._files, field, getattr(request, field))
         check_options(self._files, request, request.prompt, request.lora_model_dir, request.taesd_path)
@@ -247,6 +255,8 @@ class JobPlanner:
         diffusion_model = self.diffusion_model_of(request.model_name, request.diffusion_model_path)
         if diffusion_model:  # model_name may have named it: the job runs it as its diffusion model
             resolved["diffusion_model_path"] = diffusion_model
+        family = self._family(request, model_name)
+        resolved["cache_mode"] = resolved_cache_mode(request.cache_mode, self._default_cache_mode, family)
         if size is not None:
             resolved.update(width=size[0], height=size[1], inputs=inputs)
         params = _PARAMS_OF_MODE[mode].model_validate(

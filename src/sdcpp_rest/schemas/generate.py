@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import JsonDict
 
+from sdcpp_rest.schemas.family import FamilyFields
 from sdcpp_rest.schemas.options import GenerationOptions, ranged
 from sdcpp_rest.schemas.parameters import (
     DEFAULT_SAMPLER,
@@ -34,7 +35,7 @@ else:
 ComponentPath = str | None
 
 
-class Text2ImgFields(ModelPartsFields, GenerationOptions):
+class Text2ImgFields(FamilyFields, ModelPartsFields, GenerationOptions):
     """The fields of text2img, which every checkpoint mode shares (the request bodies below and the
     parameters a job stores, jobs/params.py). LoRAs, TAESD, VAE tiling, hires fix and upscaling come
     from GenerationOptions."""
@@ -72,8 +73,16 @@ class Text2ImgFields(ModelPartsFields, GenerationOptions):
         None, ge=-1, le=1024, description="Engine threads (default: the server's n_threads setting)."
     )
     offload_params_to_cpu: bool = Field(False, description="Keep weights in RAM, move to the GPU per use.")
-    clip_on_cpu: bool = Field(False, description="Run the text encoder on the CPU.")
-    vae_on_cpu: bool = Field(False, description="Run the VAE on the CPU.")
+    clip_on_cpu: bool = Field(
+        False,
+        validation_alias=AliasChoices("clip_on_cpu", "keep_clip_on_cpu"),
+        description="Run the text encoder on the CPU. Also accepted as `keep_clip_on_cpu`.",
+    )
+    vae_on_cpu: bool = Field(
+        False,
+        validation_alias=AliasChoices("vae_on_cpu", "keep_vae_on_cpu"),
+        description="Run the VAE on the CPU. Also accepted as `keep_vae_on_cpu`.",
+    )
     diffusion_flash_attn: bool = Field(False, description="Flash attention in the diffusion model.")
     diffusion_conv_direct: bool = Field(False, description="Direct convolution in the diffusion model.")
     vae_conv_direct: bool = Field(False, description="Direct convolution in the VAE.")
