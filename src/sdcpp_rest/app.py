@@ -16,6 +16,7 @@ from sdcpp_rest.api import (
     generate,
     generate_modes,
     image_download,
+    model_sets,
     models,
     monitoring,
     ops,
@@ -120,6 +121,7 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
         queue.router,
         files.router,
         utilities.router,
+        model_sets.router,  # before models.router: its /api/models/{model_id} would take /sets
         models.router,
         ops.router,
         image_download.router,

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.api.modes_support import TEST_MAX_PIXELS
 from tests.fixtures import dit_models, mode_models
 from tests.fixtures.synthetic_models import write_safetensors
 from tests.server import ServerProcess, link_or_copy, prepare_data_dir
@@ -41,7 +42,11 @@ def prepare_split_data_dir(data_dir: Path) -> Path:
 def split_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     # Verbose: the engine's own lines ("Version: Flux") are logged at debug level.
     data_dir = prepare_split_data_dir(tmp_path_factory.mktemp("split-models"))
-    process = ServerProcess(data_dir, env={"STABLE_DIFFUSION_VERBOSE": "true"})
+    env = {
+        "STABLE_DIFFUSION_VERBOSE": "true",
+        "STABLE_DIFFUSION_MAX_INPUT_IMAGE_PIXELS": str(TEST_MAX_PIXELS),
+    }
+    process = ServerProcess(data_dir, env=env)
     process.start()
     yield process
     process.stop()

@@ -16,7 +16,7 @@ from tests.server import ServerProcess, prepare_data_dir
 
 SPEC_TYPES = ["checkpoint", "vae", "lora", "controlnet", "embedding", "esrgan", "taesd"]
 # Issue 13: the parts of split models.
-ALL_TYPES = [*SPEC_TYPES, "diffusion_model", "text_encoder", "clip_vision"]
+ALL_TYPES = [*SPEC_TYPES, "diffusion_model", "text_encoder", "clip_vision", "set"]
 
 
 def _populate(data_dir: Path) -> Path:

@@ -41,7 +41,8 @@ TYPE_FOLDERS: dict[str, tuple[str, ...]] = {
 }
 # Types whose files are told apart by their tensors (catalog/roles.py): role and family.
 PART_TYPES = ("vae", "diffusion_model", "text_encoder", "clip_vision")
-MODEL_TYPES = tuple(TYPE_FOLDERS)
+# "set": model sets (catalog/model_sets.py), named in the models folder's sets file, not a folder.
+MODEL_TYPES = (*TYPE_FOLDERS, "set")
 MODEL_EXTENSIONS = (".safetensors", ".gguf", ".ckpt", ".pt", ".pth", ".bin")
 DIFFUSERS_INDEX = "model_index.json"
 # diffusers pipeline class -> family, for checkpoint folders in the diffusers layout.

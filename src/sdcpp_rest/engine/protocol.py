@@ -114,6 +114,7 @@ class SamplingOptions:
     cache_threshold: float | None = None
     cache_start_percent: float | None = None
     cache_end_percent: float | None = None
+    ref_image_paths: tuple[str, ...] = ()  # PNG files the API process wrote into the job's inputs
 
 
 # --- API process -> worker ---

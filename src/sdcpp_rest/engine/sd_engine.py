@@ -246,6 +246,10 @@ def sampling_arguments(sampling: SamplingOptions) -> dict[str, Any]:
     threshold_argument = _CACHE_THRESHOLD_ARGUMENT.get(sampling.cache_mode)
     if sampling.cache_threshold is not None and threshold_argument:
         arguments[threshold_argument] = sampling.cache_threshold
+    if sampling.ref_image_paths:
+        from PIL import Image
+
+        arguments["ref_images"] = [Image.open(path).convert("RGB") for path in sampling.ref_image_paths]
     return arguments
 
 

@@ -188,7 +188,7 @@ class JobCommands:
             infotext_fields=fields,
             mode=job.mode.value,
             options=options,
-            sampling=sampling_options(p),
+            sampling=sampling_options(p, job_dir),
         )
 
     def _hires_pass(self, p: Text2ImgParams) -> HiresPass | None:

@@ -42,6 +42,7 @@ from sdcpp_rest.jobs.params import (
     UpscaleParams,
 )
 from sdcpp_rest.jobs.records import NewJob
+from sdcpp_rest.jobs.set_apply import apply_set
 from sdcpp_rest.schemas.generate import (
     ControlNetRequest,
     Img2ImgRequest,
@@ -113,6 +114,9 @@ class JobPlanner:
                 )
             return diffusion_model
         if requested:
+            model_set = self._catalog.model_set(requested)
+            if model_set is not None:  # the set's diffusion model (with_set fills in its parts)
+                return model_set.parts["diffusion_model"]
             try:
                 return self._files.resolve_checkpoint(requested).name
             except CatalogError as exc:
@@ -160,8 +164,16 @@ class JobPlanner:
         diffusion_model = self.diffusion_model_of(request.model_name, request.diffusion_model_path)
         return model_family(self._files, model_name, diffusion_model)
 
+    def with_set(self, request: GenerationRequest) -> GenerationRequest:
+        """The request with its model set's parts and defaults when model_name names a set."""
+        if isinstance(request, UpscaleRequest) or not request.model_name:
+            return request
+        model_set = self._catalog.model_set(request.model_name)
+        return apply_set(request, model_set) if model_set is not None else request
+
     def check(self, request: GenerationRequest) -> str | None:
         """Every file the request names exists in its folder; the checkpoint's name (None for upscale)."""
+        request = self.with_set(request)
         if isinstance(request, UpscaleRequest):
             esrgan_file(self._files, request.upscaler)
             return None
@@ -228,11 +240,13 @@ class JobPlanner:
 
     def plan(self, request: GenerationRequest, owner: str | None) -> NewJob:
         """Check the names, decode and store the inputs; the job to add."""
+        request = self.with_set(request)
         mode = mode_of(request)
         model_name = self.check(request)
         job_id = str(uuid.uuid4())
         with self._decode_gate.hold():
             inputs, sizes, size = self._save_inputs(request, job_id)
+            ref_inputs = self._save_ref_images(request, job_id)
         # The worker's share of the cores at most: more engine threads than cores slow every job down.
         asked = request.n_threads if request.n_threads is not None else -1
         threads = asked if 0 < asked <= self._threads else self._threads
@@ -259,12 +273,25 @@ class JobPlanner:
         resolved["cache_mode"] = resolved_cache_mode(request.cache_mode, self._default_cache_mode, family)
         if size is not None:
             resolved.update(width=size[0], height=size[1], inputs=inputs)
+        resolved["ref_inputs"] = ref_inputs
         params = _PARAMS_OF_MODE[mode].model_validate(
-            {**request.model_dump(exclude=set(IMAGE_INPUT_FIELDS)), **resolved}
+            {**request.model_dump(exclude={*IMAGE_INPUT_FIELDS, "ref_images"}), **resolved}
         )
         return NewJob(
             job_id, mode, owner, model_name, request.prompt, seed, request.planned_total_steps(), params
         )
+
+    def _save_ref_images(self, request: GenerationRequest, job_id: str) -> list[str]:
+        """Decode and write the reference images (same limits as every input image); their file
+        names in order. Callers hold the decode gate."""
+        if isinstance(request, UpscaleRequest) or not request.ref_images:
+            return []
+        job_dir = self._job_dir(job_id)
+        names = []
+        for index, value in enumerate(request.ref_images):
+            image = decode_image(f"ref_images.{index}", value, self.input_limits).convert("RGB")
+            names.append(save_input(job_dir, f"ref_image_{index}", image).name)
+        return names
 
     def _save_inputs(
         self, request: GenerationRequest, job_id: str

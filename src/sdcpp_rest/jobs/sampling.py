@@ -3,14 +3,17 @@ text records them."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sdcpp_rest.engine.protocol import SamplingOptions
+from sdcpp_rest.jobs.inputs import INPUTS_FOLDER
 from sdcpp_rest.jobs.params import Text2ImgParams
 from sdcpp_rest.schemas.family import ENGINE_CACHE_MODES
 
 
-def sampling_options(p: Text2ImgParams) -> SamplingOptions:
+def sampling_options(p: Text2ImgParams, job_dir: Path) -> SamplingOptions:
+    """The engine's view of the family parameters; reference images by path in the job's inputs."""
     cache_mode = p.cache_mode or "none"
     return SamplingOptions(
         guidance=p.guidance,
@@ -26,6 +29,7 @@ def sampling_options(p: Text2ImgParams) -> SamplingOptions:
         cache_threshold=p.cache_threshold,
         cache_start_percent=p.cache_start_percent,
         cache_end_percent=p.cache_end_percent,
+        ref_image_paths=tuple(str(job_dir / INPUTS_FOLDER / name) for name in p.ref_inputs),
     )
 
 
@@ -44,4 +48,5 @@ def sampling_infotext(p: Text2ImgParams) -> dict[str, Any]:
         "Cache threshold": p.cache_threshold if cache else None,
         "Prediction": p.prediction,
         "Weight type": p.wtype,
+        "Reference images": len(p.ref_inputs) or None,
     }

@@ -6,7 +6,7 @@ request giving one to a family that does not take it is refused naming the field
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -41,7 +41,11 @@ FIELD_FAMILIES: dict[str, tuple[str, ...]] = {
     "flow_shift": FLOW_FAMILIES,
     "slg_scale": DIT_FAMILIES,
     "skip_layers": DIT_FAMILIES,
+    "ref_images": ("Flux", "Flux.2", "Qwen-Image"),
 }
+MAX_REF_IMAGES = 4
+# Base64 text of the largest image a request may carry (as schemas/generate.py's MAX_IMAGE_TEXT).
+_MAX_IMAGE_TEXT = 200 * 1024 * 1024
 
 if TYPE_CHECKING:  # the vocabularies are tables; to a type checker the names are strings
     CacheMode = str
@@ -107,6 +111,14 @@ class FamilyFields(BaseModel):
     cache_threshold: float | None = optional_ranged("cache_threshold")
     cache_start_percent: float | None = optional_ranged("cache_start_percent")
     cache_end_percent: float | None = optional_ranged("cache_end_percent")
+    ref_images: list[Annotated[str, Field(max_length=_MAX_IMAGE_TEXT)]] | None = Field(
+        None,
+        max_length=MAX_REF_IMAGES,
+        json_schema_extra={"x-image": True},
+        description="Reference images (Flux Kontext, Flux.2, Qwen-Image-Edit): base64 PNG, JPEG or WebP, "
+        "same limits as other input images; as repeated file parts in multipart bodies."
+        f"{_families('ref_images')}",
+    )
 
     def family_fields_given(self) -> list[str]:
         """The family-limited fields this request sets (to a value that does something)."""
@@ -114,4 +126,6 @@ class FamilyFields(BaseModel):
         given = [name for name in names if getattr(self, name) is not None]
         if self.slg_scale:
             given.append("slg_scale")
+        if self.ref_images:
+            given.append("ref_images")
         return given
