@@ -58,6 +58,8 @@ def _context_and_generation(kind: str, work: Path) -> tuple[EngineContext, dict[
             clip_g_path=str(dit_models.clip_g_model()),
             vae_path=str(dit_models.flux_vae_model()),
         )
+    elif kind == "wan-reduced":
+        context = EngineContext(model_path="", diffusion_model_path=str(dit_models.wan_reduced_model()))
     elif kind == "esrgan":
         context = EngineContext(model_path="", upscaler_path=str(mode_models.esrgan_model()))
     else:
