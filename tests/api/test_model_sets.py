@@ -70,9 +70,12 @@ def test_a_defined_set_is_stored_listed_and_used_with_its_defaults(
     job = run_mode(split_server, split_client, "text2img", model_name="flux-test", prompt="x", steps=1)
     assert output_image(split_client, job)[1]["Steps"] == "1"
 
-    replaced = split_client.put("/api/models/sets/flux-test", json={**FLUX_SET, "defaults": {"steps": 3}})
+    # A part may be named by its path in the models folder; the set keeps the catalog's name.
+    body = {**FLUX_SET, "vae": "vae/flux-ae.safetensors", "defaults": {"steps": 3}}
+    replaced = split_client.put("/api/models/sets/flux-test", json=body)
     assert replaced.status_code == 200, replaced.text
     assert _sets(split_client)["flux-test"]["defaults"] == {"steps": 3}
+    assert _sets(split_client)["flux-test"]["parts"]["vae"] == "flux-ae.safetensors"
     assert split_client.delete("/api/models/sets/flux-test").status_code == 200
     assert "flux-test" not in _sets(split_client)
     assert split_client.delete("/api/models/sets/flux-test").status_code == 404

@@ -4,6 +4,8 @@ engine; parts of the wrong kind fail the job naming the part, and the server ser
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -87,3 +89,19 @@ def test_parts_stay_in_their_folders(split_client: httpx.Client, body: dict[str,
     error = response.json()["error"]
     assert error["code"] in ("INVALID_PARAMETERS", "MODEL_NOT_FOUND"), error
     assert field in error["message"], error
+
+
+def test_the_worker_reloads_only_when_a_part_or_context_option_changes(
+    split_server: ServerProcess, split_client: httpx.Client
+) -> None:
+    def loads() -> int:
+        return len(re.findall(r"worker \S+ loaded \S*flux-tiny", split_server.log_tail(10**8)))
+
+    run_mode(split_server, split_client, "text2img", **FLUX, **SMALL)
+    before = loads()
+    run_mode(split_server, split_client, "text2img", **FLUX, **SMALL, seed=3, guidance=2.0)  # same context
+    assert loads() == before
+    run_mode(split_server, split_client, "text2img", **FLUX, **SMALL, keep_vae_on_cpu=True)  # an option
+    assert loads() == before + 1
+    run_mode(split_server, split_client, "text2img", **FLUX, **SMALL, keep_vae_on_cpu=True, t5xxl=None)
+    assert loads() == before + 1

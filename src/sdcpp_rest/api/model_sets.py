@@ -26,14 +26,15 @@ def _checked(catalog: CatalogService, name: str, body: ModelSetBody) -> ModelSet
         model_set = validated_set(name, body.parts(), body.defaults)
     except ModelSetError as exc:
         raise InvalidParameters(str(exc), field=str(exc).split(":", 1)[0]) from None
+    parts = {}
     for key, value in model_set.parts.items():
         try:
-            catalog.get(value, kind=part_type(key))
+            # The catalog's own name: what generation requests resolve in the part's folders.
+            parts[key] = catalog.get(value, kind=part_type(key)).model.name
         except ModelNotFound:
-            raise ModelNotFound(
-                f"{key}: no {part_type(key)} '{value}' (see /api/models)", field=key
-            ) from None
-    return model_set
+            message = f"{key}: no {part_type(key)} '{value}' (see /api/models)"
+            raise ModelNotFound(message, field=key) from None
+    return ModelSet(model_set.name, parts, model_set.defaults)
 
 
 @router.get("/sets", response_model=ModelSetsReply, summary="Model sets, defined and automatic")

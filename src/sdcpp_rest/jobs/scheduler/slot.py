@@ -312,7 +312,7 @@ class WorkerSlot(threading.Thread):
             log.info(
                 "worker %s loaded %s in %.1f s",
                 self.worker.worker_id,
-                message.context.model_path,
+                message.context.model_path or message.context.diffusion_model_path,
                 message.seconds,
             )
         elif isinstance(message, JobFinished):
