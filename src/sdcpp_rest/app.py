@@ -17,6 +17,7 @@ from sdcpp_rest.api import (
     generate_modes,
     image_download,
     model_files,
+    model_sets,
     models,
     monitoring,
     ops,
@@ -131,6 +132,7 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
         files.router,
         utilities.router,
         model_files.router,  # before models: /models/trash is no model id
+        model_sets.router,  # before models.router: its /api/models/{model_id} would take /sets
         models.router,
         ops.router,
         image_download.router,

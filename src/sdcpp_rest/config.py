@@ -41,6 +41,9 @@ class ConfigError(Exception):
     """Invalid configuration: the message is one line naming the setting."""
 
 
+CacheModeName = Literal["none", "ucache", "easycache", "dbcache", "taylorseer", "cache_dit", "spectrum"]
+
+
 class Settings(BaseSettings):
     """Every setting of the server. Each field maps to `STABLE_DIFFUSION_<NAME>` and to a TOML key."""
 
@@ -261,6 +264,11 @@ class Settings(BaseSettings):
     )
     civitai_token: SecretStr | None = Field(
         None, description="CivitAI API token sent (as Bearer) only to civitai_endpoint's host."
+    )
+    default_cache_mode: CacheModeName = Field(
+        "none",
+        description="Step caching of requests that name no cache_mode, where the model's family takes "
+        "it (ucache: UNet models; easycache, dbcache, taylorseer, cache_dit: DiT; spectrum: both).",
     )
 
     @field_validator("auth_method")

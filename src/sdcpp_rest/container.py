@@ -175,6 +175,7 @@ def build_services(
         default_model=settings.default_model,
         threads_per_worker=threads,
         input_limits=ImageLimits(settings.max_input_image_bytes, settings.max_input_image_pixels),
+        default_cache_mode=settings.default_cache_mode,
     )
     retention = OutputRetention(
         store,

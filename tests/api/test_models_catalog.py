@@ -15,6 +15,8 @@ from tests.fixtures.synthetic_models import write_architecture, write_gguf
 from tests.server import ServerProcess, prepare_data_dir
 
 SPEC_TYPES = ["checkpoint", "vae", "lora", "controlnet", "embedding", "esrgan", "taesd"]
+# Issue 13: the parts of split models.
+ALL_TYPES = [*SPEC_TYPES, "diffusion_model", "text_encoder", "clip_vision", "set"]
 
 
 def _populate(data_dir: Path) -> Path:
@@ -92,7 +94,7 @@ def test_listing_has_every_type_with_header_facts(api: httpx.Client) -> None:
 
 def test_types_endpoint_lists_the_spec_types(api: httpx.Client) -> None:
     reply = api.get("/api/models/types").json()
-    assert reply["types"] == SPEC_TYPES
+    assert reply["types"] == ALL_TYPES
     assert reply["folders"]["checkpoint"] == ["checkpoints", "stable-diffusion"]
     assert "upscale_models" in reply["folders"]["esrgan"]
 
@@ -112,7 +114,7 @@ def test_filters_and_sorts(api: httpx.Client) -> None:
     assert len(_names(api, modified_before=time.time() + 60)) == 7
     assert len(_names(api, modified_after="2000-01-01T00:00:00Z")) == 7
     types = [m["type"] for m in api.get("/api/models", params={"sort_by": "type"}).json()["models"]]
-    assert types == sorted(types, key=SPEC_TYPES.index)
+    assert types == sorted(types, key=ALL_TYPES.index)
     by_name = _names(api, sort_by="name")
     assert by_name == sorted(by_name, key=str.lower)
     assert _names(api, sort_by="name", sort_order="desc") == list(reversed(by_name))

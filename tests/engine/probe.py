@@ -12,10 +12,12 @@ from PIL import Image
 
 from sdcpp_rest.engine.protocol import EngineContext, EngineLog, ModeOptions
 from sdcpp_rest.engine.sd_engine import Engine
-from tests.fixtures import mode_models
+from tests.fixtures import dit_models, mode_models
 from tests.fixtures.test_models import sd15_model
 
 PROBE_SIZE = 64
+# Flow models run at cfg 1 (one model evaluation a step): SD3's full-size MMDiT is slow on 2 cores.
+DIT_KINDS = ("flux", "sd3")
 
 
 def _context_and_generation(kind: str, work: Path) -> tuple[EngineContext, dict[str, object]]:
@@ -41,6 +43,23 @@ def _context_and_generation(kind: str, work: Path) -> tuple[EngineContext, dict[
         path = mode_models.embedding_model()
         context = EngineContext(model_path=model, embedding_paths=(str(path),))
         prompt += f" {path.stem}"
+    elif kind == "flux":
+        context = EngineContext(
+            model_path="",
+            diffusion_model_path=str(dit_models.flux_model()),
+            clip_l_path=str(dit_models.clip_l_model()),
+            vae_path=str(dit_models.flux_vae_model()),
+        )
+    elif kind == "sd3":
+        context = EngineContext(
+            model_path="",
+            diffusion_model_path=str(dit_models.sd3_model()),
+            clip_l_path=str(dit_models.clip_l_model()),
+            clip_g_path=str(dit_models.clip_g_model()),
+            vae_path=str(dit_models.flux_vae_model()),
+        )
+    elif kind == "wan-reduced":
+        context = EngineContext(model_path="", diffusion_model_path=str(dit_models.wan_reduced_model()))
     elif kind == "esrgan":
         context = EngineContext(model_path="", upscaler_path=str(mode_models.esrgan_model()))
     else:
@@ -50,10 +69,13 @@ def _context_and_generation(kind: str, work: Path) -> tuple[EngineContext, dict[
 
 def main(kind: str, work: Path) -> None:
     logs: list[str] = []
+    infos: list[str] = []
 
     def keep(message: object) -> None:
         if isinstance(message, EngineLog) and message.level in ("warning", "error"):
             logs.append(message.text)
+        elif isinstance(message, EngineLog) and ("Version: " in message.text or "running in" in message.text):
+            infos.append(message.text)
 
     engine = Engine(emit_log=keep, verbose=False)
     context, generation = _context_and_generation(kind, work)
@@ -67,7 +89,7 @@ def main(kind: str, work: Path) -> None:
             width=PROBE_SIZE,
             height=PROBE_SIZE,
             steps=1,
-            cfg_scale=7.0,
+            cfg_scale=1.0 if kind in DIT_KINDS else 7.0,
             sample_method="euler",
             scheduler="discrete",
             seed=1,
@@ -76,7 +98,7 @@ def main(kind: str, work: Path) -> None:
             on_step=lambda *_: None,
             options=generation["options"],  # type: ignore[arg-type]
         )
-    print(json.dumps({"sizes": [list(image.size) for image in images], "warnings": logs}))
+    print(json.dumps({"sizes": [list(image.size) for image in images], "warnings": logs, "infos": infos}))
 
 
 if __name__ == "__main__":

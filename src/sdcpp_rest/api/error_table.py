@@ -196,6 +196,19 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[Answer, ...]] = {
         ),
         Answer(504, ErrorCode.UPSTREAM_TIMEOUT, "the download took longer than image_download_timeout_s"),
     ),
+    ("GET", "/api/models/sets"): (),
+    ("POST", "/api/models/sets"): (
+        _bad("a bad set name, an unknown part or default, a set without its diffusion model"),
+        Answer(404, ErrorCode.MODEL_NOT_FOUND, "a part names no file of its type"),
+        Answer(409, ErrorCode.INVALID_PARAMETERS, "a defined set has this name (PUT replaces it)"),
+    ),
+    ("PUT", "/api/models/sets/{name}"): (
+        _bad("a bad set name, an unknown part or default, a set without its diffusion model"),
+        Answer(404, ErrorCode.MODEL_NOT_FOUND, "a part names no file of its type"),
+    ),
+    ("DELETE", "/api/models/sets/{name}"): (
+        Answer(404, ErrorCode.MODEL_NOT_FOUND, "no defined set has this name (automatic sets stay)"),
+    ),
     ("GET", "/metrics"): (
         Answer(401, ErrorCode.AUTH_REQUIRED, "metrics_token is set and the request does not carry it"),
     ),

@@ -84,6 +84,10 @@ def _form_to_body(form: FormData, model: type[BaseModel], max_image_bytes: int) 
     data: dict[str, Any] = {}
     for name in dict.fromkeys(form.keys()):
         values = form.getlist(name)
+        if name in images and _takes_list(model, name):
+            # A list of images (ref_images): one file part per image, repeated under its name.
+            _merge(data, {name: [_image_part(name, value, max_image_bytes) for value in values]})
+            continue
         if len(values) > 1:
             raise InvalidParameters(f"{name}: given more than once in the form")
         value = values[0]
@@ -101,6 +105,17 @@ def _form_to_body(form: FormData, model: type[BaseModel], max_image_bytes: int) 
         else:
             _merge(data, {name: _form_value(model, name, value)})
     return data
+
+
+def _takes_list(model: type[BaseModel], name: str) -> bool:
+    field = model.model_fields.get(name)
+    return field is not None and any(
+        get_origin(arg) is list for arg in (field.annotation, *get_args(field.annotation))
+    )
+
+
+def _image_part(name: str, value: UploadFile | str, max_image_bytes: int) -> str:
+    return _file_as_base64(name, value, max_image_bytes) if isinstance(value, UploadFile) else value
 
 
 def _merge(data: dict[str, Any], more: dict[str, Any]) -> None:

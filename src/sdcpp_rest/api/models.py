@@ -44,6 +44,7 @@ def to_public(view: ModelView) -> ModelPublic:
         weight_type=model.weight_type,
         tensor_count=model.tensor_count,
         components=list(model.components),
+        role=model.role,
         title=model.metadata_title,
         error=model.error,
     )

@@ -14,6 +14,7 @@ from sdcpp_rest.auth.permissions import Permission, Principal
 from sdcpp_rest.errors import ApiError, ErrorCode, UnsupportedMediaType, ValidationFailed
 from sdcpp_rest.jobs.inputs import ImageLimits
 from sdcpp_rest.jobs.planning import JobPlanner
+from sdcpp_rest.schemas.family import CACHE_MODE_FAMILIES, FIELD_FAMILIES, PREDICTIONS, WEIGHT_TYPES
 from sdcpp_rest.schemas.generate import (
     MODE_REQUESTS,
     Img2ImgRequest,
@@ -71,6 +72,14 @@ def parameters(principal: AuthenticatedDep, jobs: JobsDep) -> dict[str, Any]:
             "resize_mode": list(RESIZE_MODES),
             "hires_upscaler": list(HIRES_LATENT_UPSCALERS),  # or an ESRGAN model's name
             "preview": list(get_args(Text2ImgRequest.model_fields["preview"].annotation)),
+            "cache_mode": list(CACHE_MODE_FAMILIES),
+            "prediction": list(PREDICTIONS),
+            "wtype": list(WEIGHT_TYPES),
+        },
+        # Parameters that only some model families take (others refuse them: INVALID_PARAMETERS).
+        "families": {
+            **{name: list(families) for name, families in FIELD_FAMILIES.items()},
+            **{f"cache_mode={mode}": list(families) for mode, families in CACHE_MODE_FAMILIES.items()},
         },
     }
 

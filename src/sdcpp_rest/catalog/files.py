@@ -1,8 +1,10 @@
 """Checkpoint listing and component resolution inside the models folder.
 
 Layout: `{models_dir}/checkpoints/` (alias `stable-diffusion/`), `vae/`, `lora/`, `embeddings/`,
-`taesd/`, `clip/`. Checkpoint names are paths relative to their folder ("sd15.safetensors",
-"sdxl/base.safetensors"); a name without its extension also resolves.
+`taesd/`, `clip/`; the parts of split models in ComfyUI's folders: `diffusion_models/` (alias `unet/`),
+`text_encoders/` (aliases `clip/`, `t5/`, `llm/`), `clip_vision/`. Checkpoint names are paths
+relative to their folder ("sd15.safetensors", "sdxl/base.safetensors"); a name without its extension
+also resolves.
 """
 
 from __future__ import annotations
@@ -22,6 +24,20 @@ COMPONENT_FOLDERS: dict[str, str] = {
     "clip_g_path": "clip",
     "embedding_dir": "embeddings",
     "lora_model_dir": "lora",
+    "diffusion_model_path": "diffusion_models",
+    "high_noise_diffusion_model_path": "diffusion_models",
+    "t5xxl_path": "text_encoders",
+    "llm_path": "text_encoders",
+    "llm_vision_path": "text_encoders",
+    "clip_vision_path": "clip_vision",
+}
+# Other folders a component is also looked for in, after its own (ComfyUI's names and older layouts).
+TEXT_ENCODER_FOLDERS = ("text_encoders", "clip", "t5", "llm")
+DIFFUSION_MODEL_FOLDERS = ("diffusion_models", "unet")
+FOLDER_ALIASES: dict[str, tuple[str, ...]] = {
+    "diffusion_models": DIFFUSION_MODEL_FOLDERS[1:],
+    "text_encoders": TEXT_ENCODER_FOLDERS[1:],
+    "clip": ("text_encoders", "t5", "llm"),
 }
 _FORMATS = {
     ".safetensors": "safetensors",
@@ -113,21 +129,40 @@ class ModelFiles:
             f"model '{name}' not found in the models folder's {CHECKPOINT_FOLDERS[0]}/", field="model_name"
         )
 
+    def component_roots(self, field: str) -> list[Path]:
+        folder = COMPONENT_FOLDERS[field]
+        return [self.folder(folder), *(self.models_dir / alias for alias in FOLDER_ALIASES.get(folder, ()))]
+
     def resolve_component(self, field: str, relative: str) -> Path:
-        """A component file or folder named in a request, inside its type's folder."""
-        root = self.folder(COMPONENT_FOLDERS[field])
-        try:
-            path = resolve_inside(root, relative)
-        except PathOutsideRoot as exc:
-            raise CatalogError(
-                f"{field}: '{relative}' is not inside the models folder's {COMPONENT_FOLDERS[field]}/: {exc}",
-                field=field,
-                outside=True,
-            ) from None
+        """A component file or folder named in a request, inside its type's folder (or an alias)."""
+        folder = COMPONENT_FOLDERS[field]
         expect_dir = field.endswith("_dir")
-        if (expect_dir and not path.is_dir()) or (not expect_dir and not path.is_file()):
-            raise CatalogError(
-                f"{field}: '{relative}' not found in the models folder's {COMPONENT_FOLDERS[field]}/",
-                field=field,
-            )
-        return path
+        for root in self.component_roots(field):
+            try:
+                path = resolve_inside(root, relative)
+            except PathOutsideRoot as exc:
+                raise CatalogError(
+                    f"{field}: '{relative}' is not inside the models folder's {folder}/: {exc}",
+                    field=field,
+                    outside=True,
+                ) from None
+            if (expect_dir and path.is_dir()) or (not expect_dir and path.is_file()):
+                return path
+        aliases = "".join(f", {alias}/" for alias in FOLDER_ALIASES.get(folder, ()))
+        raise CatalogError(
+            f"{field}: '{relative}' not found in the models folder's {folder}/{aliases}", field=field
+        )
+
+    def resolve_diffusion_model(self, name: str) -> str | None:
+        """A stand-alone diffusion model `model_name` may name (exact relative name or without its
+        extension): its name relative to its folder, as diffusion_model_path takes it; None when there
+        is none of that name (the caller then reports the checkpoint)."""
+        for root in (self.folder(folder) for folder in DIFFUSION_MODEL_FOLDERS):
+            for candidate in (name, *(name + ext for ext in CHECKPOINT_EXTENSIONS)):
+                try:
+                    path = resolve_inside(root, candidate)
+                except PathOutsideRoot:
+                    return None
+                if path.is_file():
+                    return path.relative_to(root.resolve()).as_posix()
+        return None

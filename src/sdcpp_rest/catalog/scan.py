@@ -21,6 +21,7 @@ from sdcpp_rest.catalog.detect import (
     weight_type,
 )
 from sdcpp_rest.catalog.headers import HeaderError, read_header
+from sdcpp_rest.catalog.roles import detect_part, part_family_label
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,15 @@ TYPE_FOLDERS: dict[str, tuple[str, ...]] = {
     "embedding": ("embeddings",),
     "esrgan": ("esrgan", "upscale_models"),
     "taesd": ("taesd",),
+    # The parts of split models (Flux, SD3, Wan, ...), in ComfyUI's folders and their aliases.
+    "diffusion_model": ("diffusion_models", "unet"),
+    "text_encoder": ("text_encoders", "clip", "t5", "llm"),
+    "clip_vision": ("clip_vision",),
 }
-MODEL_TYPES = tuple(TYPE_FOLDERS)
+# Types whose files are told apart by their tensors (catalog/roles.py): role and family.
+PART_TYPES = ("vae", "diffusion_model", "text_encoder", "clip_vision")
+# "set": model sets (catalog/model_sets.py), named in the models folder's sets file, not a folder.
+MODEL_TYPES = (*TYPE_FOLDERS, "set")
 MODEL_EXTENSIONS = (".safetensors", ".gguf", ".ckpt", ".pt", ".pth", ".bin")
 DIFFUSERS_INDEX = "model_index.json"
 # diffusers pipeline class -> family, for checkpoint folders in the diffusers layout.
@@ -67,6 +75,7 @@ class ScannedModel:
     weight_type: str | None = None
     tensor_count: int | None = None
     components: tuple[str, ...] = ()
+    role: str | None = None  # parts: diffusion_model, clip_l, clip_g, t5xxl, llm, vae, ...
     metadata_title: str | None = None
     error: str | None = None
 
@@ -110,6 +119,9 @@ def describe_file(kind: str, name: str, path: Path, real_path: Path, stat: FileS
             variant = detect_checkpoint_variant(header.tensors)
         elif kind == "lora":
             architecture = detect_lora_architecture(header.tensors)
+    part = detect_part(header.tensors) if kind in PART_TYPES and header.tensors else None
+    if part is not None and part.role is not None:
+        architecture = part.family or part_family_label(part)
     title = header.metadata.get("modelspec.title") or header.metadata.get("general.name")
     return replace(
         base,
@@ -119,6 +131,7 @@ def describe_file(kind: str, name: str, path: Path, real_path: Path, stat: FileS
         weight_type=weight_type(header.tensors),
         tensor_count=len(header.tensors) if header.tensors else None,
         components=COMPONENTS_BY_ARCH.get(architecture or "", ()) if kind == "checkpoint" else (),
+        role=part.role if part is not None else None,
         metadata_title=title,
     )
 

@@ -20,6 +20,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sdcpp_rest.catalog.model_sets import (
+    SET_TYPE,
+    ModelSet,
+    ModelSetError,
+    automatic_sets,
+    read_sets,
+    set_entries,
+    write_sets,
+)
 from sdcpp_rest.catalog.scan import MODEL_TYPES, FileStat, ScannedModel, scan
 from sdcpp_rest.catalog.store import HashRecord, ModelHashStore
 from sdcpp_rest.errors import InvalidParameters, ModelNotFound
@@ -124,6 +133,7 @@ class CatalogService:
         self._hash_store = hash_store
         self._loaded_paths = loaded_paths
         self._entries: dict[tuple[str, str], ScannedModel] = {}
+        self._sets: dict[str, ModelSet] = {}
         self._hashes: dict[str, HashRecord] = {}
         self._hash_errors: set[str] = set()
         self._lock = threading.Lock()
@@ -159,6 +169,9 @@ class CatalogService:
             with self._lock:
                 previous = dict(self._entries)
             current = scan(self._type_roots, previous)
+            sets = self._all_sets(current)
+            for key, entry in set_entries(self.models_dir, sets, current).items():
+                current[key] = previous[key] if previous.get(key) == entry else entry
             added = sum(1 for key in current if key not in previous)
             removed = sum(1 for key in previous if key not in current)
             changed = sum(
@@ -166,6 +179,7 @@ class CatalogService:
             )
             with self._lock:
                 self._entries = current
+                self._sets = sets
                 present = {str(entry.real_path) for entry in current.values()}
                 self._hash_errors &= present
             pending = self._queue_missing_hashes(current.values())
@@ -181,6 +195,41 @@ class CatalogService:
             )
         return RefreshResult(len(current), added, changed, removed, pending)
 
+    def _all_sets(self, entries: Mapping[tuple[str, str], ScannedModel]) -> dict[str, ModelSet]:
+        """The automatic sets, then the defined ones (a defined set wins a name)."""
+        try:
+            defined = read_sets(self.models_dir)
+        except ModelSetError as exc:
+            log.error("model sets not read: %s", exc)  # the files stay usable on their own
+            defined = {}
+        return {**automatic_sets(entries), **defined}
+
+    def model_set(self, name: str) -> ModelSet | None:
+        with self._lock:
+            return self._sets.get(name)
+
+    def model_sets(self) -> list[ModelSet]:
+        with self._lock:
+            return sorted(self._sets.values(), key=lambda model_set: model_set.name.lower())
+
+    def save_set(self, model_set: ModelSet) -> None:
+        """Add or replace a defined set in the sets file, then rescan."""
+        with self._refresh_lock:
+            defined = read_sets(self.models_dir)
+            defined[model_set.name] = model_set
+            write_sets(self.models_dir, defined)
+        self.refresh()
+
+    def delete_set(self, name: str) -> bool:
+        """Remove a defined set; False when the sets file has no such set."""
+        with self._refresh_lock:
+            defined = read_sets(self.models_dir)
+            if defined.pop(name, None) is None:
+                return False
+            write_sets(self.models_dir, defined)
+        self.refresh()
+        return True
+
     def _valid_hash(self, entry: ScannedModel) -> HashRecord | None:
         record = self._hashes.get(str(entry.real_path))
         if record and record.size == entry.stat.size and record.mtime_ns == entry.stat.mtime_ns:
@@ -192,7 +241,7 @@ class CatalogService:
         with self._lock:
             for entry in entries:
                 real = str(entry.real_path)
-                if entry.format == "diffusers" or entry.error or real in self._hash_errors:
+                if entry.format in ("diffusers", SET_TYPE) or entry.error or real in self._hash_errors:
                     continue  # a folder has no single content hash; a damaged file is not worth one
                 if self._valid_hash(entry) is None:
                     pending += 1

@@ -54,6 +54,18 @@ class EngineContext:
     control_net_path: str = ""
     upscaler_path: str = ""  # ESRGAN; with an empty model_path the context is an upscaler only
     upscale_tile_size: int = 128
+    # The parts of a model shipped as separate files (Flux, SD3, Wan, ...); with a diffusion model,
+    # model_path may be empty.
+    diffusion_model_path: str = ""
+    high_noise_diffusion_model_path: str = ""
+    t5xxl_path: str = ""
+    llm_path: str = ""
+    llm_vision_path: str = ""
+    clip_vision_path: str = ""
+    wtype: str = "default"  # convert weights at load (q8_0, q4_0 ...)
+    prediction: str = "default"
+    enable_mmap: bool = False
+    max_vram: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,27 @@ class ModeOptions:
     upscale_repeats: int = 0  # ESRGAN runs after generation (or the whole job in upscale mode)
 
 
+@dataclass(frozen=True)
+class SamplingOptions:
+    """The family parameters of a generation (Flux guidance, flow shift, skip-layer guidance, step
+    caching ...). None leaves the engine's own default."""
+
+    guidance: float | None = None
+    flow_shift: float | None = None
+    image_cfg_scale: float | None = None
+    slg_scale: float = 0.0
+    skip_layers: tuple[int, ...] | None = None
+    skip_layer_start: float = 0.01
+    skip_layer_end: float = 0.2
+    eta: float | None = None
+    sigmas: tuple[float, ...] | None = None
+    cache_mode: str = "disabled"  # the engine's name: disabled, ucache, easycache, cachedit, ...
+    cache_threshold: float | None = None
+    cache_start_percent: float | None = None
+    cache_end_percent: float | None = None
+    ref_image_paths: tuple[str, ...] = ()  # PNG files the API process wrote into the job's inputs
+
+
 # --- API process -> worker ---
 
 
@@ -109,6 +142,7 @@ class GenerateCommand:
     infotext_fields: dict[str, Any] = field(default_factory=dict)
     mode: str = "text2img"  # text2img, img2img, inpainting, controlnet or upscale
     options: ModeOptions = field(default_factory=ModeOptions)
+    sampling: SamplingOptions = field(default_factory=SamplingOptions)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 import stable_diffusion_cpp as sd_binding
 from stable_diffusion_cpp import stable_diffusion_cpp as sd_native
 
-from sdcpp_rest.engine.protocol import EngineContext, EngineLog, ModeOptions
+from sdcpp_rest.engine.protocol import EngineContext, EngineLog, ModeOptions, SamplingOptions
 
 # sd_log_level_t: SD_LOG_DEBUG = 0, SD_LOG_INFO = 1, SD_LOG_WARN = 2, SD_LOG_ERROR = 3
 _LEVEL_NAMES = {0: "debug", 1: "info", 2: "warning", 3: "error"}
@@ -106,7 +106,7 @@ class Engine:
             sd = _StableDiffusionWithEmbeddings(**kwargs, verbose=True)
         except (ValueError, RuntimeError, OSError) as exc:
             raise EngineLoadError(self._load_failure_reason(context, str(exc))) from None
-        upscaler_only = not context.model_path and context.upscaler_path
+        upscaler_only = not (context.model_path or context.diffusion_model_path) and context.upscaler_path
         if not upscaler_only and (getattr(sd, "_model", None) is None or not sd._model.model):  # NULL
             raise EngineLoadError(self._load_failure_reason(context, "the engine returned no context"))
         if context.upscaler_path and not sd._upscaler.upscaler:
@@ -159,11 +159,13 @@ class Engine:
         preview_interval: int = 1,
         on_preview: Callable[[int, Any], None] | None = None,
         options: ModeOptions | None = None,
+        sampling: SamplingOptions | None = None,
     ) -> list[Any]:
         """Run one generation; `on_step(step, steps, seconds)` is called after every sampling step."""
         if self._sd is None:
             raise RuntimeError("no model loaded")
         mode_arguments = _mode_arguments(options or ModeOptions())
+        mode_arguments.update(sampling_arguments(sampling or SamplingOptions()))
         # Passed on every call: the binding's callback is process-global and never reset (ENGINE_NOTES.md).
         try:
             images = self._sd.generate_image(
@@ -208,7 +210,47 @@ class Engine:
 def _context_files(context: EngineContext) -> list[str]:
     paths = [context.model_path, context.vae_path, context.taesd_path, context.control_net_path]
     paths += [context.upscaler_path, context.clip_l_path, context.clip_g_path, *context.embedding_paths]
+    paths += [context.diffusion_model_path, context.high_noise_diffusion_model_path, context.t5xxl_path]
+    paths += [context.llm_path, context.llm_vision_path, context.clip_vision_path]
     return [path for path in paths if path]
+
+
+# Which threshold argument of generate_image each cache mode reads (spectrum has none of these).
+_CACHE_THRESHOLD_ARGUMENT = {
+    "ucache": "cache_reuse_threshold",
+    "easycache": "cache_reuse_threshold",
+    "dbcache": "cache_residual_diff_threshold",
+    "taylorseer": "cache_residual_diff_threshold",
+    "cachedit": "cache_residual_diff_threshold",
+}
+
+
+def sampling_arguments(sampling: SamplingOptions) -> dict[str, Any]:
+    """generate_image's keyword arguments for the family parameters; unset ones keep its defaults."""
+    arguments: dict[str, Any] = {"cache_mode": sampling.cache_mode, "slg_scale": sampling.slg_scale}
+    optional = {
+        "guidance": sampling.guidance,
+        "flow_shift": sampling.flow_shift,
+        "image_cfg_scale": sampling.image_cfg_scale,
+        "eta": sampling.eta,
+        "cache_start_percent": sampling.cache_start_percent,
+        "cache_end_percent": sampling.cache_end_percent,
+    }
+    arguments.update({name: value for name, value in optional.items() if value is not None})
+    if sampling.slg_scale:
+        arguments.update(skip_layer_start=sampling.skip_layer_start, skip_layer_end=sampling.skip_layer_end)
+        if sampling.skip_layers is not None:
+            arguments["skip_layers"] = list(sampling.skip_layers)
+    if sampling.sigmas:
+        arguments["sigmas"] = ",".join(f"{sigma:g}" for sigma in sampling.sigmas)
+    threshold_argument = _CACHE_THRESHOLD_ARGUMENT.get(sampling.cache_mode)
+    if sampling.cache_threshold is not None and threshold_argument:
+        arguments[threshold_argument] = sampling.cache_threshold
+    if sampling.ref_image_paths:
+        from PIL import Image
+
+        arguments["ref_images"] = [Image.open(path).convert("RGB") for path in sampling.ref_image_paths]
+    return arguments
 
 
 def _mode_arguments(options: ModeOptions) -> dict[str, Any]:

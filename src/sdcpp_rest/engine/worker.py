@@ -152,6 +152,7 @@ class _Worker:
                     PreviewImage(command.job_id, progress.overall(step), _preview_jpeg(frame))
                 ),
                 options=command.options,
+                sampling=command.sampling,
             )
         except (ValueError, RuntimeError) as exc:
             self._send(

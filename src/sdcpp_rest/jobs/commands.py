@@ -36,7 +36,9 @@ from sdcpp_rest.jobs.params import (
     Text2ImgParams,
     UpscaleParams,
 )
+from sdcpp_rest.jobs.parts import check_parts, part_labels, parts_infotext
 from sdcpp_rest.jobs.records import JobPreparationError, JobRecord
+from sdcpp_rest.jobs.sampling import sampling_infotext, sampling_options
 from sdcpp_rest.schemas.parameters import SAMPLER_DISPLAY_NAMES, SAMPLERS
 
 INFOTEXT_VERSION = "sdcpp-rest"
@@ -51,7 +53,7 @@ def describe_job_files(job: JobRecord) -> str:
         return ", ".join([*parts, f"upscaler '{p.upscaler}'"])
     if isinstance(p, ModelDownloadParams):  # issue 16: never runs in an engine worker
         return "no model"
-    named = [("VAE", p.vae_path), ("TAESD", p.taesd_path)]
+    named = [("VAE", p.vae_path), ("TAESD", p.taesd_path), *part_labels(p)]
     if isinstance(p, ControlNetParams):
         named.append(("ControlNet", p.control_net))
     parts += [f"{label} '{value}'" for label, value in named if value]
@@ -83,10 +85,15 @@ class JobCommands:
         return str(folder) if folder.is_dir() else ""
 
     def model_path(self, job: JobRecord) -> str:
-        """The checkpoint file the job will load, as its engine context names it ("" for none)."""
+        """The checkpoint (or diffusion model) file the job will load, as its engine context names it
+        ("" for none)."""
         if isinstance(job.params, UpscaleParams | ModelDownloadParams):
             return ""
         try:
+            if job.params.diffusion_model_path:
+                return str(
+                    self._files.resolve_component("diffusion_model_path", job.params.diffusion_model_path)
+                )
             return str(self._files.resolve_checkpoint(job.params.model_name).path)
         except CatalogError:
             return ""  # it will fail with MODEL_NOT_FOUND on whichever worker takes it
@@ -107,8 +114,11 @@ class JobCommands:
 
     def _generate(self, job: JobRecord, p: Text2ImgParams) -> GenerateCommand:
         files = self._files
-        checkpoint = files.resolve_checkpoint(p.model_name)
         components = {field: component_path(files, field, getattr(p, field)) for field in COMPONENT_FOLDERS}
+        # A split model (diffusion model + parts) has no checkpoint; the parts must fit its family.
+        diffusion_model = components["diffusion_model_path"]
+        model_file = Path(diffusion_model) if diffusion_model else files.resolve_checkpoint(p.model_name).path
+        check_parts(components, model_file)
         loras = resolve_loras(files, p.prompt, p.loras, p.lora_model_dir)
         taesd = taesd_file(files, p.taesd_path, p.use_taesd)
         control_net = controlnet_file(files, p.control_net) if isinstance(p, ControlNetParams) else None
@@ -116,7 +126,7 @@ class JobCommands:
         hires = self._hires_pass(p)
         embeddings = embedding_files(files, p.embedding_dir, f"{p.prompt} {p.negative_prompt}")
         context = EngineContext(
-            model_path=str(checkpoint.path),
+            model_path="" if diffusion_model else str(model_file),
             n_threads=p.n_threads,
             offload_params_to_cpu=p.offload_params_to_cpu,
             keep_clip_on_cpu=p.clip_on_cpu,
@@ -133,6 +143,16 @@ class JobCommands:
             control_net_path=str(control_net) if control_net else "",
             upscaler_path=str(upscaler) if upscaler else "",
             upscale_tile_size=p.upscale_tile_size,
+            diffusion_model_path=diffusion_model,
+            high_noise_diffusion_model_path=components["high_noise_diffusion_model_path"],
+            t5xxl_path=components["t5xxl_path"],
+            llm_path=components["llm_path"],
+            llm_vision_path=components["llm_vision_path"],
+            clip_vision_path=components["clip_vision_path"],
+            wtype=p.wtype or "default",
+            prediction=p.prediction or "default",
+            enable_mmap=p.enable_mmap,
+            max_vram=p.max_vram or 0.0,
         )
         job_dir = self._job_dir(job.id)
         image_mode = p if isinstance(p, Img2ImgParams) else None
@@ -149,7 +169,9 @@ class JobCommands:
             hires=hires,
             upscale_repeats=p.upscale_factor if upscaler else 0,
         )
-        fields = infotext_fields(p, checkpoint.path)
+        fields = infotext_fields(p, model_file)
+        fields.update(parts_infotext(p))
+        fields.update(sampling_infotext(p))
         fields.update(mode_infotext(p, loras, taesd, control_net, upscaler, hires))
         if embeddings:
             fields["Embeddings"] = ", ".join(Path(path).stem for path in embeddings)
@@ -173,6 +195,7 @@ class JobCommands:
             infotext_fields=fields,
             mode=job.mode.value,
             options=options,
+            sampling=sampling_options(p, job_dir),
         )
 
     def _hires_pass(self, p: Text2ImgParams) -> HiresPass | None:

@@ -50,6 +50,8 @@ class Text2ImgParams(StoredParams, Text2ImgFields):
     model_name: str
     seed: int  # the seed used: "random" was resolved on submit
     n_threads: int  # the server's default was filled in
+    # The reference images' file names in the job's inputs folder, in the request's order.
+    ref_inputs: list[str] = Field(default_factory=list)
 
 
 class Img2ImgParams(Img2ImgFields, Text2ImgParams):

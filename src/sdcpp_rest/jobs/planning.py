@@ -16,6 +16,7 @@ from PIL import Image
 from sdcpp_rest.catalog.files import COMPONENT_FOLDERS, CatalogError, ModelFiles
 from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.errors import InvalidParameters, ModelNotFound
+from sdcpp_rest.jobs.family_check import check_family_fields, model_family, resolved_cache_mode
 from sdcpp_rest.jobs.inputs import (
     DecodeGate,
     ImageLimits,
@@ -41,6 +42,7 @@ from sdcpp_rest.jobs.params import (
     UpscaleParams,
 )
 from sdcpp_rest.jobs.records import NewJob
+from sdcpp_rest.jobs.set_apply import apply_set
 from sdcpp_rest.schemas.generate import (
     ControlNetRequest,
     Img2ImgRequest,
@@ -85,6 +87,7 @@ class JobPlanner:
         default_model: str | None,
         threads_per_worker: int,
         input_limits: ImageLimits,
+        default_cache_mode: str = "none",
     ) -> None:
         self._files = files
         self._catalog = catalog
@@ -93,18 +96,35 @@ class JobPlanner:
         self._default_model = default_model
         self._threads = threads_per_worker
         self.input_limits = input_limits
+        self._default_cache_mode = default_cache_mode
         # Every decode of request images, for validation or for a job, passes this gate.
         self._decode_gate = DecodeGate()
 
-    def resolve_model_name(self, requested: str | None) -> str:
-        """The checkpoint a request will use: the one it names (file name, hash or short hash), else
-        the configured default, the loaded one, or the only one there is."""
+    def resolve_model_name(self, requested: str | None, diffusion_model: str | None = None) -> str:
+        """The model a request will use: the one it names (checkpoint or stand-alone diffusion model by
+        file name, or a checkpoint's hash or short hash), else its diffusion_model, the configured
+        default, the loaded one, or the only checkpoint there is."""
+        if diffusion_model:
+            component_path(self._files, "diffusion_model_path", diffusion_model)  # inside its folder
+            if requested and self.diffusion_model_of(requested, None) != diffusion_model:
+                raise InvalidParameters(
+                    f"model_name '{requested}' and diffusion_model '{diffusion_model}' differ: name one "
+                    "diffusion model (or leave model_name out)",
+                    field="model_name",
+                )
+            return diffusion_model
         if requested:
+            model_set = self._catalog.model_set(requested)
+            if model_set is not None:  # the set's diffusion model (with_set fills in its parts)
+                return model_set.parts["diffusion_model"]
             try:
                 return self._files.resolve_checkpoint(requested).name
             except CatalogError as exc:
                 if exc.outside:
                     raise InvalidParameters(str(exc), field="model_name") from None
+                diffusion = self._files.resolve_diffusion_model(requested)
+                if diffusion is not None:
+                    return diffusion
                 # Not a file name: perhaps the hash or short hash the listing shows as the model's id.
                 try:
                     return self._catalog.get(requested, kind="checkpoint").model.name
@@ -127,12 +147,38 @@ class JobPlanner:
             "model_name is required: several checkpoints are available (see /api/models)", field="model_name"
         )
 
+    def diffusion_model_of(self, model_name: str | None, diffusion_model: str | None) -> str | None:
+        """The stand-alone diffusion model a request runs: its diffusion_model, else its model_name when
+        that names no checkpoint but a file of models/diffusion_models; None for a checkpoint."""
+        if diffusion_model:
+            return diffusion_model
+        if not model_name:
+            return None
+        try:
+            self._files.resolve_checkpoint(model_name)
+            return None
+        except CatalogError:
+            return self._files.resolve_diffusion_model(model_name)
+
+    def _family(self, request: Text2ImgRequest, model_name: str) -> str | None:
+        diffusion_model = self.diffusion_model_of(request.model_name, request.diffusion_model_path)
+        return model_family(self._files, model_name, diffusion_model)
+
+    def with_set(self, request: GenerationRequest) -> GenerationRequest:
+        """The request with its model set's parts and defaults when model_name names a set."""
+        if isinstance(request, UpscaleRequest) or not request.model_name:
+            return request
+        model_set = self._catalog.model_set(request.model_name)
+        return apply_set(request, model_set) if model_set is not None else request
+
     def check(self, request: GenerationRequest) -> str | None:
         """Every file the request names exists in its folder; the checkpoint's name (None for upscale)."""
+        request = self.with_set(request)
         if isinstance(request, UpscaleRequest):
             esrgan_file(self._files, request.upscaler)
             return None
-        model_name = self.resolve_model_name(request.model_name)
+        model_name = self.resolve_model_name(request.model_name, request.diffusion_model_path)
+        check_family_fields(request, self._family(request, model_name))
         for field in COMPONENT_FOLDERS:
             component_path(self._files, field, getattr(request, field))
         check_options(self._files, request, request.prompt, request.lora_model_dir, request.taesd_path)
@@ -194,11 +240,13 @@ class JobPlanner:
 
     def plan(self, request: GenerationRequest, owner: str | None) -> NewJob:
         """Check the names, decode and store the inputs; the job to add."""
+        request = self.with_set(request)
         mode = mode_of(request)
         model_name = self.check(request)
         job_id = str(uuid.uuid4())
         with self._decode_gate.hold():
             inputs, sizes, size = self._save_inputs(request, job_id)
+            ref_inputs = self._save_ref_images(request, job_id)
         # The worker's share of the cores at most: more engine threads than cores slow every job down.
         asked = request.n_threads if request.n_threads is not None else -1
         threads = asked if 0 < asked <= self._threads else self._threads
@@ -218,14 +266,32 @@ class JobPlanner:
         assert model_name is not None
         seed = secrets.randbelow(MAX_SEED + 1) if request.seed in ("random", -1) else int(request.seed)
         resolved: dict[str, object] = {"model_name": model_name, "seed": seed, "n_threads": threads}
+        diffusion_model = self.diffusion_model_of(request.model_name, request.diffusion_model_path)
+        if diffusion_model:  # model_name may have named it: the job runs it as its diffusion model
+            resolved["diffusion_model_path"] = diffusion_model
+        family = self._family(request, model_name)
+        resolved["cache_mode"] = resolved_cache_mode(request.cache_mode, self._default_cache_mode, family)
         if size is not None:
             resolved.update(width=size[0], height=size[1], inputs=inputs)
+        resolved["ref_inputs"] = ref_inputs
         params = _PARAMS_OF_MODE[mode].model_validate(
-            {**request.model_dump(exclude=set(IMAGE_INPUT_FIELDS)), **resolved}
+            {**request.model_dump(exclude={*IMAGE_INPUT_FIELDS, "ref_images"}), **resolved}
         )
         return NewJob(
             job_id, mode, owner, model_name, request.prompt, seed, request.planned_total_steps(), params
         )
+
+    def _save_ref_images(self, request: GenerationRequest, job_id: str) -> list[str]:
+        """Decode and write the reference images (same limits as every input image); their file
+        names in order. Callers hold the decode gate."""
+        if isinstance(request, UpscaleRequest) or not request.ref_images:
+            return []
+        job_dir = self._job_dir(job_id)
+        names = []
+        for index, value in enumerate(request.ref_images):
+            image = decode_image(f"ref_images.{index}", value, self.input_limits).convert("RGB")
+            names.append(save_input(job_dir, f"ref_image_{index}", image).name)
+        return names
 
     def _save_inputs(
         self, request: GenerationRequest, job_id: str

@@ -8,7 +8,10 @@ from pydantic import BaseModel, Field
 class ModelPublic(BaseModel):
     id: str = Field(description="The SHA-256 once known, else the name (both stay accepted as {modelId}).")
     name: str = Field(description="Path relative to the type's folder: the name generation requests use.")
-    type: str = Field(description="checkpoint, vae, lora, controlnet, embedding, esrgan or taesd.")
+    type: str = Field(
+        description="checkpoint, vae, lora, controlnet, embedding, esrgan, taesd, diffusion_model, "
+        "text_encoder or clip_vision."
+    )
     path: str = Field(description="Path relative to the models folder.")
     format: str = Field(description="safetensors, gguf, ckpt or diffusers.")
     size_bytes: int
@@ -27,6 +30,11 @@ class ModelPublic(BaseModel):
     weight_type: str | None = Field(description="Type holding most weights: f16, f32, bf16, q8_0, ...")
     tensor_count: int | None
     components: list[str] = Field(description="Request fields this checkpoint can take (vae_path, ...).")
+    role: str | None = Field(
+        None,
+        description="Parts of split models, from their tensors: diffusion_model, clip_l, clip_g, clip_h, "
+        "t5xxl, llm, llm_vision, clip_vision or vae; null when not recognised or not a part.",
+    )
     title: str | None = Field(description="Title from the file's metadata, if any.")
     error: str | None = Field(description="Why the file could not be read (damaged, truncated); else null.")
 

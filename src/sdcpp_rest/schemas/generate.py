@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import JsonDict
 
+from sdcpp_rest.schemas.family import FamilyFields
 from sdcpp_rest.schemas.options import GenerationOptions, ranged
 from sdcpp_rest.schemas.parameters import (
     DEFAULT_SAMPLER,
@@ -21,6 +22,7 @@ from sdcpp_rest.schemas.parameters import (
     SAMPLERS,
     SCHEDULERS,
 )
+from sdcpp_rest.schemas.parts import ModelPartsFields
 
 if TYPE_CHECKING:  # the vocabularies are tables; to a type checker the names are strings
     SamplerName = str
@@ -33,7 +35,7 @@ else:
 ComponentPath = str | None
 
 
-class Text2ImgFields(GenerationOptions):
+class Text2ImgFields(FamilyFields, ModelPartsFields, GenerationOptions):
     """The fields of text2img, which every checkpoint mode shares (the request bodies below and the
     parameters a job stores, jobs/params.py). LoRAs, TAESD, VAE tiling, hires fix and upscaling come
     from GenerationOptions."""
@@ -41,8 +43,9 @@ class Text2ImgFields(GenerationOptions):
     model_name: str | None = Field(
         None,
         max_length=1024,
-        description="Checkpoint name (relative to models/checkpoints); "
-        "default: the configured default_model, the loaded model, or the only checkpoint.",
+        description="Checkpoint name (relative to models/checkpoints) or stand-alone diffusion model "
+        "(relative to models/diffusion_models); default: the diffusion_model's name when one is given, "
+        "the configured default_model, the loaded model, or the only checkpoint.",
     )
     prompt: str = Field(..., max_length=20000, description="What to draw.")
     negative_prompt: str = Field("", max_length=20000, description="What to avoid.")
@@ -70,14 +73,37 @@ class Text2ImgFields(GenerationOptions):
         None, ge=-1, le=1024, description="Engine threads (default: the server's n_threads setting)."
     )
     offload_params_to_cpu: bool = Field(False, description="Keep weights in RAM, move to the GPU per use.")
-    clip_on_cpu: bool = Field(False, description="Run the text encoder on the CPU.")
-    vae_on_cpu: bool = Field(False, description="Run the VAE on the CPU.")
+    clip_on_cpu: bool = Field(
+        False,
+        validation_alias=AliasChoices("clip_on_cpu", "keep_clip_on_cpu"),
+        description="Run the text encoder on the CPU. Also accepted as `keep_clip_on_cpu`.",
+    )
+    vae_on_cpu: bool = Field(
+        False,
+        validation_alias=AliasChoices("vae_on_cpu", "keep_vae_on_cpu"),
+        description="Run the VAE on the CPU. Also accepted as `keep_vae_on_cpu`.",
+    )
     diffusion_flash_attn: bool = Field(False, description="Flash attention in the diffusion model.")
     diffusion_conv_direct: bool = Field(False, description="Direct convolution in the diffusion model.")
     vae_conv_direct: bool = Field(False, description="Direct convolution in the VAE.")
-    vae_path: ComponentPath = Field(None, max_length=1024, description="VAE file inside models/vae.")
-    clip_l_path: ComponentPath = Field(None, max_length=1024, description="CLIP-L file inside models/clip.")
-    clip_g_path: ComponentPath = Field(None, max_length=1024, description="CLIP-G file inside models/clip.")
+    vae_path: ComponentPath = Field(
+        None,
+        max_length=1024,
+        validation_alias=AliasChoices("vae_path", "vae"),
+        description="VAE file inside models/vae. Also accepted as `vae`.",
+    )
+    clip_l_path: ComponentPath = Field(
+        None,
+        max_length=1024,
+        validation_alias=AliasChoices("clip_l_path", "clip_l"),
+        description="CLIP-L file inside models/clip (or text_encoders/). Also accepted as `clip_l`.",
+    )
+    clip_g_path: ComponentPath = Field(
+        None,
+        max_length=1024,
+        validation_alias=AliasChoices("clip_g_path", "clip_g"),
+        description="CLIP-G file inside models/clip (or text_encoders/). Also accepted as `clip_g`.",
+    )
     taesd_path: ComponentPath = Field(None, max_length=1024, description="TAESD file inside models/taesd.")
     embedding_dir: ComponentPath = Field(
         None, max_length=1024, description="Folder inside models/embeddings whose files are the embeddings."

@@ -48,6 +48,27 @@ PARAMETER_RANGES: dict[str, NumericRange] = {
     "hires_denoising_strength": NumericRange(
         0.0, 1.0, 0.7, 0.01, "Hires fix: denoising strength of the second pass."
     ),
+    # --- family parameters (issue 13; which families take each: schemas/family.py) ---
+    "guidance": NumericRange(0.0, 100.0, 3.5, 0.1, "Distilled guidance of guidance-distilled models."),
+    "flow_shift": NumericRange(0.0, 100.0, 3.0, 0.1, "Shift of the flow models' sigma schedule."),
+    "image_cfg_scale": NumericRange(
+        0.0, 30.0, 1.5, 0.1, "Guidance towards the input image (instruct-pix2pix, image edit models)."
+    ),
+    "slg_scale": NumericRange(0.0, 10.0, 0.0, 0.1, "Skip-layer guidance scale (0 = off)."),
+    "skip_layer_start": NumericRange(0.0, 1.0, 0.01, 0.01, "Skip-layer guidance starts at this fraction."),
+    "skip_layer_end": NumericRange(0.0, 1.0, 0.2, 0.01, "Skip-layer guidance ends at this fraction."),
+    "eta": NumericRange(0.0, 10.0, 0.0, 0.01, "Noise of the stochastic samplers (DDIM, TCD, er_sde ...)."),
+    "max_vram": NumericRange(0.0, 4096.0, 0.0, 0.5, "GiB of device memory the engine may use (0 = all)."),
+    "cache_threshold": NumericRange(
+        0.0,
+        10.0,
+        1.0,
+        0.01,
+        "Step caching: reuse threshold (ucache, easycache) or residual "
+        "difference threshold (dbcache, taylorseer, cache_dit); higher skips more steps.",
+    ),
+    "cache_start_percent": NumericRange(0.0, 1.0, 0.15, 0.01, "Step caching starts at this fraction."),
+    "cache_end_percent": NumericRange(0.0, 1.0, 0.95, 0.01, "Step caching ends at this fraction."),
 }
 
 RESIZE_MODES: tuple[str, ...] = ("resize", "crop", "fill")
@@ -139,4 +160,15 @@ CONTEXT_FIELDS: tuple[str, ...] = (
     "control_net",
     "upscaler",
     "upscale_tile_size",
+    # issue 13: the parts of split models and the family options of the context
+    "diffusion_model_path",
+    "high_noise_diffusion_model_path",
+    "t5xxl_path",
+    "llm_path",
+    "llm_vision_path",
+    "clip_vision_path",
+    "prediction",
+    "wtype",
+    "enable_mmap",
+    "max_vram",
 )

@@ -133,7 +133,7 @@ class Scheduler:
         requests = []
         for slot in self._slots:
             context = slot.worker.loaded_context
-            if context is not None and context.model_path == model_path:
+            if context is not None and model_path in (context.model_path, context.diffusion_model_path):
                 request = ControlRequest(UnloadCommand())
                 slot.submit_control(request)
                 requests.append(request)

@@ -132,7 +132,8 @@ class WorkerSlot(threading.Thread):
             pid=self.worker.pid,
             alive=self.worker.alive,
             job_id=self.job_id,
-            loaded_model=context.model_path if context else None,
+            # A split model's context has no checkpoint: its diffusion model stands for it.
+            loaded_model=(context.model_path or context.diffusion_model_path) if context else None,
             system_info=self.worker.system_info,
         )
 
@@ -146,7 +147,8 @@ class WorkerSlot(threading.Thread):
                 env.stopping.wait(IDLE_POLL_SECONDS)
                 continue
             self._run_controls()
-            loaded = self.worker.loaded_context.model_path if self.worker.loaded_context else None
+            context = self.worker.loaded_context
+            loaded = (context.model_path or context.diffusion_model_path) if context else None
             job = None if env.draining.is_set() else env.dispatcher.claim_for(worker_id, loaded)
             if job is None:
                 if loaded and self._idle_too_long():
@@ -402,7 +404,7 @@ class WorkerSlot(threading.Thread):
             log.info(
                 "worker %s loaded %s in %.1f s",
                 self.worker.worker_id,
-                message.context.model_path,
+                message.context.model_path or message.context.diffusion_model_path,
                 message.seconds,
             )
         elif isinstance(message, JobFinished):
