@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.soak [--minutes 20] [--workers 2] [--kill-every 45]
 
-Clients (threads, each its own HTTP connection): submitters queue small text2img jobs, pollers read
+Clients (threads, each its own HTTP connection): a submitter queues small text2img jobs (while fewer
+than `--max-queued` wait, so the queue stays short and drains quickly at the end), pollers read
 jobs and the queue, a WebSocket follower watches everything, a canceller cancels a random job now and
 then, a downloader fetches finished images; a killer sends SIGKILL to a random engine worker every
 `--kill-every` seconds on average. At the end the submitters stop, the queue drains, and the run
@@ -81,18 +82,18 @@ def _loop(stop: threading.Event, pause: float, step: object) -> None:
         stop.wait(random.uniform(0.5, 1.5) * pause)
 
 
-def run(minutes: float, workers: int, kill_every: float) -> bool:
+def run(minutes: float, workers: int, kill_every: float, max_queued: int) -> bool:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = prepare_data_dir(Path(tmp) / "soak")
         env = {"STABLE_DIFFUSION_MAX_CONCURRENT_GENERATIONS": str(workers), "STABLE_DIFFUSION_N_THREADS": "1"}
         server = ServerProcess(data_dir, env=env).start()
         try:
-            return _soak(server, minutes, kill_every)
+            return _soak(server, minutes, kill_every, max_queued)
         finally:
             server.stop()
 
 
-def _soak(server: ServerProcess, minutes: float, kill_every: float) -> bool:
+def _soak(server: ServerProcess, minutes: float, kill_every: float, max_queued: int) -> bool:
     assert server.process is not None
     pid = server.process.pid
     figures = Figures()
@@ -105,10 +106,18 @@ def _soak(server: ServerProcess, minutes: float, kill_every: float) -> bool:
     submitter, poller, canceller, downloader, queue_reader = clients
 
     def submit() -> None:
-        if submitting.is_set():
+        # Keep the backlog small: submitting faster than the engine runs would only grow a queue that
+        # the drain at the end then waits hours for (a 20-minute run once queued 600 jobs).
+        if submitting.is_set() and queued_now() < max_queued:
             response = figures.timed("submit", lambda: submitter.post("/api/generate/text2img", json=JOB))
             if response is not None and response.status_code == 202:
                 figures.job(response.json()["job_id"])
+
+    def queued_now() -> int:
+        response = figures.timed("status", lambda: submitter.get("/api/status"))
+        if response is None or response.status_code != 200:
+            return max_queued  # no answer: do not add to a queue of unknown length
+        return int(response.json()["generation_queue"]["queue_size"])
 
     def poll() -> None:
         job_id = figures.some_job()
@@ -161,7 +170,10 @@ def _soak(server: ServerProcess, minutes: float, kill_every: float) -> bool:
     ]
     for thread in threads:
         thread.start()
-    time.sleep(minutes * 60)
+    ends = time.monotonic() + minutes * 60
+    while time.monotonic() < ends:  # a line a minute, so a long run shows it is alive
+        time.sleep(min(60.0, max(0.0, ends - time.monotonic())))
+        print(f"soak: {len(figures.accepted)} jobs accepted, {figures.kills} kills so far", flush=True)
     submitting.clear()
     with server.client() as client:  # let the queue drain (kills continue meanwhile)
         for job_id in list(figures.accepted):
@@ -218,8 +230,11 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--kill-every", type=float, default=45.0, help="Mean seconds between worker kills.")
+    parser.add_argument(
+        "--max-queued", type=int, default=4, help="Submit only while fewer jobs than this wait (default 4)."
+    )
     args = parser.parse_args()
-    raise SystemExit(0 if run(args.minutes, args.workers, args.kill_every) else 1)
+    raise SystemExit(0 if run(args.minutes, args.workers, args.kill_every, args.max_queued) else 1)
 
 
 if __name__ == "__main__":
