@@ -10,13 +10,16 @@ from __future__ import annotations
 import multiprocessing
 import time
 import uuid
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from sdcpp_rest.catalog.files import ModelFiles
+from sdcpp_rest.cluster.local_models import LocalCheckpoints
 from sdcpp_rest.errors import ErrorCode
 from sdcpp_rest.jobs.claims import Runnable
-from sdcpp_rest.jobs.params import JobMode, UpscaleParams
+from sdcpp_rest.jobs.params import JobMode, ModelDownloadParams, UpscaleParams
 from sdcpp_rest.jobs.records import JobPhase, JobRecord, JobStatus, NewJob
 from sdcpp_rest.jobs.store import SqlJobStore
 from sdcpp_rest.storage.database import create_database_engine
@@ -177,3 +180,36 @@ def test_claiming_processes_take_every_job_exactly_once(db_url: str, engine: Eng
     with engine.connect() as conn:
         workers = dict(conn.execute(sa.select(jobs_table.c.id, jobs_table.c.worker_id)).all())
     assert all(workers[job_id] == f"p{index}" for index, got in enumerate(claims) for job_id in got)
+
+
+def test_a_cluster_worker_claims_jobs_of_its_diffusion_models_and_never_a_download(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A job whose model_name is a stand-alone diffusion model (a Flux file in diffusion_models/) is
+    claimed by the worker that has the file; a model download is claimed by no engine worker."""
+    models = tmp_path / "models"
+    for relative in ("checkpoints/sd15.safetensors", "diffusion_models/flux-mini.gguf"):
+        (models / relative).parent.mkdir(parents=True, exist_ok=True)
+        (models / relative).write_bytes(b"\0")
+    runnable = LocalCheckpoints(ModelFiles(models)).runnable()
+    store = SqlJobStore(engine)
+    download = store.add(
+        NewJob(
+            id=str(uuid.uuid4()),
+            mode=JobMode.MODEL_DOWNLOAD,
+            owner="admin",
+            model_name=None,
+            prompt="",
+            seed=0,
+            total_steps=0,
+            params=ModelDownloadParams(
+                url="https://example.com/m.safetensors", type="checkpoint", filename="m.safetensors"
+            ),
+        )
+    ).id
+    flux = add(store, "flux-mini.gguf")
+    elsewhere = add(store, "not-here.safetensors")
+
+    assert claimed(store, "w", runnable).id == flux
+    assert store.claim_next("w", runnable) is None
+    assert {get(store, download).status, get(store, elsewhere).status} == {JobStatus.QUEUED}

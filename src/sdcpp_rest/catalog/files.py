@@ -84,26 +84,13 @@ class ModelFiles:
         return [root for root in roots if root.is_dir()]
 
     def list_checkpoints(self) -> list[CheckpointFile]:
-        found: dict[str, CheckpointFile] = {}
-        for root in self.checkpoint_roots():
-            real_root = root.resolve()
-            for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-                # Follow symlinked folders only while they stay inside the models folder.
-                dirnames[:] = [d for d in dirnames if (Path(dirpath) / d).resolve().is_relative_to(real_root)]
-                for filename in filenames:
-                    path = Path(dirpath) / filename
-                    suffix = path.suffix.lower()
-                    if suffix not in CHECKPOINT_EXTENSIONS or filename.startswith("."):
-                        continue
-                    real = path.resolve()
-                    if not real.is_relative_to(real_root) or not real.is_file():
-                        continue
-                    name = path.relative_to(root).as_posix()
-                    stat = real.stat()
-                    found.setdefault(
-                        name, CheckpointFile(name, real, stat.st_size, stat.st_mtime, _FORMATS[suffix])
-                    )
-        return sorted(found.values(), key=lambda item: item.name.lower())
+        return _model_files_under(self.checkpoint_roots())
+
+    def list_diffusion_models(self) -> list[CheckpointFile]:
+        """The stand-alone diffusion models (Flux, SD3, ... in diffusion_models/ or unet/), by the name
+        `model_name` and `diffusion_model` take."""
+        roots = [self.folder(folder) for folder in DIFFUSION_MODEL_FOLDERS]
+        return _model_files_under([root for root in roots if root.is_dir()])
 
     def resolve_checkpoint(self, name: str) -> CheckpointFile:
         """The checkpoint a request names: exact relative name, or the name without its extension."""
@@ -166,3 +153,28 @@ class ModelFiles:
                 if path.is_file():
                     return path.relative_to(root.resolve()).as_posix()
         return None
+
+
+def _model_files_under(roots: list[Path]) -> list[CheckpointFile]:
+    """Model files (by extension, hidden part files left out) under `roots`, named relative to their
+    root; the first root holding a name wins."""
+    found: dict[str, CheckpointFile] = {}
+    for root in roots:
+        real_root = root.resolve()
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+            # Follow symlinked folders only while they stay inside the models folder.
+            dirnames[:] = [d for d in dirnames if (Path(dirpath) / d).resolve().is_relative_to(real_root)]
+            for filename in filenames:
+                path = Path(dirpath) / filename
+                suffix = path.suffix.lower()
+                if suffix not in CHECKPOINT_EXTENSIONS or filename.startswith("."):
+                    continue
+                real = path.resolve()
+                if not real.is_relative_to(real_root) or not real.is_file():
+                    continue
+                name = path.relative_to(root).as_posix()
+                stat = real.stat()
+                found.setdefault(
+                    name, CheckpointFile(name, real, stat.st_size, stat.st_mtime, _FORMATS[suffix])
+                )
+    return sorted(found.values(), key=lambda item: item.name.lower())

@@ -1,5 +1,5 @@
-"""The checkpoints this process has, as claims filter on them: a worker on a shared database takes
-only jobs whose checkpoint is in its own models folder."""
+"""The checkpoints and diffusion models this process has, as claims filter on them: a worker on a
+shared database takes only jobs whose model is in its own models folder."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ class LocalCheckpoints:
         with self._lock:
             now = time.monotonic()
             if now - self._read_at >= CACHE_SECONDS:
-                self._names = [checkpoint.name for checkpoint in self._files.list_checkpoints()]
+                # A job's model_name is a checkpoint's or a stand-alone diffusion model's name.
+                models = [*self._files.list_checkpoints(), *self._files.list_diffusion_models()]
+                self._names = [model.name for model in models]
                 self._read_at = now
             return list(self._names)
 
