@@ -33,6 +33,7 @@ from sdcpp_rest.jobs.download_runner import DownloadRunner
 from sdcpp_rest.jobs.estimate import EstimateService
 from sdcpp_rest.jobs.inputs import ImageLimits
 from sdcpp_rest.jobs.limits import LimitPolicy
+from sdcpp_rest.jobs.model_converts import ConvertedModelsListener, ModelConverts
 from sdcpp_rest.jobs.model_downloads import ModelDownloads
 from sdcpp_rest.jobs.model_loads import ModelLoads
 from sdcpp_rest.jobs.model_removal import ModelRemoval
@@ -85,6 +86,7 @@ class Services:
     download_runner: DownloadRunner
     model_downloads: ModelDownloads
     model_uploads: ModelUploads
+    model_converts: ModelConverts
     version: VersionInfo
     started_at: float = field(default_factory=time.time)
 
@@ -125,10 +127,17 @@ def build_services(
     presenter = JobPresenter(store)
     notifier = JobNotifier(store, bus, presenter)
     commands = JobCommands(model_files, outputs.job_dir, threads)
+
+    def refresh_catalog() -> object:
+        return catalog.refresh()
+
     scheduler = Scheduler(
         store,
         commands.build,
-        FanOutListener(notifier, MetricsListener(store, metrics)),
+        # Issue 16: a completed convert rescans the catalog (built below; called only once jobs run).
+        FanOutListener(
+            notifier, MetricsListener(store, metrics), ConvertedModelsListener(store, refresh_catalog)
+        ),
         commands.model_path,
         worker_count=workers,
         verbose=settings.verbose,
@@ -203,6 +212,9 @@ def build_services(
         download_runner=download_runner,
         model_downloads=ModelDownloads(
             store, download_runner.notify_work, notifier, download_policy.sources, type_folder
+        ),
+        model_converts=ModelConverts(
+            store, catalog, scheduler.notify_work, notifier, lambda: model_files.folder("checkpoints")
         ),
         model_uploads=ModelUploads(
             catalog, type_folder, settings.model_download_max_bytes, settings.model_min_free_bytes

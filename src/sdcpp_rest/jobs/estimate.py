@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sdcpp_rest.catalog.files import CatalogError, ModelFiles
-from sdcpp_rest.jobs.params import SERVER_RUN_MODES, ModelDownloadParams, UpscaleParams
+from sdcpp_rest.jobs.params import SERVER_RUN_MODES, FileJobParams, UpscaleParams
 from sdcpp_rest.jobs.records import JobPhase, JobRecord, JobStatus
 from sdcpp_rest.jobs.scheduler.scheduler import Scheduler
 from sdcpp_rest.jobs.store import JobStore
@@ -79,7 +79,7 @@ class JobShape:
         p = job.params
         if isinstance(p, UpscaleParams):  # one pass of the upscaler, no sampling
             return cls(job.model_name or "", job.mode.value, p.width, p.height, 1, 1)
-        if isinstance(p, ModelDownloadParams):  # issue 16: no engine work at all
+        if isinstance(p, FileJobParams):  # issue 16: no generation (a convert is not estimated)
             return cls("", job.mode.value, 0, 0, 0, 0)
         return cls.for_request(
             job.model_name or "", job.mode.value, p.width, p.height, p.steps, p.batch_count, p.hires
