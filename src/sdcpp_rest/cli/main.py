@@ -10,6 +10,7 @@ from typing import Any
 from sdcpp_rest import __version__
 from sdcpp_rest.cli.admin import ADMIN_COMMANDS, add_admin_parsers, run_admin_command
 from sdcpp_rest.cli.client import CLIENT_COMMANDS, add_client_parsers, run_client_command
+from sdcpp_rest.cli.models import MODELS_COMMAND, add_models_parser, run_models_command
 from sdcpp_rest.config import ConfigError, load_settings
 from sdcpp_rest.monitoring.logs import configure_logging
 
@@ -103,11 +104,14 @@ def main(argv: list[str] | None = None) -> int:
     _serve_parser(subparsers)
     add_client_parsers(subparsers)
     add_admin_parsers(subparsers)
+    add_models_parser(subparsers)
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
     if args.command in ADMIN_COMMANDS:
         return run_admin_command(args)
+    if args.command == MODELS_COMMAND:
+        return run_models_command(args)
     if args.command in CLIENT_COMMANDS:
         return run_client_command(args)
     parser.error(f"unknown command {args.command}")
