@@ -46,7 +46,7 @@ class _Converter(sd_binding.StableDiffusion):
     """The binding's convert() with no model loaded (issue 16): the method uses only `verbose` and the
     class's input helpers, so __init__ (which loads a model) is skipped."""
 
-    def __init__(self, verbose: bool) -> None:  # noqa: D107 (no super().__init__: see above)
+    def __init__(self, verbose: bool) -> None:  # no super().__init__(): see above
         self.verbose = verbose
         self._stack = contextlib.ExitStack()  # what close() (on __del__) expects
 
