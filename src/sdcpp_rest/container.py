@@ -38,6 +38,7 @@ from sdcpp_rest.jobs.estimate import EstimateService
 from sdcpp_rest.jobs.inputs import ImageLimits
 from sdcpp_rest.jobs.leases import LeaseReaper
 from sdcpp_rest.jobs.limits import LimitPolicy
+from sdcpp_rest.jobs.model_converts import ConvertedModelsListener, ModelConverts
 from sdcpp_rest.jobs.model_downloads import ModelDownloads
 from sdcpp_rest.jobs.model_loads import ModelLoads
 from sdcpp_rest.jobs.model_removal import ModelRemoval
@@ -91,6 +92,7 @@ class Services:
     download_runner: DownloadRunner
     model_downloads: ModelDownloads
     model_uploads: ModelUploads
+    model_converts: ModelConverts
     version: VersionInfo
     leases: LeaseReaper
     registry: WorkerRegistry
@@ -145,7 +147,14 @@ def build_services(
     presenter = JobPresenter(store)
     notifier = JobNotifier(store, bus, presenter)
     commands = JobCommands(model_files, outputs.job_dir, threads)
-    listener = FanOutListener(notifier, MetricsListener(store, metrics))
+
+    def refresh_catalog() -> object:
+        return catalog.refresh()
+
+    # Issue 16: a completed convert rescans the catalog (built below; called only once jobs run).
+    listener = FanOutListener(
+        notifier, MetricsListener(store, metrics), ConvertedModelsListener(store, refresh_catalog)
+    )
     scheduler = Scheduler(
         store,
         commands.build,
@@ -229,6 +238,9 @@ def build_services(
         download_runner=download_runner,
         model_downloads=ModelDownloads(
             store, download_runner.notify_work, notifier, download_policy.sources, type_folder
+        ),
+        model_converts=ModelConverts(
+            store, catalog, scheduler.notify_work, notifier, lambda: model_files.folder("checkpoints")
         ),
         model_uploads=ModelUploads(
             catalog, type_folder, settings.model_download_max_bytes, settings.model_min_free_bytes

@@ -5,6 +5,7 @@ address the server must refuse."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from websockets.sync.client import connect
 
 from tests.api.security_support import bearer, cli, login
 from tests.fixtures.synthetic_models import write_architecture, write_safetensors
@@ -208,6 +210,30 @@ def test_cancel_of_a_running_download_removes_the_partial_file(
     job = _final(admin, job_id)
     assert job["status"] == "cancelled", job
     assert _leftovers(vae) == [] and not (vae / "slow-vae.safetensors").exists()
+
+
+def test_websocket_job_updates_carry_the_download_progress(
+    server: ServerProcess, admin: httpx.Client, hosts: tuple[FileHost, FileHost], files: dict[str, Path]
+) -> None:
+    origin, _ = hosts
+    url = origin.serve("/files/watched-vae.safetensors", files["big"], delay_per_chunk=0.005)
+    job_id = _download(admin, url=url, type="vae")
+    ws_url = server.url.replace("http://", "ws://") + f"/ws?job_id={job_id}"
+    updates: list[dict[str, Any]] = []
+    with connect(ws_url, additional_headers={"Authorization": admin.headers["Authorization"]}) as ws:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            message = json.loads(ws.recv(timeout=60))
+            if message["type"] == "job_update" and message["data"]["job_id"] == job_id:
+                updates.append(message["data"])
+                if message["data"]["status"] in TERMINAL:
+                    break
+    assert updates and updates[-1]["status"] == "completed", updates[-3:]
+    moving = [u for u in updates if u.get("phase") == "downloading" and u["download"]["bytes_done"] > 0]
+    assert moving, updates[:5]
+    done = [u["download"]["bytes_done"] for u in moving]
+    assert done == sorted(done) and moving[-1]["download"]["bytes_total"] > 0
+    assert any(u["download"]["speed_bytes_per_s"] for u in moving)
 
 
 def test_a_download_cut_off_by_a_restart_resumes_with_a_range_request(

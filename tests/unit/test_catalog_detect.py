@@ -72,3 +72,18 @@ def test_checkpoint_variant_from_the_unet_input_channels(
     assert (
         detect_checkpoint_variant({"vae.encoder.conv_in.weight": TensorInfo("f16", (128, 9, 3, 3))}) is None
     )
+
+
+def test_weight_type_of_a_quantized_file_is_its_quantization_even_when_f16_holds_more() -> None:
+    # The shape of stable-diffusion.cpp's q8_0 SD1.5: matrices quantized, convolution kernels f16.
+    from sdcpp_rest.catalog.detect import weight_type
+    from sdcpp_rest.catalog.headers import TensorInfo
+
+    converted = {
+        "conv.weight": TensorInfo("f16", (320, 320, 3, 3)),
+        "attn.to_k.weight": TensorInfo("q8_0", (320, 768)),
+        "norm.weight": TensorInfo("f32", (320,)),
+    }
+    assert weight_type(converted) == "q8_0"
+    plain = {"conv.weight": TensorInfo("f16", (320, 320, 3, 3)), "norm.weight": TensorInfo("f32", (320,))}
+    assert weight_type(plain) == "f16"

@@ -19,6 +19,7 @@ from sdcpp_rest.container import Services, ServicesHolder
 from sdcpp_rest.downloads.images import ImageDownloader
 from sdcpp_rest.errors import ApiError, ErrorCode
 from sdcpp_rest.jobs.estimate import EstimateService
+from sdcpp_rest.jobs.model_converts import ModelConverts
 from sdcpp_rest.jobs.model_downloads import ModelDownloads
 from sdcpp_rest.jobs.model_loads import ModelLoads
 from sdcpp_rest.jobs.model_removal import ModelRemoval
@@ -77,6 +78,7 @@ ModelTrashDep = Annotated[ModelTrash, Depends(_service(lambda s: s.model_trash))
 ModelRemovalDep = Annotated[ModelRemoval, Depends(_service(lambda s: s.model_removal))]
 ModelDownloadsDep = Annotated[ModelDownloads, Depends(_service(lambda s: s.model_downloads))]
 ModelUploadsDep = Annotated[ModelUploads, Depends(_service(lambda s: s.model_uploads))]
+ModelConvertsDep = Annotated[ModelConverts, Depends(_service(lambda s: s.model_converts))]
 
 
 class AuthRequired(ApiError):

@@ -236,6 +236,11 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[Answer, ...]] = {
         Answer(413, ErrorCode.PAYLOAD_TOO_LARGE, "larger than model_download_max_bytes, or the disk is full"),
         Answer(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "the body is not multipart/form-data"),
     ),
+    ("POST", "/api/models/{model_id}/convert"): (
+        *_MODEL_ID,
+        _bad("wtype is not a weight type convert takes, or filename leaves its folder or is no .gguf"),
+        Answer(409, ErrorCode.MODEL_IN_USE, "a file of that name exists, or a convert already writes it"),
+    ),
     ("DELETE", "/api/models/{model_id}"): (
         *_MODEL_ID,
         Answer(409, ErrorCode.MODEL_IN_USE, "queued jobs need the model (force=true deletes it anyway)"),

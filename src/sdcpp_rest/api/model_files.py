@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 
 from sdcpp_rest.api.deps import (
     AdminUser,
+    ModelConvertsDep,
     ModelDownloadsDep,
     ModelRemovalDep,
     ModelTrashDep,
@@ -24,12 +25,14 @@ from sdcpp_rest.api.streamed_upload import StreamedUpload
 from sdcpp_rest.api.upload_body import StreamingForm
 from sdcpp_rest.catalog.trash import SECONDS_PER_DAY, TrashEntry
 from sdcpp_rest.downloads.sources import shown
-from sdcpp_rest.jobs.params import ModelDownloadParams
+from sdcpp_rest.jobs.params import ModelConvertParams, ModelDownloadParams
 from sdcpp_rest.schemas.catalog import ModelPublic
 from sdcpp_rest.schemas.model_files import (
     DeleteModelReply,
+    ModelConvertRequest,
     ModelDownloadReply,
     ModelDownloadRequest,
+    ModelJobReply,
     RestoreModelReply,
     TrashEntryPublic,
     TrashReply,
@@ -120,6 +123,20 @@ async def upload_model(
         await upload.abort()  # a refused, broken or abandoned upload leaves no file behind
         raise
     return to_public(view)
+
+
+@router.post(
+    "/models/{model_id:path}/convert",
+    response_model=ModelJobReply,
+    status_code=202,
+    summary="Convert a checkpoint to GGUF in an engine worker, as a job (admin)",
+)
+def convert_model(
+    model_id: str, body: ModelConvertRequest, converts: ModelConvertsDep, principal: AdminUser
+) -> ModelJobReply:
+    job = converts.submit(model_id, body, principal.user_id)
+    assert isinstance(job.params, ModelConvertParams)
+    return ModelJobReply(job_id=job.id, status=job.status.value, filename=job.params.filename)
 
 
 @router.get("/models/trash", response_model=TrashReply, summary="Deleted models that can be restored")

@@ -110,11 +110,37 @@ def detect_checkpoint_variant(tensors: Mapping[str, TensorInfo]) -> str | None:
     return None
 
 
+# Float and integer dtypes; any other dtype of a GGUF file is a quantization (q8_0, q4_k, ...).
+PLAIN_DTYPES = frozenset(
+    {
+        "f64",
+        "f32",
+        "f16",
+        "bf16",
+        "f8_e4m3",
+        "f8_e5m2",
+        "i64",
+        "i32",
+        "i16",
+        "i8",
+        "u64",
+        "u32",
+        "u16",
+        "u8",
+        "bool",
+    }
+)
+
+
 def weight_type(tensors: Mapping[str, TensorInfo]) -> str | None:
-    """The dtype holding most parameters (norms and biases stay f32 in many quantized files)."""
+    """The dtype holding most parameters (norms and biases stay f32 in many quantized files); in a
+    quantized file, its quantized type holding most parameters. stable-diffusion.cpp's convert
+    quantizes only the matrices (its q8_0 SD1.5 holds twice as many f16 weights, in convolution
+    kernels, as q8_0 ones), so the majority alone would call such a file f16."""
     counts: Counter[str] = Counter()
     for info in tensors.values():
         counts[info.dtype] += info.elements
     if not counts:
         return None
-    return counts.most_common(1)[0][0]
+    quantized = Counter({dtype: n for dtype, n in counts.items() if dtype not in PLAIN_DTYPES})
+    return (quantized or counts).most_common(1)[0][0]

@@ -125,7 +125,8 @@ def _seed(value: str) -> int | str:
         raise argparse.ArgumentTypeError("must be 'random' or an integer") from None
 
 
-def add_client_parsers(subparsers: argparse._SubParsersAction) -> None:
+def connection_options() -> argparse.ArgumentParser:
+    """The flags naming the server and credentials, shared by every client command."""
     connection = argparse.ArgumentParser(add_help=False)
     connection.add_argument(
         "--server", metavar="URL", help=f"server URL (SDCPP_REST_URL, default {DEFAULT_SERVER_URL})"
@@ -140,6 +141,11 @@ def add_client_parsers(subparsers: argparse._SubParsersAction) -> None:
         help="talk to a server started with --socket PATH (SDCPP_REST_SOCKET); with auth_method unix "
         "your own user is the identity, no credentials needed",
     )
+    return connection
+
+
+def add_client_parsers(subparsers: argparse._SubParsersAction) -> None:
+    connection = connection_options()
 
     # Generation options default to None so that only what the user set is sent: the server's own
     # defaults and validation stay the single source of truth.

@@ -160,7 +160,19 @@ class ShutdownCommand:
     pass
 
 
-WorkerCommand = GenerateCommand | LoadCommand | UnloadCommand | ShutdownCommand
+@dataclass(frozen=True)
+class ConvertCommand:
+    """Issue 16: write `input_path` as a GGUF of weight type `wtype` to `output_path` (a part file the
+    worker renames to `final_path` when the engine reports success)."""
+
+    job_id: str
+    input_path: str
+    output_path: str
+    final_path: str
+    wtype: str
+
+
+WorkerCommand = GenerateCommand | LoadCommand | UnloadCommand | ShutdownCommand | ConvertCommand
 
 # --- worker -> API process ---
 

@@ -6,6 +6,7 @@ why it failed, a progress callback passed on every call, real random seeds chose
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import time
@@ -39,6 +40,15 @@ class _StableDiffusionWithEmbeddings(sd_binding.StableDiffusion):
             for p in kwargs.get("embedding_paths", [])
         ]
         super().__init__(**kwargs)
+
+
+class _Converter(sd_binding.StableDiffusion):
+    """The binding's convert() with no model loaded (issue 16): the method uses only `verbose` and the
+    class's input helpers, so __init__ (which loads a model) is skipped."""
+
+    def __init__(self, verbose: bool) -> None:  # no super().__init__(): see above
+        self.verbose = verbose
+        self._stack = contextlib.ExitStack()  # what close() (on __del__) expects
 
 
 def system_info() -> str:
@@ -114,6 +124,27 @@ class Engine:
         self._sd = sd
         self.context = context
         return time.perf_counter() - started
+
+    def convert(
+        self, input_path: str, output_path: str, wtype: str, on_progress: Callable[[int, int, float], None]
+    ) -> None:
+        """Write `input_path` as a GGUF of `wtype` (issue 16); RuntimeError with the engine's reason."""
+        self._recent_errors.clear()
+
+        def forward(step: int, steps: int, seconds: float, _data: ctypes.c_void_p) -> None:
+            on_progress(step, steps, seconds)
+
+        callback = sd_native.sd_progress_callback(forward)  # referenced until the call returns
+        sd_native.sd_set_progress_callback(callback, ctypes.c_void_p(0))
+        try:
+            converted = _Converter(self._verbose).convert(
+                input_path=input_path, output_path=output_path, output_type=wtype
+            )
+        finally:
+            self._install_idle_progress_callback()
+        if not converted:
+            reasons = "; ".join(self._recent_errors) or "the engine reported a failure"
+            raise RuntimeError(f"could not convert '{Path(input_path).name}' to {wtype}: {reasons}")
 
     def _load_failure_reason(self, context: EngineContext, fallback: str) -> str:
         reasons = "; ".join(self._recent_errors) or fallback

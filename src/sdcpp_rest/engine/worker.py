@@ -21,6 +21,7 @@ from PIL import Image
 
 from sdcpp_rest.engine.protocol import (
     CommandFailed,
+    ConvertCommand,
     GenerateCommand,
     JobFinished,
     JobTimings,
@@ -87,6 +88,31 @@ class _Worker:
             elif isinstance(command, UnloadCommand):
                 self._engine.unload()
                 self._send(ModelUnloaded())
+            elif isinstance(command, ConvertCommand):
+                self._convert(command)
+
+    def _convert(self, command: ConvertCommand) -> None:
+        """Issue 16: a GGUF through the binding's convert(); the part file becomes the model's file
+        only when the engine reports success."""
+        self._send(PhaseChanged(job_id=command.job_id, phase="converting"))
+        started = time.perf_counter()
+
+        def on_progress(step: int, steps: int, seconds: float) -> None:
+            if steps > 0:
+                self._send(StepProgress(command.job_id, step, steps, float(seconds), time.time()))
+
+        part = Path(command.output_path)
+        try:
+            self._engine.convert(command.input_path, command.output_path, command.wtype, on_progress)
+            os.link(part, command.final_path)  # not rename: that would replace a file that appeared
+            part.unlink()
+        except (ValueError, RuntimeError, OSError) as exc:
+            part.unlink(missing_ok=True)
+            self._send(
+                CommandFailed(job_id=command.job_id, code=ErrorCode.GENERATION_FAILED, message=str(exc))
+            )
+            return
+        self._send(JobFinished(command.job_id, [], time.perf_counter() - started))
 
     def _load(self, command: LoadCommand, job_id: str | None) -> bool:
         from sdcpp_rest.engine.sd_engine import EngineLoadError

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sdcpp_rest.catalog.files import COMPONENT_FOLDERS, CatalogError, ModelFiles
-from sdcpp_rest.engine.protocol import EngineContext, GenerateCommand, HiresPass, ModeOptions
+from sdcpp_rest.catalog.files import CHECKPOINT_FOLDERS, COMPONENT_FOLDERS, CatalogError, ModelFiles
+from sdcpp_rest.catalog.intake import NameTaken, intake_target
+from sdcpp_rest.engine.protocol import ConvertCommand, EngineContext, GenerateCommand, HiresPass, ModeOptions
 from sdcpp_rest.errors import ApiError, ErrorCode
 from sdcpp_rest.jobs.model_refs import (
     LORA_TAG,
@@ -29,9 +30,11 @@ from sdcpp_rest.jobs.model_refs import (
 )
 from sdcpp_rest.jobs.params import (
     ControlNetParams,
+    FileJobParams,
     Img2ImgParams,
     InpaintingParams,
     JobParams,
+    ModelConvertParams,
     ModelDownloadParams,
     Text2ImgParams,
     UpscaleParams,
@@ -51,6 +54,8 @@ def describe_job_files(job: JobRecord) -> str:
     parts = [f"model '{job.model_name}'"] if job.model_name else []
     if isinstance(p, UpscaleParams):
         return ", ".join([*parts, f"upscaler '{p.upscaler}'"])
+    if isinstance(p, ModelConvertParams):  # issue 16
+        return f"convert of '{p.source}' to {p.wtype}"
     if isinstance(p, ModelDownloadParams):  # issue 16: never runs in an engine worker
         return "no model"
     named = [("VAE", p.vae_path), ("TAESD", p.taesd_path), *part_labels(p)]
@@ -87,7 +92,7 @@ class JobCommands:
     def model_path(self, job: JobRecord) -> str:
         """The checkpoint (or diffusion model) file the job will load, as its engine context names it
         ("" for none)."""
-        if isinstance(job.params, UpscaleParams | ModelDownloadParams):
+        if isinstance(job.params, UpscaleParams | FileJobParams):
             return ""
         try:
             if job.params.diffusion_model_path:
@@ -98,10 +103,12 @@ class JobCommands:
         except CatalogError:
             return ""  # it will fail with MODEL_NOT_FOUND on whichever worker takes it
 
-    def build(self, job: JobRecord) -> GenerateCommand:
+    def build(self, job: JobRecord) -> GenerateCommand | ConvertCommand:
         try:
             if isinstance(job.params, UpscaleParams):
                 return self._upscale(job, job.params)
+            if isinstance(job.params, ModelConvertParams):
+                return self._convert(job, job.params)
             if isinstance(job.params, ModelDownloadParams):  # issue 16: the engine slots skip these
                 raise JobPreparationError(
                     ErrorCode.INTERNAL_ERROR, "a model download reached an engine worker"
@@ -111,6 +118,17 @@ class JobCommands:
             raise JobPreparationError(ErrorCode.MODEL_NOT_FOUND, str(exc)) from None
         except ApiError as exc:
             raise JobPreparationError(ErrorCode.MODEL_NOT_FOUND, exc.message) from None
+
+    def _convert(self, job: JobRecord, p: ModelConvertParams) -> ConvertCommand:
+        """Issue 16: the source checkpoint, and a hidden part file beside the new GGUF's name (the
+        worker renames it when the engine succeeds, so a failed convert leaves no half file)."""
+        source = self._files.resolve_checkpoint(p.source).path
+        folder = self._files.folder(CHECKPOINT_FOLDERS[0])
+        try:
+            target = intake_target(folder, "checkpoint", p.filename, job.id.replace("-", "")[:12])
+        except NameTaken as exc:
+            raise JobPreparationError(ErrorCode.MODEL_IN_USE, exc.message) from None
+        return ConvertCommand(job.id, str(source), str(target.part), str(target.final), p.wtype)
 
     def _generate(self, job: JobRecord, p: Text2ImgParams) -> GenerateCommand:
         files = self._files

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sdcpp_rest.catalog.files import CatalogError, ModelFiles
-from sdcpp_rest.jobs.params import SERVER_RUN_MODES, ModelDownloadParams, UpscaleParams
+from sdcpp_rest.jobs.params import FileJobParams, UpscaleParams
 from sdcpp_rest.jobs.records import JobPhase, JobRecord, JobStatus
 from sdcpp_rest.jobs.scheduler.scheduler import Scheduler
 from sdcpp_rest.jobs.store import JobStore
@@ -79,7 +79,7 @@ class JobShape:
         p = job.params
         if isinstance(p, UpscaleParams):  # one pass of the upscaler, no sampling
             return cls(job.model_name or "", job.mode.value, p.width, p.height, 1, 1)
-        if isinstance(p, ModelDownloadParams):  # issue 16: no engine work at all
+        if isinstance(p, FileJobParams):  # issue 16: no generation (a convert is not estimated)
             return cls("", job.mode.value, 0, 0, 0, 0)
         return cls.for_request(
             job.model_name or "", job.mode.value, p.width, p.height, p.steps, p.batch_count, p.hires
@@ -213,7 +213,8 @@ class EstimateService:
             if worker.job_id:
                 running_ids.add(worker.job_id)
                 job = self._store.get(worker.job_id)
-                if job is not None and job.status == JobStatus.PROCESSING:
+                running = job is not None and job.status == JobStatus.PROCESSING
+                if job is not None and running and not isinstance(job.params, FileJobParams):
                     run = self._run_estimate(JobShape.of(job), cache)
                     spent = now - (job.started_at or now)
                     remaining = max(run.seconds(job.phase == JobPhase.LOADING) - spent, 0.0)
@@ -223,7 +224,7 @@ class EstimateService:
             free_at, holds = [0.0], [None]
         queued = sorted(self._store.list_jobs([JobStatus.QUEUED]), key=lambda job: job.seq)
         for job in queued:
-            if job.mode.value in SERVER_RUN_MODES:  # issue 16: runs beside the engine workers
+            if isinstance(job.params, FileJobParams):  # issue 16: downloads, converts: no history to go by
                 continue
             job_shape = JobShape.of(job)
             index = free_at.index(min(free_at))

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from sdcpp_rest.auth.permissions import Principal
 from sdcpp_rest.config import LIMIT_NAMES, Settings
 from sdcpp_rest.errors import InvalidParameters, RateLimited
-from sdcpp_rest.jobs.params import JobParams, ModelDownloadParams, Text2ImgParams
+from sdcpp_rest.jobs.params import FileJobParams, JobParams, Text2ImgParams
 from sdcpp_rest.jobs.records import NewJob
 
 RATE_WINDOW_SECONDS = 60.0
@@ -102,7 +102,7 @@ class LimitPolicy:
     def check_cost(self, principal: Principal, job: NewJob) -> None:
         """A planned job's size and steps against the caller's limits (a 400: it can never fit)."""
         limits = self.for_principal(principal)
-        if isinstance(job.params, ModelDownloadParams):  # issue 16: no pixels, no steps
+        if isinstance(job.params, FileJobParams):  # issue 16: no pixels, no steps
             return
         pixels = job_pixels(job.params)
         if limits.max_job_pixels and pixels > limits.max_job_pixels:

@@ -38,6 +38,7 @@ class JobMode(StrEnum):
     CONTROLNET = "controlnet"
     UPSCALE = "upscale"
     MODEL_DOWNLOAD = "model_download"  # issue 16: runs on the server's download runner, no engine
+    MODEL_CONVERT = "model_convert"  # issue 16: a GGUF written by the binding's convert() in a worker
 
 
 class StoredParams(BaseModel):
@@ -85,10 +86,21 @@ class ModelDownloadParams(StoredParams):
     prompt: str = ""  # no prompt; kept so every job answers `prompt` alike
 
 
+class ModelConvertParams(StoredParams):
+    """A checkpoint converted to GGUF by an engine worker (issue 16)."""
+
+    source: str  # the checkpoint's name in its folder
+    wtype: str  # q8_0, q4_k, f16, ...
+    filename: str  # the new file's name in the checkpoints folder
+    prompt: str = ""
+
+
 JobParams = Text2ImgParams | Img2ImgParams | InpaintingParams | ControlNetParams | UpscaleParams
 # Issue 16: jobs that need no engine (see SERVER_RUN_MODES); kept apart from JobParams so that code
 # reading a generation's parameters stays typed as before.
-AnyJobParams = JobParams | ModelDownloadParams
+AnyJobParams = JobParams | ModelDownloadParams | ModelConvertParams
+# Issue 16: modes without a generation's size and steps.
+FileJobParams = ModelDownloadParams | ModelConvertParams
 # Modes a runner in the server process takes; the engine slots never claim them (their claims are
 # limited to ENGINE_MODES, see jobs/claims.py:Runnable).
 SERVER_RUN_MODES = frozenset({JobMode.MODEL_DOWNLOAD.value})
@@ -101,6 +113,7 @@ PARAMS_BY_MODE: dict[JobMode, type[StoredParams]] = {
     JobMode.CONTROLNET: ControlNetParams,
     JobMode.UPSCALE: UpscaleParams,
     JobMode.MODEL_DOWNLOAD: ModelDownloadParams,
+    JobMode.MODEL_CONVERT: ModelConvertParams,
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from sdcpp_rest.jobs.params import ModelDownloadParams
+from sdcpp_rest.jobs.params import FileJobParams, ModelDownloadParams
 from sdcpp_rest.jobs.records import JobRecord, JobStatus
 from sdcpp_rest.jobs.store import JobStore
 from sdcpp_rest.schemas.jobs import DownloadProgressPublic, JobOutput, JobPublic
@@ -26,7 +26,7 @@ class JobPresenter:
     def _historic_step_seconds(self, job: JobRecord) -> float | None:
         """Seconds per step of recent jobs of the same model: same size if any, else scaled by pixels
         (sampling cost grows about linearly with the latent's pixel count)."""
-        if not job.model_name or isinstance(job.params, ModelDownloadParams):
+        if not job.model_name or isinstance(job.params, FileJobParams):
             return None
         now = time.monotonic()
         cached = self._history_cache.get(job.model_name)
@@ -34,14 +34,14 @@ class JobPresenter:
             cached = (now, self._store.recent_completed(job.model_name, HISTORY_JOBS))
             self._history_cache[job.model_name] = cached
         # Only generations have a size (issue 16: downloads have no model_name, so none come here).
-        history = [h for h in cached[1] if not isinstance(h.params, ModelDownloadParams)]
+        history = [h for h in cached[1] if not isinstance(h.params, FileJobParams)]
         if not history:
             return None
         width, height = job.params.width, job.params.height
         same_size = [
             h.step_seconds
             for h in history
-            if not isinstance(h.params, ModelDownloadParams)
+            if not isinstance(h.params, FileJobParams)
             and (h.params.width, h.params.height) == (width, height)
         ]
         if same_size:
@@ -49,7 +49,7 @@ class JobPresenter:
         scaled = [
             h.step_seconds * (width * height) / (h.params.width * h.params.height)
             for h in history
-            if h.step_seconds and not isinstance(h.params, ModelDownloadParams)
+            if h.step_seconds and not isinstance(h.params, FileJobParams)
         ]
         return statistics.median(scaled) if scaled else None
 

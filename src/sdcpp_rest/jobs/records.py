@@ -46,6 +46,7 @@ class JobPhase(StrEnum):
     SAVING = "saving"
     DOWNLOADING = "downloading"  # issue 16: a model download streaming in
     VERIFYING = "verifying"  # issue 16: its header and hash checked before it is moved into place
+    CONVERTING = "converting"  # issue 16: the engine writes a GGUF
 
 
 @dataclass(frozen=True)

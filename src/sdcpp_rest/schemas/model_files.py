@@ -58,3 +58,26 @@ class ModelDownloadReply(BaseModel):
     type: str
     filename: str
     url: str = Field(description="The URL fetched (hf:// resolved), without its query.")
+
+
+# The weight types the binding's convert() takes (its GGML_TYPE_MAP, "default" aside).
+CONVERT_WTYPES = (
+    "f32", "f16", "bf16", "q8_0", "q5_0", "q5_1", "q4_0", "q4_1", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k",
+)  # fmt: skip
+
+
+class ModelConvertRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    wtype: str = Field(..., max_length=16, description=f"One of {', '.join(CONVERT_WTYPES)}.")
+    filename: str | None = Field(
+        None,
+        max_length=1024,
+        description="The GGUF's name in the checkpoints folder (default NAME-WTYPE.gguf).",
+    )
+
+
+class ModelJobReply(BaseModel):
+    job_id: str = Field(description="Follow it with GET /api/queue/job/{job_id} or the WebSocket.")
+    status: str
+    filename: str = Field(description="The new file's name in its folder once the job completes.")

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sdcpp_rest.engine.protocol import GenerateCommand, LoadCommand, UnloadCommand
+from sdcpp_rest.engine.protocol import ConvertCommand, GenerateCommand, LoadCommand, UnloadCommand
 from sdcpp_rest.errors import ErrorCode
 from sdcpp_rest.jobs.records import JobRecord
 from sdcpp_rest.jobs.scheduler.dispatch import Dispatcher
@@ -16,7 +16,7 @@ from sdcpp_rest.jobs.scheduler.listener import SchedulerListener
 from sdcpp_rest.jobs.store import JobStore
 
 # Turns a stored job into the command a worker runs (jobs/commands.py).
-CommandBuilder = Callable[[JobRecord], GenerateCommand]
+CommandBuilder = Callable[[JobRecord], GenerateCommand | ConvertCommand]
 
 
 class CancelRequests:

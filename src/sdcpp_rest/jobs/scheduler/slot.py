@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 from sdcpp_rest.engine.protocol import (
     CommandFailed,
+    ConvertCommand,
     GenerateCommand,
     JobFinished,
     LoadCommand,
@@ -344,16 +345,20 @@ class WorkerSlot(threading.Thread):
         except WorkerExited as exc:
             self._on_worker_exit(job, exc)
 
-    def _handle(self, job: JobRecord, command: GenerateCommand, message: object, clock: _StepClock) -> bool:
+    def _handle(
+        self, job: JobRecord, command: GenerateCommand | ConvertCommand, message: object, clock: _StepClock
+    ) -> bool:
         """Apply one worker message; True when the job has reached its end."""
         if isinstance(message, StepProgress):
             # Clients hear of a step before it is written down: the write (an fsync) is not on the
             # path from the engine's callback to the WebSocket.
             average = clock.add(message.step_seconds)
             clock.total_steps = message.total_steps
+            # Issue 16: a convert reports the engine's tensor progress as its steps.
+            phase = JobPhase.CONVERTING if isinstance(command, ConvertCommand) else JobPhase.SAMPLING
             snapshot = dataclasses.replace(
                 job,
-                phase=JobPhase.SAMPLING.value,
+                phase=phase.value,
                 current_step=message.step,
                 total_steps=message.total_steps,
                 step_seconds=average,
@@ -362,7 +367,7 @@ class WorkerSlot(threading.Thread):
             if clock.should_write(message.step, message.total_steps):
                 self._env.store.update_progress(
                     job.id,
-                    phase=JobPhase.SAMPLING,
+                    phase=phase,
                     current_step=message.step,
                     total_steps=message.total_steps,
                     step_seconds=average,
@@ -387,7 +392,9 @@ class WorkerSlot(threading.Thread):
             listener.system(events.ModelLoading(worker_id=worker_id, model=job.model_name))
         return finished
 
-    def _apply(self, job: JobRecord, command: GenerateCommand, message: object, clock: _StepClock) -> bool:
+    def _apply(
+        self, job: JobRecord, command: GenerateCommand | ConvertCommand, message: object, clock: _StepClock
+    ) -> bool:
         store = self._env.store
         total = clock.total_steps
         if isinstance(message, PhaseChanged):
