@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -58,6 +59,28 @@ def guarded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
     server = ServerProcess(data_dir, env=GUARDED_ENV).start()
     yield server
     server.stop()
+
+
+def admin_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> ServerProcess:
+    """A started server with JWT auth, the admin of the settings (ADMIN) and the plain user bob."""
+    added = cli(data_dir, "users", "add", "bob", "--password-stdin", stdin=USERS["bob"] + "\n")
+    assert added.returncode == 0, added.stderr
+    env = {
+        "STABLE_DIFFUSION_AUTH_METHOD": "jwt",
+        "STABLE_DIFFUSION_ADMIN_USERNAME": ADMIN,
+        "STABLE_DIFFUSION_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "STABLE_DIFFUSION_MAX_CONCURRENT_GENERATIONS": "1",
+        **(extra_env or {}),
+    }
+    return ServerProcess(data_dir, env=env).start()
+
+
+@contextmanager
+def admin_client(server: ServerProcess, timeout: float = 120) -> Iterator[httpx.Client]:
+    """A client logged in as ADMIN."""
+    with httpx.Client(base_url=server.url, timeout=timeout) as client:
+        client.headers.update(bearer(login(server, ADMIN, ADMIN_PASSWORD)))
+        yield client
 
 
 def client_from(server: ServerProcess, source: str = "127.0.0.1") -> httpx.Client:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.api.security_support import cli, login
+from tests.api.security_support import admin_server, login
 from tests.fixtures.synthetic_models import write_safetensors
 from tests.model_hosts import FileHost, sha256_of
 from tests.server import ServerProcess
@@ -30,15 +30,7 @@ def host() -> Iterator[FileHost]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("cli-models") / "data"
-    added = cli(data_dir, "users", "add", USER, "--password-stdin", stdin=USER_PASSWORD + "\n")
-    assert added.returncode == 0, added.stderr
-    env = {
-        "STABLE_DIFFUSION_AUTH_METHOD": "jwt",
-        "STABLE_DIFFUSION_ADMIN_USERNAME": ADMIN,
-        "STABLE_DIFFUSION_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "STABLE_DIFFUSION_MODEL_DOWNLOAD_ALLOWED_NETWORKS": "127.0.0.1/32",
-    }
-    process = ServerProcess(data_dir, env=env).start()
+    process = admin_server(data_dir, {"STABLE_DIFFUSION_MODEL_DOWNLOAD_ALLOWED_NETWORKS": "127.0.0.1/32"})
     yield process
     process.stop()
 

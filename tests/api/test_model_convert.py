@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.api.security_support import bearer, cli, login
+from tests.api.security_support import admin_client, admin_server, bearer, login
 from tests.fixtures.test_models import sd15_model
 from tests.server import ServerProcess, link_or_copy
 
@@ -20,23 +20,14 @@ USER, USER_PASSWORD = "bob", "bob-password-1"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("convert-server") / "data"
     link_or_copy(sd15_model(), data_dir / "models" / "checkpoints" / "sd15.safetensors")
-    added = cli(data_dir, "users", "add", USER, "--password-stdin", stdin=USER_PASSWORD + "\n")
-    assert added.returncode == 0, added.stderr
-    env = {
-        "STABLE_DIFFUSION_AUTH_METHOD": "jwt",
-        "STABLE_DIFFUSION_ADMIN_USERNAME": ADMIN,
-        "STABLE_DIFFUSION_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "STABLE_DIFFUSION_MAX_CONCURRENT_GENERATIONS": "1",
-    }
-    process = ServerProcess(data_dir, env=env).start()
+    process = admin_server(data_dir)
     yield process
     process.stop()
 
 
 @pytest.fixture(scope="module")
 def admin(server: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=120) as client:
-        client.headers.update(bearer(login(server, ADMIN, ADMIN_PASSWORD)))
+    with admin_client(server, timeout=120) as client:
         yield client
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from websockets.sync.client import connect
 
-from tests.api.security_support import bearer, cli, login
+from tests.api.security_support import admin_client, admin_server, bearer, login
 from tests.fixtures.synthetic_models import write_architecture, write_safetensors
 from tests.fixtures.test_models import sd15_model
 from tests.model_hosts import FileHost, sha256_of
@@ -58,27 +58,22 @@ def server(
     origin, _storage = hosts
     data_dir = tmp_path_factory.mktemp("download-server") / "data"
     link_or_copy(sd15_model(), data_dir / "models" / "checkpoints" / "sd15.safetensors")
-    added = cli(data_dir, "users", "add", USER, "--password-stdin", stdin=USER_PASSWORD + "\n")
-    assert added.returncode == 0, added.stderr
-    env = {
-        "STABLE_DIFFUSION_AUTH_METHOD": "jwt",
-        "STABLE_DIFFUSION_ADMIN_USERNAME": ADMIN,
-        "STABLE_DIFFUSION_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "STABLE_DIFFUSION_MAX_CONCURRENT_GENERATIONS": "1",
-        "STABLE_DIFFUSION_MODEL_DOWNLOAD_ALLOWED_NETWORKS": "127.0.0.1/32,127.0.0.2/32",
-        "STABLE_DIFFUSION_HUGGINGFACE_ENDPOINT": origin.base,
-        "STABLE_DIFFUSION_HUGGINGFACE_TOKEN": HF_TOKEN,
-        "STABLE_DIFFUSION_VERBOSE": "true",  # debug logs too must not carry the token
-    }
-    process = ServerProcess(data_dir, env=env).start()
+    process = admin_server(
+        data_dir,
+        {
+            "STABLE_DIFFUSION_MODEL_DOWNLOAD_ALLOWED_NETWORKS": "127.0.0.1/32,127.0.0.2/32",
+            "STABLE_DIFFUSION_HUGGINGFACE_ENDPOINT": origin.base,
+            "STABLE_DIFFUSION_HUGGINGFACE_TOKEN": HF_TOKEN,
+            "STABLE_DIFFUSION_VERBOSE": "true",  # debug logs too must not carry the token
+        },
+    )
     yield process
     process.stop()
 
 
 @pytest.fixture(scope="module")
 def admin(server: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=120) as client:
-        client.headers.update(bearer(login(server, ADMIN, ADMIN_PASSWORD)))
+    with admin_client(server, timeout=120) as client:
         yield client
 
 
