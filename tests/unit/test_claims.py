@@ -177,3 +177,15 @@ def test_claiming_processes_take_every_job_exactly_once(db_url: str, engine: Eng
     with engine.connect() as conn:
         workers = dict(conn.execute(sa.select(jobs_table.c.id, jobs_table.c.worker_id)).all())
     assert all(workers[job_id] == f"p{index}" for index, got in enumerate(claims) for job_id in got)
+
+
+def test_a_processing_job_without_a_lease_counts_as_run_out(engine: Engine) -> None:
+    # What a claim made before leases existed (or a row copied from SQLite) looks like.
+    store = SqlJobStore(engine)
+    job_id = add(store)
+    claimed(store, "old-code")
+    with engine.begin() as conn:
+        conn.execute(jobs_table.update().values(claim_token=None, lease_expires_at=None))
+
+    assert store.expire_leases(max_attempts=2).requeued == [job_id]
+    assert get(store, job_id).status is JobStatus.QUEUED
