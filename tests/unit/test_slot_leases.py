@@ -6,6 +6,7 @@ a vanished worker's job back to the queue."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,7 +82,13 @@ def test_a_claim_taken_over_stops_the_slot_and_its_writes_are_refused(running: S
         conn.execute(
             jobs_table.update()
             .where(jobs_table.c.id == job.job_id)
-            .values(claim_token="f" * 32, worker_id="elsewhere", current_step=0, phase="waiting")
+            .values(
+                claim_token="f" * 32,
+                worker_id="elsewhere",
+                current_step=0,
+                phase="waiting",
+                lease_expires_at=time.time() + 3600,  # the new holder renews its own lease
+            )
         )
 
     idle = threading.Event()
