@@ -46,7 +46,7 @@ from sdcpp_rest.jobs.notifier import JobNotifier
 from sdcpp_rest.jobs.planning import JobPlanner
 from sdcpp_rest.jobs.public import JobPresenter
 from sdcpp_rest.jobs.queue_order import queue_order
-from sdcpp_rest.jobs.records import RecoveryReport
+from sdcpp_rest.jobs.records import JobStatus, RecoveryReport
 from sdcpp_rest.jobs.retention import OutputRetention
 from sdcpp_rest.jobs.runners import RunnerGroup
 from sdcpp_rest.jobs.scheduler.listener import FanOutListener
@@ -212,7 +212,12 @@ def build_services(
         bus=bus,
         metrics=metrics,
         queue_gauges=QueueGauges(
-            store, scheduler.active_generations, login_limiter_entries=lambda: auth.tracked_login_failures
+            store,
+            # In a cluster, the jobs running anywhere (as the database sees them), not only here.
+            (lambda: store.count_by_status()[JobStatus.PROCESSING])
+            if shared
+            else scheduler.active_generations,
+            login_limiter_entries=lambda: auth.tracked_login_failures,
         ),
         notifier=notifier,
         scheduler=scheduler,

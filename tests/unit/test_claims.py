@@ -213,3 +213,15 @@ def test_a_cluster_worker_claims_jobs_of_its_diffusion_models_and_never_a_downlo
     assert claimed(store, "w", runnable).id == flux
     assert store.claim_next("w", runnable) is None
     assert {get(store, download).status, get(store, elsewhere).status} == {JobStatus.QUEUED}
+
+
+def test_a_processing_job_without_a_lease_counts_as_run_out(engine: Engine) -> None:
+    # What a claim made before leases existed (or a row copied from SQLite) looks like.
+    store = SqlJobStore(engine)
+    job_id = add(store)
+    claimed(store, "old-code")
+    with engine.begin() as conn:
+        conn.execute(jobs_table.update().values(claim_token=None, lease_expires_at=None))
+
+    assert store.expire_leases(max_attempts=2).requeued == [job_id]
+    assert get(store, job_id).status is JobStatus.QUEUED

@@ -88,7 +88,7 @@ def test_a_claim_taken_over_stops_the_slot_and_its_writes_are_refused(running: S
                 worker_id="elsewhere",
                 current_step=0,
                 phase="waiting",
-                lease_expires_at=time.time() + 3600,
+                lease_expires_at=time.time() + 3600,  # the new holder renews its own lease
             )
         )
 

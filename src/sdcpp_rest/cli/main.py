@@ -10,6 +10,7 @@ from typing import Any
 from sdcpp_rest import __version__
 from sdcpp_rest.cli.admin import ADMIN_COMMANDS, add_admin_parsers, run_admin_command
 from sdcpp_rest.cli.client import CLIENT_COMMANDS, add_client_parsers, run_client_command
+from sdcpp_rest.cli.copy_db import add_copy_db_parser, run_copy_db
 from sdcpp_rest.cli.models import MODELS_COMMAND, add_models_parser, run_models_command
 from sdcpp_rest.cli.worker import WorkerNeedsSharedDatabase, add_worker_parser, run_worker, worker_overrides
 from sdcpp_rest.config import ConfigError, load_settings
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     subparsers = parser.add_subparsers(dest="command", required=True)
     _serve_parser(subparsers)
     add_worker_parser(subparsers)
+    add_copy_db_parser(subparsers)
     add_client_parsers(subparsers)
     add_admin_parsers(subparsers)
     add_models_parser(subparsers)
@@ -135,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         return serve(args)
     if args.command == "worker":
         return worker(args)
+    if args.command == "copy-db":
+        return run_copy_db(args)
     if args.command in ADMIN_COMMANDS:
         return run_admin_command(args)
     if args.command == MODELS_COMMAND:

@@ -67,15 +67,24 @@ class Lease:
 LOST = Lease(held=False)
 
 
-def lock_fifo_head(conn: Connection, runnable: Runnable) -> str | None:
-    """PostgreSQL: the id of the oldest queued job `runnable` allows, its row locked until the
-    transaction ends. SKIP LOCKED passes over rows other claimers hold, so claimers take successive
-    jobs at once instead of queueing on the head's lock and then finding it gone."""
-    query: Any = (
+def claim_fifo_head(conn: Connection, runnable: Runnable, values: dict[str, Any]) -> sa.Row[Any] | None:
+    """PostgreSQL: claim the oldest queued job `runnable` allows in one statement (UPDATE ... WHERE
+    id = (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING), its row as claimed; None when there is none.
+    SKIP LOCKED passes over rows other claimers hold, so claimers take successive jobs at once
+    instead of queueing on the head's lock and then finding it gone; one statement is one round trip
+    (run it in autocommit: it is atomic on its own)."""
+    head: Any = (
         sa.select(jobs_table.c.id)
         .where(jobs_table.c.status == JobStatus.QUEUED.value, *runnable.conditions())
         .order_by(jobs_table.c.seq)
         .limit(1)
         .with_for_update(skip_locked=True)
+        .scalar_subquery()
     )
-    return conn.execute(query).scalar()
+    statement = (
+        jobs_table.update()
+        .where(jobs_table.c.id == head, jobs_table.c.status == JobStatus.QUEUED.value)
+        .values(**values)
+        .returning(*jobs_table.c)
+    )
+    return conn.execute(statement).first()

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from sdcpp_rest.errors import ErrorCode
-from sdcpp_rest.jobs.claims import ANY_JOB, LOST, Lease, Runnable, lock_fifo_head
+from sdcpp_rest.jobs.claims import ANY_JOB, LOST, Lease, Runnable, claim_fifo_head
 from sdcpp_rest.jobs.queue_order import FifoOrder, QueuedJob, QueueOrder
 from sdcpp_rest.jobs.records import (
     FINAL_STATUSES,
@@ -121,6 +121,13 @@ class SqlJobStore:
         result = conn.execute(jobs_table.update().where(*conditions).values(**values))
         return result.rowcount == 1
 
+    def _one_statement(self) -> Connection:
+        """A connection for a write that is one conditional UPDATE: on PostgreSQL in autocommit (the
+        statement is atomic alone; no BEGIN and COMMIT round trips), on SQLite a transaction."""
+        if self._engine.dialect.name == "postgresql":
+            return self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self._engine.connect()
+
     # --- JobStore ---
     def add(self, job: NewJob) -> JobRecord:
         with self._engine.begin() as conn:
@@ -195,12 +202,10 @@ class SqlJobStore:
         """Claim the next job `runnable` allows for `worker_id`, with a new token and lease; None
         when there is none. Atomic across processes and machines."""
         if self._skip_locked:
-            with self._engine.begin() as conn:
-                job_id = lock_fifo_head(conn, runnable)
-                if job_id is None:
-                    return None
-                self._transition(conn, job_id, JobStatus.QUEUED, self._claim_values(worker_id))
-            return self.get(job_id)
+            check_transition(JobStatus.QUEUED, JobStatus.PROCESSING)
+            with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                row = claim_fifo_head(conn, runnable, self._claim_values(worker_id))
+            return job_record(row) if row is not None else None
         # Several workers may race for the head of the queue; the conditional UPDATE lets exactly one
         # win, and the losers simply try the next one.
         for _ in range(8):
@@ -222,7 +227,7 @@ class SqlJobStore:
         step_seconds: float | None,
         token: str | None = None,
     ) -> bool:
-        with self._engine.begin() as conn:
+        with self._one_statement() as conn, conn.begin():
             return self._transition(
                 conn,
                 job_id,
@@ -245,7 +250,7 @@ class SqlJobStore:
         token: str | None = None,
     ) -> bool:
         measured = dataclasses.asdict(timings) if timings else {}
-        with self._engine.begin() as conn:
+        with self._one_statement() as conn, conn.begin():
             return self._transition(
                 conn,
                 job_id,
@@ -282,7 +287,7 @@ class SqlJobStore:
             )
 
     def mark_cancelled(self, job_id: str, *, token: str | None = None) -> bool:
-        with self._engine.begin() as conn:
+        with self._one_statement() as conn, conn.begin():
             return self._transition(
                 conn,
                 job_id,
@@ -314,7 +319,7 @@ class SqlJobStore:
         return values
 
     def requeue(self, job_id: str, *, count_attempt: bool, token: str | None = None) -> bool:
-        with self._engine.begin() as conn:
+        with self._one_statement() as conn, conn.begin():
             return self._transition(
                 conn, job_id, JobStatus.PROCESSING, self._requeue_values(count_attempt), token=token
             )
@@ -346,14 +351,16 @@ class SqlJobStore:
         `max_attempts` times, as after a crash on one machine. Each write is conditional on the
         token and the expiry it saw, so a renewal that lands first keeps the job with its holder."""
         now = time.time()
+        # No lease at all: claimed before leases existed (migration 0003) or copied from another
+        # database (cli/copy_db.py); nobody renews it, so it counts as run out.
+        still_expired = [sa.or_(jobs_table.c.lease_expires_at < now, jobs_table.c.lease_expires_at.is_(None))]
         query = sa.select(jobs_table.c.id, jobs_table.c.claim_token, jobs_table.c.attempts).where(
-            jobs_table.c.status == JobStatus.PROCESSING.value, jobs_table.c.lease_expires_at < now
+            jobs_table.c.status == JobStatus.PROCESSING.value, *still_expired
         )
         requeued: list[str] = []
         failed: list[str] = []
         with self._engine.connect() as conn:
             expired = conn.execute(query).all()
-        still_expired = [jobs_table.c.lease_expires_at < now]
         for row in expired:
             with self._engine.begin() as conn:
                 if row.attempts >= max_attempts:

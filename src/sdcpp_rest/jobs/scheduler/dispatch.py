@@ -38,6 +38,13 @@ class Dispatcher:
         should take it is woken)."""
         with self._condition:
             self._idle[slot_id] = loaded
+            if len(self._idle) == 1:
+                # The only idle slot takes the next job whatever it holds: claim it in one step (on
+                # PostgreSQL the SKIP LOCKED claim, which never collides with other processes).
+                claimed = self._store.claim_next(slot_id, self._runnable())
+                if claimed is not None:
+                    del self._idle[slot_id]
+                return claimed
             job = self._store.peek_next(self._runnable())
             if job is None:
                 return None

@@ -82,12 +82,17 @@ class ClaimLost(Exception):
     this slot's engine worker produces for it is void."""
 
 
+# The renewal also reads the job's cancel flag (set by a cancel on any node): at least this often, so
+# a cancel through another machine's API ends the job within about a second.
+CANCEL_CHECK_SECONDS = 1.0
+
+
 class _LeaseClock:
     """When the running job's lease is due for renewal: three times per lease, so one missed renewal
-    (a slow database) does not lose it."""
+    (a slow database) does not lose it, and at least every CANCEL_CHECK_SECONDS."""
 
     def __init__(self, lease_seconds: float) -> None:
-        self._every = lease_seconds / 3
+        self._every = min(lease_seconds / 3, CANCEL_CHECK_SECONDS)
         self._due = time.monotonic() + self._every
 
     def due(self) -> bool:
