@@ -25,6 +25,7 @@ from sdcpp_rest.schemas.generate import (
     Text2ImgFields,
     UpscaleFields,
 )
+from sdcpp_rest.schemas.video import VideoFields
 
 PARAMS_VERSION = 1
 
@@ -37,6 +38,8 @@ class JobMode(StrEnum):
     INPAINTING = "inpainting"
     CONTROLNET = "controlnet"
     UPSCALE = "upscale"
+    TXT2VID = "txt2vid"
+    IMG2VID = "img2vid"
 
 
 class StoredParams(BaseModel):
@@ -74,7 +77,24 @@ class UpscaleParams(StoredParams, UpscaleFields):
     prompt: str = ""  # upscaling has none; kept so every job answers `prompt` alike
 
 
-JobParams = Text2ImgParams | Img2ImgParams | InpaintingParams | ControlNetParams | UpscaleParams
+class Txt2VidParams(VideoFields, Text2ImgParams):
+    pass
+
+
+class Img2VidParams(Txt2VidParams):
+    strength: float = 0.75
+    inputs: dict[str, str] = Field(default_factory=dict)
+
+
+JobParams = (
+    Text2ImgParams
+    | Img2ImgParams
+    | InpaintingParams
+    | ControlNetParams
+    | UpscaleParams
+    | Txt2VidParams
+    | Img2VidParams
+)
 
 PARAMS_BY_MODE: dict[JobMode, type[StoredParams]] = {
     JobMode.TEXT2IMG: Text2ImgParams,
@@ -82,6 +102,8 @@ PARAMS_BY_MODE: dict[JobMode, type[StoredParams]] = {
     JobMode.INPAINTING: InpaintingParams,
     JobMode.CONTROLNET: ControlNetParams,
     JobMode.UPSCALE: UpscaleParams,
+    JobMode.TXT2VID: Txt2VidParams,
+    JobMode.IMG2VID: Img2VidParams,
 }
 
 
