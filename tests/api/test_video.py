@@ -4,6 +4,7 @@ engine's generate_video; the job's outputs are an animated WebP and the frames a
 from __future__ import annotations
 
 import io
+import json
 
 import httpx
 from PIL import Image
@@ -44,3 +45,18 @@ def test_video_needs_a_video_model(split_client: httpx.Client) -> None:
     body = {**WAN, **SMALL, "prompt": "x", "init_image": "not an image"}
     response = split_client.post("/api/generate/img2vid", json=body)
     assert response.status_code == 400 and "init_image" in response.json()["error"]["message"]
+
+
+def test_img2vid_from_a_file_part(split_server: ServerProcess, split_client: httpx.Client) -> None:
+    first = io.BytesIO()
+    Image.new("RGB", (80, 72), "orange").save(first, format="PNG")
+    body = {**WAN, **SMALL, "prompt": "a start", "video_frames": FRAMES, "strength": 0.8}
+    response = split_client.post(
+        "/api/generate/img2vid",
+        files={"init_image": ("first.png", first.getvalue(), "image/png")},
+        data={"request": json.dumps(body)},
+    )
+    assert response.status_code == 202, response.text
+    job = split_server.wait_for(split_client, response.json()["job_id"], timeout=1200)
+    assert job["status"] == "completed", (job, split_server.log_tail())
+    assert job["mode"] == "img2vid" and len(job["outputs"]) == 1 + FRAMES
