@@ -1,7 +1,7 @@
 """Speed-up of each step-caching mode and of TAESD decoding against no caching, side by side, through a
 real server and the real engine, at 64x64 and 256x256.
 
-    .venv/bin/python -m bench.bench_cache_modes [--runs 1] [--steps 12] [--sizes 64 256]
+    .venv/bin/python -m bench.bench_cache_modes [--runs 1] [--steps 12] [--sizes 64 256] [--families flux]
 
 Families: the random-weight SD1.5 checkpoint (UNet: ucache, spectrum, TAESD) and the reduced Flux
 (DiT: easycache, dbcache, taylorseer, cache_dit, spectrum; no Flux TAESD among the test models).
@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--families", nargs="+", default=["sd15", "flux"], help="sd15 and/or flux")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-cache-") as tmp:
         data_dir = prepare_split_data_dir(Path(tmp))
@@ -70,7 +71,10 @@ def main() -> None:
         server = ServerProcess(data_dir).start(timeout=120)
         try:
             print(f"{'family':<16} {'size':>7} {'mode':<11} {'seconds':>8} {'speed-up':>9}")
-            for family, model, modes in CONFIGS:
+            chosen = [
+                config for key, config in zip(("sd15", "flux"), CONFIGS, strict=True) if key in args.families
+            ]
+            for family, model, modes in chosen:
                 for size in args.sizes:
                     base = {**model, "prompt": "a bench", "seed": 1, "steps": args.steps}
                     base.update(width=size, height=size)

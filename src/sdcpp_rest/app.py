@@ -15,6 +15,7 @@ from sdcpp_rest.api import (
     files,
     generate,
     generate_modes,
+    generate_video,
     image_download,
     model_files,
     model_sets,
@@ -128,6 +129,7 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
         auth.router,
         generate.router,
         generate_modes.router,
+        generate_video.router,
         queue.router,
         files.router,
         utilities.router,
@@ -141,7 +143,7 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
         ws.router,
     ):
         app.include_router(router)
-    install_body_schemas(app, generate_modes.BODY_MODELS)
+    install_body_schemas(app, [*generate_modes.BODY_MODELS, *generate_video.BODY_MODELS])
     install_openapi_errors(app)
     # AUTOMATIC1111's /sdapi/v1 and OpenAI's /v1: sub-applications with their own error shapes and
     # docs, on the same services; the middleware above (request id, body limit, metrics) wraps them.

@@ -35,6 +35,8 @@ def prepare_split_data_dir(data_dir: Path) -> Path:
     link_or_copy(dit_models.flux_vae_model(), models / "vae" / "flux-ae.safetensors")
     link_or_copy(mode_models.vae_model(), models / "vae" / "sd-vae.safetensors")
     write_safetensors(models / "t5" / "t5xxl-tiny.safetensors", T5_TENSORS)
+    link_or_copy(dit_models.wan_model(), models / "diffusion_models" / "wan2.1-t2v-1.3b-q4_0.gguf")
+    link_or_copy(dit_models.wan_vae_model(), models / "vae" / "wan2.1-vae.safetensors")
     return data_dir
 
 

@@ -18,6 +18,7 @@ from tests.fixtures.test_models import sd15_model
 PROBE_SIZE = 64
 # Flow models run at cfg 1 (one model evaluation a step): SD3's full-size MMDiT is slow on 2 cores.
 DIT_KINDS = ("flux", "sd3")
+WAN_FRAMES = 5  # 2 latent frames: Wan's VAE packs 4 frames after the first into one
 
 
 def _context_and_generation(kind: str, work: Path) -> tuple[EngineContext, dict[str, object]]:
@@ -58,6 +59,12 @@ def _context_and_generation(kind: str, work: Path) -> tuple[EngineContext, dict[
             clip_g_path=str(dit_models.clip_g_model()),
             vae_path=str(dit_models.flux_vae_model()),
         )
+    elif kind == "wan":
+        context = EngineContext(
+            model_path="",
+            diffusion_model_path=str(dit_models.wan_model()),
+            vae_path=str(dit_models.wan_vae_model()),
+        )
     elif kind == "wan-reduced":
         context = EngineContext(model_path="", diffusion_model_path=str(dit_models.wan_reduced_model()))
     elif kind == "esrgan":
@@ -80,7 +87,21 @@ def main(kind: str, work: Path) -> None:
     engine = Engine(emit_log=keep, verbose=False)
     context, generation = _context_and_generation(kind, work)
     engine.load(context)
-    if kind == "esrgan":
+    if kind == "wan":
+        images = engine.generate_video(
+            prompt="a probe",
+            negative_prompt="",
+            width=PROBE_SIZE,
+            height=PROBE_SIZE,
+            steps=1,
+            cfg_scale=1.0,
+            sample_method="euler",
+            scheduler="discrete",
+            seed=1,
+            frames=WAN_FRAMES,
+            on_step=lambda *_: None,
+        )
+    elif kind == "esrgan":
         images = engine.upscale([Image.new("RGB", (PROBE_SIZE, PROBE_SIZE), "red")], 1, lambda *_: None)
     else:
         images = engine.generate(

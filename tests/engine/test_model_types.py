@@ -106,3 +106,13 @@ def test_the_engine_refuses_a_reduced_wan_model(tmp_path: Path) -> None:
     done = _probe("wan-reduced", tmp_path)
     assert done.returncode == -signal.SIGABRT, done.stderr[-2000:]
     assert "invalid num_layers(2) of wan" in done.stdout + done.stderr
+
+
+def test_engine_makes_a_video_with_the_wan_1_3b_model(tmp_path: Path) -> None:
+    """The smallest Wan the engine takes (30 blocks, q4_0) with the Wan2.1 VAE, no T5 (the engine
+    conditions on zeros): 5 frames of 64x64 through generate_video."""
+    result = _result("wan", tmp_path)
+    assert result["sizes"] == [[64, 64]] * 5
+    assert any(str(line).endswith("Version: Wan 2.x") for line in result["infos"]), result["infos"]
+    unused = [line for line in result["warnings"] if "unknown" in str(line).lower() or "not in" in str(line)]
+    assert unused == [], unused

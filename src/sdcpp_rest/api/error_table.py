@@ -126,6 +126,8 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[Answer, ...]] = {
     ("POST", "/api/generate/inpainting"): _IMAGE_BODY,
     ("POST", "/api/generate/controlnet"): _IMAGE_BODY,
     ("POST", "/api/generate/upscale"): _UPSCALE,
+    ("POST", "/api/generate/txt2vid"): _IMAGE_BODY,
+    ("POST", "/api/generate/img2vid"): _IMAGE_BODY,
     ("GET", "/api/queue/status"): (),
     ("GET", "/api/queue/job/{job_id}"): (_JOB_ID, _NO_JOB),
     ("DELETE", "/api/queue/job/{job_id}"): (

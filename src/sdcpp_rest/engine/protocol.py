@@ -143,6 +143,8 @@ class GenerateCommand:
     mode: str = "text2img"  # text2img, img2img, inpainting, controlnet or upscale
     options: ModeOptions = field(default_factory=ModeOptions)
     sampling: SamplingOptions = field(default_factory=SamplingOptions)
+    video_frames: int = 0  # txt2vid / img2vid: frames of the video
+    fps: int = 0
 
 
 @dataclass(frozen=True)

@@ -220,6 +220,52 @@ class Engine:
             self._clear_preview_callback()
         return list(images)
 
+    def generate_video(
+        self,
+        *,
+        prompt: str,
+        negative_prompt: str,
+        width: int,
+        height: int,
+        steps: int,
+        cfg_scale: float,
+        sample_method: str,
+        scheduler: str,
+        seed: int,
+        frames: int,
+        on_step: Callable[[int, int, float], None],
+        init_image_path: str = "",
+        sampling: SamplingOptions | None = None,
+    ) -> list[Any]:
+        """Run one video generation (Wan): the frames as images, `on_step` after every step."""
+        if self._sd is None:
+            raise RuntimeError("no model loaded")
+        arguments = sampling_arguments(sampling or SamplingOptions())
+        arguments.pop("ref_images", None)  # image models only
+        if init_image_path:
+            from PIL import Image
+
+            arguments["init_image"] = Image.open(init_image_path).convert("RGB")
+        try:
+            frames_out = self._sd.generate_video(
+                prompt=prompt,
+                negative_prompt=negative_prompt,
+                width=width,
+                height=height,
+                sample_steps=steps,
+                cfg_scale=cfg_scale,
+                sample_method=sample_method,
+                scheduler=scheduler,
+                seed=seed,
+                video_frames=frames,
+                progress_callback=on_step,
+                **arguments,
+            )
+        finally:
+            self._install_idle_progress_callback()
+            self._clear_preview_callback()
+        return list(frames_out)
+
     def upscale(
         self, images: list[Any], repeats: int, on_step: Callable[[int, int, float], None]
     ) -> list[Any]:

@@ -40,6 +40,9 @@ from sdcpp_rest.errors import ErrorCode
 from sdcpp_rest.monitoring.procfs import reset_peak_rss, status_bytes
 from sdcpp_rest.outputs.files import output_filename, write_png_atomically
 from sdcpp_rest.outputs.infotext import format_infotext
+from sdcpp_rest.outputs.video import write_video
+
+VIDEO_MODES = ("txt2vid", "img2vid")
 
 log = logging.getLogger("sdcpp_rest.worker")
 
@@ -137,6 +140,9 @@ class _Worker:
         if command.mode == "upscale":
             self._upscale_only(command)
             return
+        if command.mode in VIDEO_MODES:
+            self._generate_video(command)
+            return
         hires = command.options.hires
         progress = BatchProgress(
             command.batch_count, command.steps, (hires.steps or command.steps) if hires else 0
@@ -223,6 +229,49 @@ class _Worker:
             self._send(PhaseChanged(job_id=command.job_id, phase="saving"))
             image = self._engine.upscale([image], command.options.upscale_repeats, lambda *_: None)[0]
         return image
+
+    def _generate_video(self, command: GenerateCommand) -> None:
+        """txt2vid / img2vid: one generate_video call; progress per sampling step as for images."""
+
+        def on_step(step: int, steps: int, seconds: float) -> None:
+            if step == 0:
+                self._send(PhaseChanged(job_id=command.job_id, phase="sampling"))
+                return
+            self._send(StepProgress(command.job_id, step, steps, float(seconds), time.time()))
+            if step >= steps:
+                self._send(PhaseChanged(job_id=command.job_id, phase="decoding"))
+
+        self._send(PhaseChanged(job_id=command.job_id, phase="encoding"))
+        started = time.perf_counter()
+        try:
+            frames = self._engine.generate_video(
+                prompt=command.prompt,
+                negative_prompt=command.negative_prompt,
+                width=command.width,
+                height=command.height,
+                steps=command.steps,
+                cfg_scale=command.cfg_scale,
+                sample_method=command.sample_method,
+                scheduler=command.scheduler,
+                seed=command.seed,
+                frames=command.video_frames,
+                on_step=on_step,
+                init_image_path=command.options.init_image_path,
+                sampling=command.sampling,
+            )
+        except (ValueError, RuntimeError) as exc:
+            self._send(CommandFailed(command.job_id, ErrorCode.GENERATION_FAILED, str(exc)))
+            return
+        if not frames:
+            self._send(
+                CommandFailed(command.job_id, ErrorCode.GENERATION_FAILED, "the engine returned no frame")
+            )
+            return
+        self._send(PhaseChanged(job_id=command.job_id, phase="saving"))
+        fields = {**command.infotext_fields, "Seed": command.seed}
+        infotext = format_infotext(command.prompt, command.negative_prompt, fields)
+        files = write_video(Path(command.output_dir), frames, command.fps, infotext)
+        self._send(JobFinished(command.job_id, files, time.perf_counter() - started))
 
     def _upscale_only(self, command: GenerateCommand) -> None:
         """Upscale mode: no checkpoint, one ESRGAN model, the request's image read from the job folder."""

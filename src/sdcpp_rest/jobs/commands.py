@@ -32,11 +32,13 @@ from sdcpp_rest.jobs.params import (
     ControlNetParams,
     FileJobParams,
     Img2ImgParams,
+    Img2VidParams,
     InpaintingParams,
     JobParams,
     ModelConvertParams,
     ModelDownloadParams,
     Text2ImgParams,
+    Txt2VidParams,
     UpscaleParams,
 )
 from sdcpp_rest.jobs.parts import check_parts, part_labels, parts_infotext
@@ -173,7 +175,7 @@ class JobCommands:
             max_vram=p.max_vram or 0.0,
         )
         job_dir = self._job_dir(job.id)
-        image_mode = p if isinstance(p, Img2ImgParams) else None
+        image_mode = p if isinstance(p, Img2ImgParams | Img2VidParams) else None
         options = ModeOptions(
             init_image_path=_input_path(job_dir, p, "init_image"),
             mask_image_path=_input_path(job_dir, p, "mask_image"),
@@ -190,6 +192,8 @@ class JobCommands:
         fields = infotext_fields(p, model_file)
         fields.update(parts_infotext(p))
         fields.update(sampling_infotext(p))
+        if isinstance(p, Txt2VidParams):
+            fields.update({"Frames": p.video_frames, "FPS": p.fps})
         fields.update(mode_infotext(p, loras, taesd, control_net, upscaler, hires))
         if embeddings:
             fields["Embeddings"] = ", ".join(Path(path).stem for path in embeddings)
@@ -214,6 +218,8 @@ class JobCommands:
             mode=job.mode.value,
             options=options,
             sampling=sampling_options(p, job_dir),
+            video_frames=p.video_frames if isinstance(p, Txt2VidParams) else 0,
+            fps=p.fps if isinstance(p, Txt2VidParams) else 0,
         )
 
     def _hires_pass(self, p: Text2ImgParams) -> HiresPass | None:
@@ -264,7 +270,9 @@ class JobCommands:
 
 
 def _input_path(job_dir: Path, params: JobParams, field: str) -> str:
-    name = params.inputs.get(field) if isinstance(params, Img2ImgParams | UpscaleParams) else None
+    name = None
+    if isinstance(params, Img2ImgParams | UpscaleParams | Img2VidParams):
+        name = params.inputs.get(field)
     return str(job_dir / "inputs" / name) if name else ""
 
 

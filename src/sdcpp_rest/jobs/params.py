@@ -25,6 +25,7 @@ from sdcpp_rest.schemas.generate import (
     Text2ImgFields,
     UpscaleFields,
 )
+from sdcpp_rest.schemas.video import VideoFields
 
 PARAMS_VERSION = 1
 
@@ -39,6 +40,8 @@ class JobMode(StrEnum):
     UPSCALE = "upscale"
     MODEL_DOWNLOAD = "model_download"  # issue 16: runs on the server's download runner, no engine
     MODEL_CONVERT = "model_convert"  # issue 16: a GGUF written by the binding's convert() in a worker
+    TXT2VID = "txt2vid"
+    IMG2VID = "img2vid"
 
 
 class StoredParams(BaseModel):
@@ -76,6 +79,15 @@ class UpscaleParams(StoredParams, UpscaleFields):
     prompt: str = ""  # upscaling has none; kept so every job answers `prompt` alike
 
 
+class Txt2VidParams(VideoFields, Text2ImgParams):
+    pass
+
+
+class Img2VidParams(Txt2VidParams):
+    strength: float = 0.75
+    inputs: dict[str, str] = Field(default_factory=dict)
+
+
 class ModelDownloadParams(StoredParams):
     """A model file fetched from a URL into its type's folder (issue 16)."""
 
@@ -95,7 +107,15 @@ class ModelConvertParams(StoredParams):
     prompt: str = ""
 
 
-JobParams = Text2ImgParams | Img2ImgParams | InpaintingParams | ControlNetParams | UpscaleParams
+JobParams = (
+    Text2ImgParams
+    | Img2ImgParams
+    | InpaintingParams
+    | ControlNetParams
+    | UpscaleParams
+    | Txt2VidParams
+    | Img2VidParams
+)
 # Issue 16: jobs that need no engine (see SERVER_RUN_MODES); kept apart from JobParams so that code
 # reading a generation's parameters stays typed as before.
 AnyJobParams = JobParams | ModelDownloadParams | ModelConvertParams
@@ -114,6 +134,8 @@ PARAMS_BY_MODE: dict[JobMode, type[StoredParams]] = {
     JobMode.UPSCALE: UpscaleParams,
     JobMode.MODEL_DOWNLOAD: ModelDownloadParams,
     JobMode.MODEL_CONVERT: ModelConvertParams,
+    JobMode.TXT2VID: Txt2VidParams,
+    JobMode.IMG2VID: Img2VidParams,
 }
 
 

@@ -35,10 +35,12 @@ from sdcpp_rest.jobs.model_refs import (
 from sdcpp_rest.jobs.params import (
     ControlNetParams,
     Img2ImgParams,
+    Img2VidParams,
     InpaintingParams,
     JobMode,
     JobParams,
     Text2ImgParams,
+    Txt2VidParams,
     UpscaleParams,
 )
 from sdcpp_rest.jobs.records import NewJob
@@ -51,6 +53,7 @@ from sdcpp_rest.schemas.generate import (
     UpscaleRequest,
 )
 from sdcpp_rest.schemas.parameters import MAX_SEED
+from sdcpp_rest.schemas.video import VIDEO_FAMILIES, Img2VidRequest, Txt2VidRequest
 
 GenerationRequest = Text2ImgRequest | UpscaleRequest  # every mode's body is one of these
 IMAGE_INPUT_FIELDS = ("init_image", "mask_image", "control_image")
@@ -60,6 +63,8 @@ _REQUEST_MODES: tuple[tuple[type[GenerationRequest], JobMode], ...] = (
     (ControlNetRequest, JobMode.CONTROLNET),
     (Img2ImgRequest, JobMode.IMG2IMG),
     (UpscaleRequest, JobMode.UPSCALE),
+    (Img2VidRequest, JobMode.IMG2VID),
+    (Txt2VidRequest, JobMode.TXT2VID),
     (Text2ImgRequest, JobMode.TEXT2IMG),
 )
 _PARAMS_OF_MODE: dict[JobMode, type[Text2ImgParams]] = {
@@ -67,6 +72,8 @@ _PARAMS_OF_MODE: dict[JobMode, type[Text2ImgParams]] = {
     JobMode.IMG2IMG: Img2ImgParams,
     JobMode.INPAINTING: InpaintingParams,
     JobMode.CONTROLNET: ControlNetParams,
+    JobMode.TXT2VID: Txt2VidParams,
+    JobMode.IMG2VID: Img2VidParams,
 }
 
 
@@ -178,7 +185,13 @@ class JobPlanner:
             esrgan_file(self._files, request.upscaler)
             return None
         model_name = self.resolve_model_name(request.model_name, request.diffusion_model_path)
-        check_family_fields(request, self._family(request, model_name))
+        family = self._family(request, model_name)
+        check_family_fields(request, family)
+        if isinstance(request, Txt2VidRequest) and family is not None and family not in VIDEO_FAMILIES:
+            raise InvalidParameters(
+                f"model_name: {family} models make no video (video needs {', '.join(VIDEO_FAMILIES)})",
+                field="model_name",
+            )
         for field in COMPONENT_FOLDERS:
             component_path(self._files, field, getattr(request, field))
         check_options(self._files, request, request.prompt, request.lora_model_dir, request.taesd_path)
@@ -208,6 +221,10 @@ class JobPlanner:
         and text2img). Callers hold the decode gate."""
         if isinstance(request, UpscaleRequest):
             return {"init_image": decode_image("image", request.image, limits).convert("RGB")}, None
+        if isinstance(request, Img2VidRequest):
+            image = decode_image("init_image", request.init_image, limits).convert("RGB")
+            size = (request.width, request.height)
+            return {"init_image": fit_image(image, size[0], size[1], "crop")}, size
         if not isinstance(request, Img2ImgRequest):
             return {}, None
         raw: dict[str, Image.Image] = {}

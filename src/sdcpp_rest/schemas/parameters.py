@@ -69,6 +69,9 @@ PARAMETER_RANGES: dict[str, NumericRange] = {
     ),
     "cache_start_percent": NumericRange(0.0, 1.0, 0.15, 0.01, "Step caching starts at this fraction."),
     "cache_end_percent": NumericRange(0.0, 1.0, 0.95, 0.01, "Step caching ends at this fraction."),
+    # --- video (schemas/video.py) ---
+    "video_frames": NumericRange(1, 161, 33, 1, "Frames of the video (Wan: 4k + 1 frames fit best)."),
+    "fps": NumericRange(1, 60, 16, 1, "Frames per second of the animated WebP."),
 }
 
 RESIZE_MODES: tuple[str, ...] = ("resize", "crop", "fill")
