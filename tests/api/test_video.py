@@ -3,6 +3,7 @@ engine's generate_video; the job's outputs are an animated WebP and the frames a
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 
@@ -60,3 +61,25 @@ def test_img2vid_from_a_file_part(split_server: ServerProcess, split_client: htt
     job = split_server.wait_for(split_client, response.json()["job_id"], timeout=1200)
     assert job["status"] == "completed", (job, split_server.log_tail())
     assert job["mode"] == "img2vid" and len(job["outputs"]) == 1 + FRAMES
+
+
+def test_validate_knows_the_video_modes(split_client: httpx.Client) -> None:
+    body = {**WAN, **SMALL, "prompt": "a wave", "video_frames": FRAMES}
+    reply = split_client.post("/api/validate", params={"mode": "txt2vid"}, json=body).json()
+    assert reply["valid"], reply
+    assert reply["normalized"]["video_frames"] == FRAMES
+    # The same checks as the endpoint: a Flux model makes no video; img2vid needs its first frame.
+    reply = split_client.post(
+        "/api/validate", params={"mode": "txt2vid"}, json={**FLUX, **SMALL, "prompt": "x"}
+    ).json()
+    assert not reply["valid"] and reply["errors"][0]["field"] == "model_name", reply
+    reply = split_client.post("/api/validate", params={"mode": "img2vid"}, json=body).json()
+    assert not reply["valid"] and reply["errors"][0]["field"] == "init_image", reply
+    first = io.BytesIO()
+    Image.new("RGB", (80, 72), "orange").save(first, format="PNG")
+    encoded = base64.b64encode(first.getvalue()).decode()
+    reply = split_client.post(
+        "/api/validate", params={"mode": "img2vid"}, json={**body, "init_image": encoded}
+    ).json()
+    assert reply["valid"], reply
+    assert reply["normalized"]["init_image"] == "<image 64x64>"

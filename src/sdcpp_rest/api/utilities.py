@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from sdcpp_rest.api.deps import AuthenticatedDep, JobsDep, PlannerDep, SettingsDep, optional_principal
 from sdcpp_rest.api.json_body import SMALL_BODY_BYTES, is_json_content_type, parse_json_off_loop, read_body
@@ -33,6 +33,7 @@ from sdcpp_rest.schemas.parameters import (
     SAMPLERS,
     SCHEDULERS,
 )
+from sdcpp_rest.schemas.video import Img2VidRequest, Txt2VidRequest
 
 router = APIRouter(prefix="/api", tags=["utilities"])
 
@@ -45,6 +46,16 @@ GUEST_MAX_IMAGE_PIXELS = 1024 * 1024
 GUEST_NOTE = "model and file names are checked only for authenticated callers"
 
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+# Every mode's body, the video modes' included (schemas/video.py builds on schemas/generate.py, whose
+# MODE_REQUESTS therefore cannot name them).
+ValidateMode = ModeName | Literal["txt2vid", "img2vid"]
+VALIDATE_REQUESTS: dict[str, type[BaseModel]] = {
+    **MODE_REQUESTS,
+    "txt2vid": Txt2VidRequest,
+    "img2vid": Img2VidRequest,
+}
 
 
 @router.get("/samplers", summary="Sampling methods the engine has")
@@ -124,10 +135,10 @@ def validate(
     planner: PlannerDep,
     principal: OptionalPrincipal,
     body: Annotated[dict[str, Any], Depends(validate_body)],
-    mode: ModeName = Query("text2img", description="The endpoint whose body this is."),
+    mode: ValidateMode = Query("text2img", description="The endpoint whose body this is."),
 ) -> ValidateReply:
     try:
-        request = MODE_REQUESTS[mode].model_validate(body)
+        request = VALIDATE_REQUESTS[mode].model_validate(body)
     except ValidationError as exc:
         issues = [
             ValidationIssue(
@@ -147,7 +158,7 @@ def validate(
             if isinstance(request, Text2ImgRequest):
                 normalized["model_name"] = planner.resolve_model_name(request.model_name)
             planner.check(request)
-        if isinstance(request, Img2ImgRequest | UpscaleRequest):
+        if isinstance(request, Img2ImgRequest | UpscaleRequest | Img2VidRequest):
             _check_images(planner, request, normalized, None if everything else _guest_limits(planner))
     except ApiError as exc:
         errors.append(ValidationIssue(field=exc.field or "body", message=exc.message, code=exc.code.value))
@@ -169,7 +180,7 @@ def _guest_limits(planner: JobPlanner) -> ImageLimits:
 
 def _check_images(
     planner: JobPlanner,
-    request: Img2ImgRequest | UpscaleRequest,
+    request: Img2ImgRequest | UpscaleRequest | Img2VidRequest,
     normalized: dict[str, Any],
     limits: ImageLimits | None,
 ) -> None:
