@@ -133,8 +133,10 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
         queue.router,
         files.router,
         utilities.router,
-        model_files.router,  # before models: /models/trash is no model id
-        model_sets.router,  # before models.router: its /api/models/{model_id} would take /sets
+        # Before the routers with /api/models/{model_id:path} (model_files' DELETE, models' GET): such a
+        # path would take /api/models/sets/NAME and /api/models/trash as model ids.
+        model_sets.router,
+        model_files.router,
         models.router,
         ops.router,
         image_download.router,

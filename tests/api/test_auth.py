@@ -42,8 +42,21 @@ PUBLIC = {
     ("GET", "/metrics"),  # public unless metrics_token is set (a scraper's own token, not a user's)
 }
 # Needs more than the user role (models:manage, system:manage, users:manage).
-ADMIN_ONLY_PREFIXES = ("/api/models/{", "/api/models/refresh", "/api/system/restart", "/api/users")
-ADMIN_ONLY_EXCEPTIONS = {("GET", "/api/models/{model_id}"), ("GET", "/api/models/types")}
+ADMIN_ONLY_PREFIXES = (
+    "/api/models/{",
+    "/api/models/refresh",
+    "/api/models/download",
+    "/api/models/upload",
+    "/api/models/trash",
+    "/api/models/sets",
+    "/api/system/restart",
+    "/api/users",
+)
+ADMIN_ONLY_EXCEPTIONS = {
+    ("GET", "/api/models/{model_id}"),
+    ("GET", "/api/models/types"),
+    ("GET", "/api/models/sets"),
+}
 # Called only as guest and user: as admin they would stop the server under the test.
 NOT_AS_ADMIN = {("POST", "/api/system/restart")}
 
@@ -188,6 +201,8 @@ def test_every_route_answers_guest_user_and_admin_as_the_spec_says(auth_server: 
                     model_id="nothing",
                     key_id="nokey",
                     user_id="nouser",
+                    name="noset",
+                    entry_id="noentry",
                 )
                 admin_only = path.startswith(ADMIN_ONLY_PREFIXES) and route not in ADMIN_ONLY_EXCEPTIONS
                 for role in ("guest", "user", "admin"):
