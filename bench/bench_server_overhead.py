@@ -573,6 +573,20 @@ def _exit_on_sigterm(_signum: int, _frame: Any) -> None:
     raise SystemExit(143)  # unwinds through main's `finally`, which stops the server
 
 
+def _wait_for_hashes(server_process: ServerProcess, timeout: float = 300) -> float:
+    """A fresh server hashes its model files once (SHA-256 of gigabytes, in a thread at nice 19): wait
+    for that to end, so that the timed runs compare the steady state, not the first minutes."""
+    started = time.monotonic()
+    with server_process.client() as client:
+        while time.monotonic() - started < timeout:
+            reply = client.post("/api/models/refresh")
+            reply.raise_for_status()
+            if reply.json()["hashes_pending"] == 0:
+                break
+            time.sleep(0.5)
+    return time.monotonic() - started
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -587,6 +601,7 @@ def main(argv: list[str] | None = None) -> int:
         server_process.start()
         server = ServerPath(server_process, args.poll_ms / 1000, args.follow)
         print(f"server at {server_process.url} (log {server_process.log_path})")
+        print(f"catalog hashed the model files in {_wait_for_hashes(server_process):.1f} s")
         direct = DirectEngine(model_path, args.threads, data_dir / "direct-outputs")
         print(f"direct engine loaded in {direct.load_seconds:.1f} s")
         bench = Bench(server, direct, CpuMeter(server_process), args)

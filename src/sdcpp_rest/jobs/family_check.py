@@ -5,6 +5,7 @@ silently). Also the server's default step-caching mode, which applies only where
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from sdcpp_rest.catalog.detect import detect_checkpoint_architecture
@@ -20,11 +21,23 @@ def model_family(files: ModelFiles, model_name: str, diffusion_model: str | None
     try:
         if diffusion_model:
             path = files.resolve_component("diffusion_model_path", diffusion_model)
-            return detect_part(read_header(path).tensors).family
-        path = Path(files.resolve_checkpoint(model_name).path)
-        return detect_checkpoint_architecture(read_header(path).tensors)
-    except (CatalogError, HeaderError):
+        else:
+            path = Path(files.resolve_checkpoint(model_name).path)
+        stat = path.stat()
+        return _family_of_file(str(path), stat.st_mtime_ns, stat.st_size, bool(diffusion_model))
+    except (CatalogError, HeaderError, OSError):
         return None
+
+
+# Parsing a checkpoint's header costs milliseconds of CPU (an SD1.5 header is a JSON of over 1,000
+# tensors) on every submit, taken from a generation that may be running; the file's identity (path,
+# modification time, size) keys the answer, so a replaced file is read again.
+@lru_cache(maxsize=256)
+def _family_of_file(path: str, _mtime_ns: int, _size: int, diffusion_model: bool) -> str | None:
+    tensors = read_header(Path(path)).tensors
+    if diffusion_model:
+        return detect_part(tensors).family
+    return detect_checkpoint_architecture(tensors)
 
 
 def check_family_fields(request: FamilyFields, family: str | None) -> None:
