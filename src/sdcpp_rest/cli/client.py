@@ -26,7 +26,7 @@ import httpx
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import ClientConnection, connect, unix_connect
 
-from sdcpp_rest.cli.display import ProgressLine, describe_progress, format_queue
+from sdcpp_rest.cli.display import ProgressLine, describe_progress, format_queue, write_err, write_out
 
 CLIENT_COMMANDS = ("generate", "queue", "cancel")
 DEFAULT_SERVER_URL = "http://127.0.0.1:8080"
@@ -197,24 +197,14 @@ def run_client_command(args: argparse.Namespace) -> int:
                 return show_queue(client, args)
             return cancel_job(client, args.job_id)
     except ClientError as exc:
-        _err(f"sdcpp-rest: error: {exc}")
+        write_err(f"sdcpp-rest: error: {exc}")
         return EXIT_REQUEST_ERROR
     except KeyboardInterrupt:
-        _err("\nsdcpp-rest: interrupted")
+        write_err("\nsdcpp-rest: interrupted")
         return EXIT_INTERRUPTED
 
 
 # --- HTTP helpers ---
-
-
-def _out(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def _err(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
 
 
 def _request(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -296,7 +286,7 @@ class GenerateCommand:
         try:
             reply = _json(_request(self.client, "POST", "/api/generate/text2img", json=self.body()))
         except KeyboardInterrupt:
-            _err("\nsdcpp-rest: interrupted before the server answered; check `sdcpp-rest queue`")
+            write_err("\nsdcpp-rest: interrupted before the server answered; check `sdcpp-rest queue`")
             return EXIT_INTERRUPTED
         self.job_id = str(reply["job_id"])
         self.progress.note(f"job {self.job_id} queued (seed {reply.get('seed')})")
@@ -304,7 +294,7 @@ class GenerateCommand:
             final = self.follow()
         except KeyboardInterrupt:
             self.progress.end()
-            _err(
+            write_err(
                 f"sdcpp-rest: interrupted; job {self.job_id} is still {self.status_now()} on the server "
                 f"(cancel it with `sdcpp-rest cancel {self.job_id}`)"
             )
@@ -315,12 +305,13 @@ class GenerateCommand:
             return self.download(final)
         if status == "failed":
             code = final.get("error_code")
-            _err(
+            write_err(
                 f"job {self.job_id} failed: {final.get('error') or 'no reason given'}"
                 + (f" ({code})" if code else "")
             )
         else:
-            _err(f"job {self.job_id} was cancelled" + (f": {final['error']}" if final.get("error") else ""))
+            reason = f": {final['error']}" if final.get("error") else ""
+            write_err(f"job {self.job_id} was cancelled{reason}")
         return EXIT_JOB_FAILED
 
     def on_update(self, update: dict[str, Any]) -> None:
@@ -397,7 +388,7 @@ class GenerateCommand:
         if not outputs:
             outputs = self.get_job().get("outputs") or []
         if not outputs:
-            _err(f"job {self.job_id} completed without output files")
+            write_err(f"job {self.job_id} completed without output files")
             return EXIT_JOB_FAILED
         batch = (self.args.batch_count or 1) > 1
         paths = output_paths(self.job_id, len(outputs), self.args.output, batch)
@@ -407,7 +398,7 @@ class GenerateCommand:
                 path.write_bytes(response.content)
             except OSError as exc:
                 raise ClientError(f"cannot write {path}: {exc}") from exc
-            _out(str(path))
+            write_out(str(path))
         return EXIT_COMPLETED
 
 
@@ -418,14 +409,14 @@ def show_queue(client: httpx.Client, args: argparse.Namespace) -> int:
     params = {"limit": args.limit} if args.limit is not None else None
     reply = _json(_request(client, "GET", "/api/queue/status", params=params))
     if args.json:
-        _out(json.dumps(reply, indent=2))
+        write_out(json.dumps(reply, indent=2))
         return EXIT_COMPLETED
     for text in format_queue(reply.get("queue") or {}, shutil.get_terminal_size((120, 20)).columns):
-        _out(text)
+        write_out(text)
     return EXIT_COMPLETED
 
 
 def cancel_job(client: httpx.Client, job_id: str) -> int:
     reply = _json(_request(client, "POST", "/api/queue/cancel", json={"job_id": job_id}))
-    _out(f"{reply.get('message') or 'cancelled'}: {job_id}")
+    write_out(f"{reply.get('message') or 'cancelled'}: {job_id}")
     return EXIT_COMPLETED

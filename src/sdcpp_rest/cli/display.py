@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from typing import Any, TextIO
 
 BAR_WIDTH = 20
@@ -37,6 +38,18 @@ def describe_progress(update: dict[str, Any]) -> str:
         remaining = update.get("time_remaining")
         parts.append(f"ETA {clock_text(remaining) if remaining is not None else '--:--'}")
     return "  ".join(parts)
+
+
+def write_out(line: str) -> None:
+    """A result line on stdout (paths, tables, JSON), flushed so that pipes see it at once."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def write_err(line: str) -> None:
+    """A message for the person at the terminal on stderr, flushed."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 class ProgressLine:

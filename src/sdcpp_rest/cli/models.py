@@ -29,7 +29,7 @@ from sdcpp_rest.cli.client import (
     connection_options,
     target_from,
 )
-from sdcpp_rest.cli.display import ProgressLine, clock_text
+from sdcpp_rest.cli.display import ProgressLine, clock_text, write_err, write_out
 
 MODELS_COMMAND = "models"
 POLL_SECONDS = 0.5
@@ -63,10 +63,10 @@ def run_models_command(args: argparse.Namespace) -> int:
                 return list_models(client, args)
             return remove(client, args)
     except ClientError as exc:
-        _err(f"sdcpp-rest: error: {exc}")
+        write_err(f"sdcpp-rest: error: {exc}")
         return EXIT_REQUEST_ERROR
     except KeyboardInterrupt:
-        _err("\nsdcpp-rest: interrupted")
+        write_err("\nsdcpp-rest: interrupted")
         return EXIT_INTERRUPTED
 
 
@@ -74,7 +74,7 @@ def pull(client: httpx.Client, args: argparse.Namespace) -> int:
     body = {"url": args.url, "type": args.type, "filename": args.filename, "sha256": args.sha256}
     reply = _json(_request(client, "POST", "/api/models/download", json={k: v for k, v in body.items() if v}))
     job_id = str(reply["job_id"])
-    _err(f"downloading {reply['url']} as {reply['type']} '{reply['filename']}' (job {job_id})")
+    write_err(f"downloading {reply['url']} as {reply['type']} '{reply['filename']}' (job {job_id})")
     line = ProgressLine(sys.stderr)
     try:
         while True:
@@ -85,15 +85,15 @@ def pull(client: httpx.Client, args: argparse.Namespace) -> int:
             time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
         line.end()
-        _err(f"the download goes on on the server; stop it with: sdcpp-rest cancel {job_id}")
+        write_err(f"the download goes on on the server; stop it with: sdcpp-rest cancel {job_id}")
         raise
     line.end()
     if job["status"] != "completed":
-        _err(
+        write_err(
             f"sdcpp-rest: download {job['status']}: {job.get('error') or ''} ({job.get('error_code') or ''})"
         )
         return EXIT_JOB_FAILED
-    _out(str(reply["filename"]))
+    write_out(str(reply["filename"]))
     return EXIT_COMPLETED
 
 
@@ -121,7 +121,7 @@ def list_models(client: httpx.Client, args: argparse.Namespace) -> int:
     params = {"limit": 0, **({"type": args.type} if args.type else {})}
     reply = _json(_request(client, "GET", "/api/models", params=params))
     if args.json:
-        _out(json.dumps(reply, indent=2))
+        write_out(json.dumps(reply, indent=2))
         return EXIT_COMPLETED
     rows = [
         (m["type"], m["name"], f"{m['size_bytes'] / MIB:.1f} MiB", m.get("weight_type") or "-",
@@ -130,7 +130,7 @@ def list_models(client: httpx.Client, args: argparse.Namespace) -> int:
     ]  # fmt: skip
     widths = [max((len(row[i]) for row in rows), default=0) for i in range(6)]
     for row in rows:
-        _out("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        write_out("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return EXIT_COMPLETED
 
 
@@ -138,16 +138,6 @@ def remove(client: httpx.Client, args: argparse.Namespace) -> int:
     params = {"force": "true"} if args.force else {}
     reply = _json(_request(client, "DELETE", f"/api/models/{quote(args.name, safe='/')}", params=params))
     entry = reply["entry"]
-    _out(f"{entry['path']} moved to the trash as {entry['id']}")
-    _err(f"restore it with: POST /api/models/trash/{entry['id']}/restore")
+    write_out(f"{entry['path']} moved to the trash as {entry['id']}")
+    write_err(f"restore it with: POST /api/models/trash/{entry['id']}/restore")
     return EXIT_COMPLETED
-
-
-def _out(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def _err(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
