@@ -99,7 +99,9 @@ def test_delete_of_a_loaded_model_unloads_it_then_restore_brings_it_back(
 def test_delete_of_a_model_a_queued_job_needs_is_refused_unless_forced(
     files_server: ServerProcess, admin: httpx.Client
 ) -> None:
-    running = files_server.submit(admin, model_name="sd15.safetensors", steps=30)
+    # Long enough that it cannot end before the forced delete below (it is cancelled then): were it
+    # to end first, the waiting job would start loading extra.safetensors while it is moved away.
+    running = files_server.submit(admin, model_name="sd15.safetensors", steps=150)
     waiting = files_server.submit(admin, model_name="extra.safetensors")
     files_server.wait_for(admin, running, ("processing",))
     assert admin.get(f"/api/queue/job/{waiting}").json()["status"] == "queued"
