@@ -4,7 +4,8 @@
 # bench_cache_modes against it. Not part of the suite: CI has no GPU.
 #
 #   bench/cuda_bench.sh                      # online: pip fetches the sdist and the server's dependencies
-#   ENGINE_SDIST=x.tar.gz WHEELS=dir/ bench/cuda_bench.sh    # offline: a downloaded sdist and wheels
+#   ENGINE_SDIST=x.tar.gz WHEELS=dir/ bench/cuda_bench.sh    # offline: a downloaded sdist and wheels of
+#                                                            # every dependency in pyproject.toml (psycopg too)
 #
 # Needs python3 (3.11+) with numpy, safetensors and scikit-build-core, CMake and CUDA's nvcc.
 # Environment: CUDA_ARCH (CMAKE_CUDA_ARCHITECTURES, default native), SITE (install folder, default
@@ -24,7 +25,7 @@ if [ "${SKIP_BUILD:-}" != "1" ]; then
         python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target "$site" "$WHEELS"/*.whl
     else
         python3 -m pip install -q --upgrade --target "$site" fastapi "uvicorn[standard]" pydantic pydantic-settings \
-            "sqlalchemy>=2.0,<2.1" alembic pyjwt argon2-cffi python-pam httpx prometheus-client python-multipart
+            "sqlalchemy>=2.0,<2.1" alembic "psycopg[binary]" pyjwt argon2-cffi python-pam httpx prometheus-client python-multipart
     fi
     say "engine: stable-diffusion-cpp-python with CUDA (arch ${CUDA_ARCH:-native})"
     CMAKE_ARGS="-DSD_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=${CUDA_ARCH:-native}" \
