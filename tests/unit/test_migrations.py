@@ -12,6 +12,8 @@ import hashlib
 import multiprocessing
 import os
 import shutil
+import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -281,6 +283,28 @@ def test_failed_sqlite_upgrade_leaves_the_database_as_it_was(tmp_path: Path) -> 
         assert_still_first_release(engine)
     finally:
         engine.dispose()
+
+
+def test_opening_a_new_database_waits_for_another_start_up_holding_its_lock(tmp_path: Path) -> None:
+    """SQLite answers the switch to WAL with "database is locked" at once, without waiting, while
+    another connection holds a lock: a process starting beside one that is creating the schema
+    failed (seen in CI as one of three concurrent start-ups exiting 1). Now it waits for the lock."""
+    path = tmp_path / "jobs.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE being_created (id INTEGER)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO being_created VALUES (1)")
+    release = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    release.start()
+    engine = create_database_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("SELECT COUNT(*) FROM being_created").scalar() == 1
+    finally:
+        release.join()
+        engine.dispose()
+        other.close()
 
 
 @pytest.mark.parametrize("start", ["fresh", "release1"])

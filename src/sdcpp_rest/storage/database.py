@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -29,15 +31,36 @@ PRIVATE_FOLDER_MODE = 0o700
 _POSTGRES_MIGRATION_LOCK = 0x5DC9_A1E3
 
 
+# How long a connection waits for another one's lock (busy_timeout), and for the switch to WAL.
+_SQLITE_LOCK_WAIT_SECONDS = 10.0
+
+
 def _enable_sqlite_durability(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers (status polls) run while the scheduler writes; busy_timeout waits instead of
     # failing on a momentary lock; synchronous=FULL makes every commit survive a power cut too.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(_SQLITE_LOCK_WAIT_SECONDS * 1000)}")
+    _switch_to_wal(cursor)
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Put the database in WAL mode (it stays so: the mode is kept in the file). SQLite answers the
+    switch with "database is locked" at once, without calling the busy handler, while another
+    connection holds a lock (two processes starting on a new database), so wait here instead."""
+    deadline = time.monotonic() + _SQLITE_LOCK_WAIT_SECONDS
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 def _private_sqlite_file(url: str) -> None:
@@ -84,7 +107,8 @@ def create_database_engine(url: str) -> Engine:
     url = driver_url(url)
     if url.startswith("sqlite:///"):
         _private_sqlite_file(url)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        connect_args = {"check_same_thread": False, "timeout": _SQLITE_LOCK_WAIT_SECONDS}
+        engine = sa.create_engine(url, connect_args=connect_args)
         sa.event.listen(engine, "connect", _enable_sqlite_durability)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
