@@ -45,6 +45,7 @@ from sdcpp_rest.container import (
     stop_services,
 )
 from sdcpp_rest.monitoring.http import HttpMetricsMiddleware
+from sdcpp_rest.ops.command_inbox import CommandInbox
 from sdcpp_rest.ops.restart import SHUTDOWN_WAIT_SLACK_SECONDS, ServerRestarter
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
         announce=first.bus.publish,  # the bus outlives every rebuild
         reload_settings=reload_settings,
     )
+    # In a cluster, the loads, unloads and restarts other nodes ask of this process's engine workers.
+    inbox = CommandInbox(lambda: holder.current, restarter.request)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -84,6 +87,7 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
             )
         first.bus.bind(asyncio.get_running_loop())
         start_services(first)
+        inbox.start()
         warn_if_open(settings)
         log.info(
             "sdcpp-rest %s listening on %s:%s (models: %s, outputs: %s)",
@@ -97,6 +101,7 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
             yield
         finally:
             log.info("shutting down: no new jobs; a running job that does not finish in time is requeued")
+            await asyncio.to_thread(inbox.stop)
             grace = holder.current.settings.restart_grace_seconds
             await asyncio.to_thread(restarter.wait, grace + SHUTDOWN_WAIT_SLACK_SECONDS)
             await asyncio.to_thread(stop_services, holder.current)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,10 +25,13 @@ from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.catalog.store import ModelHashStore
 from sdcpp_rest.catalog.trash import ModelTrash
 from sdcpp_rest.catalog.uploads import ModelUploads
+from sdcpp_rest.cluster.commands import CommandBox
 from sdcpp_rest.cluster.event_relay import PgEventRelay
 from sdcpp_rest.cluster.heartbeat import WorkerHeartbeat, node_name
 from sdcpp_rest.cluster.local_models import LocalCheckpoints
 from sdcpp_rest.cluster.registry import WorkerRegistry
+from sdcpp_rest.cluster.remote_workers import RemoteWorkers
+from sdcpp_rest.cluster.view import OFFLINE_AFTER_LEASES
 from sdcpp_rest.config import Settings
 from sdcpp_rest.downloads.images import DownloadPolicy, ImageDownloader
 from sdcpp_rest.downloads.models import ModelDownloadPolicy, ModelFetcher
@@ -98,6 +102,9 @@ class Services:
     registry: WorkerRegistry
     heartbeat: WorkerHeartbeat | None  # None where this process runs no engine workers
     relay: PgEventRelay | None  # events to and from the other nodes (PostgreSQL only)
+    node: str  # this process in the cluster (worker ids and the workers table name it)
+    commands: CommandBox | None  # loads, unloads, restarts between processes (PostgreSQL only)
+    remote: RemoteWorkers | None  # the other processes' engine workers (PostgreSQL only)
     started_at: float = field(default_factory=time.time)
 
 
@@ -169,12 +176,29 @@ def build_services(
         idle_unload_s=settings.model_idle_unload_seconds,
     )
     registry = WorkerRegistry(database)
+    commands_box = CommandBox(database) if shared else None
+    remote = (
+        RemoteWorkers(
+            commands_box,
+            registry,
+            own_node=node,
+            stale_after_s=OFFLINE_AFTER_LEASES * settings.claim_lease_seconds,
+        )
+        if commands_box is not None
+        else None
+    )
+
+    def loaded_paths() -> list[str]:
+        """The checkpoints loaded here and, in a cluster, in the other processes (/api/models)."""
+        here = scheduler.loaded_models()
+        return here if remote is None else [*here, *remote.loaded_paths(model_files)]
+
     type_roots = default_type_roots(settings.models_path, type_folders)
     catalog = CatalogService(
         settings.models_path,
         type_roots,
         ModelHashStore(database),
-        loaded_paths=scheduler.loaded_models,
+        loaded_paths=loaded_paths,
     )
     planner = JobPlanner(
         model_files,
@@ -233,7 +257,7 @@ def build_services(
             bus,
             LimitPolicy(settings),
         ),
-        model_loads=ModelLoads(scheduler, commands.default_context),
+        model_loads=ModelLoads(scheduler, commands.default_context, remote=remote),
         estimator=EstimateService(store, scheduler, model_files),
         retention=retention,
         auth=auth,
@@ -269,6 +293,9 @@ def build_services(
         if workers
         else None,
         relay=PgEventRelay(settings.database_url, bus, origin=node) if shared else None,
+        node=node,
+        commands=commands_box,
+        remote=remote,
     )
 
 
@@ -296,6 +323,17 @@ def start_services(services: Services) -> None:
         services.heartbeat.start()
     services.model_trash.start()
     services.download_runner.start()
+
+
+def start_worker_services(services: Services) -> None:
+    """Start only what runs jobs (`sdcpp-rest worker`): the relay, the engine workers, the lease
+    reaper and the heartbeat; the API nodes scan the catalog, clean outputs and run downloads."""
+    if services.relay is not None:
+        services.relay.start()
+    services.scheduler.start()
+    services.leases.start()
+    if services.heartbeat is not None:
+        services.heartbeat.start()
 
 
 def stop_services(services: Services) -> None:
@@ -331,8 +369,9 @@ def stop_services(services: Services) -> None:
 class ServicesHolder:
     """The app's current services: the one thing a restart swaps."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, start: Callable[[Services], None] = start_services) -> None:
         self._current = services
+        self._start = start
 
     @property
     def current(self) -> Services:
@@ -343,7 +382,7 @@ class ServicesHolder:
         old = self._current
         new = build_services(settings, bus=old.bus, metrics=old.metrics)
         self._current = new
-        start_services(new)
+        self._start(new)
 
     def stop(self) -> None:
         stop_services(self._current)

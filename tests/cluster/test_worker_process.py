@@ -1,17 +1,27 @@
 """`sdcpp-rest worker` and `sdcpp-rest serve --no-workers` as real processes on a real PostgreSQL:
-an API node queues and serves, a worker process runs the job, the cluster's workers are listed,
-a worker takes only jobs whose checkpoint it has, and a worker on SQLite is refused."""
+an API node queues and serves, a worker process runs the job, the cluster's workers are listed, an
+API node loads, unloads and restarts the workers of another process, a worker takes only jobs whose
+checkpoint it has, and a worker on SQLite is refused."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import sqlalchemy as sa
 
-from tests.cluster_processes import WorkerProcess, api_node, cluster_env, job_row, wait_for_row
+from tests.cluster_processes import (
+    READY_SECONDS,
+    WorkerProcess,
+    api_node,
+    cluster_env,
+    job_row,
+    wait_for_row,
+)
 from tests.server import link_or_copy
 
 LEASE_SECONDS = 3.0
@@ -33,8 +43,6 @@ def test_an_api_node_queues_and_a_worker_process_runs_the_job(
             assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
             status = client.get("/api/status").json()
             system = client.get("/api/system").json()["system"]
-            # An API node has no engine: a load is refused in the API's error format.
-            load = client.post("/api/models/sd15.safetensors/load")
 
         assert str(job_row(cluster_db, job_id).worker_id).startswith(f"{worker.node}/w")
         (listed,) = status["workers"]
@@ -45,13 +53,64 @@ def test_an_api_node_queues_and_a_worker_process_runs_the_job(
         assert status["generation_queue"]["max_concurrent_generations"] == 1
         assert system["workers"] == []  # none in the API node's own process
         assert [w["worker_id"] for w in system["cluster_workers"]] == [listed["worker_id"]]
-        assert load.status_code == 503 and load.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
     finally:
         worker.stop()
         node.stop()
     with cluster_db.connect() as conn:
         statuses = conn.execute(sa.text("SELECT status FROM workers")).scalars().all()
     assert statuses == ["stopped"]  # it said goodbye
+
+
+def wait_for_log(worker: WorkerProcess, text: str, count: int = 1) -> None:
+    deadline = time.monotonic() + READY_SECONDS
+    while worker.log_tail(1_000_000).count(text) < count:
+        assert time.monotonic() < deadline, f"the worker never logged {text!r}: {worker.log_tail()}"
+        time.sleep(0.2)
+
+
+def wait_until_listed_loaded(client: httpx.Client, loaded: bool) -> None:
+    deadline = time.monotonic() + READY_SECONDS
+    while client.get("/api/models/sd15.safetensors").json()["loaded"] is not loaded:
+        assert time.monotonic() < deadline, f"/api/models never showed loaded={loaded}"
+        time.sleep(0.2)
+
+
+def test_an_api_node_loads_unloads_and_restarts_the_workers_of_other_processes(
+    cluster_db_url: str, cluster_db: sa.engine.Engine, shared_dir: Path
+) -> None:
+    env = cluster_env(cluster_db_url, LEASE_SECONDS)
+    node = api_node(shared_dir, env)
+    worker = WorkerProcess(shared_dir, env, "gpu-d").start()
+    try:
+        worker.wait_ready(cluster_db)
+        with node.client() as client:
+            loaded = client.post("/api/models/sd15.safetensors/load")
+            assert loaded.status_code == 200, loaded.text
+            assert loaded.json()["worker_ids"] == [f"{worker.node}/w0"]
+            assert loaded.json()["seconds"] > 0
+            # The API node's catalog shows it loaded (from the worker's heartbeat).
+            wait_until_listed_loaded(client, True)
+
+            unloaded = client.post("/api/models/sd15.safetensors/unload")
+            assert unloaded.status_code == 200, unloaded.text
+            assert unloaded.json()["worker_ids"] == [f"{worker.node}/w0"]
+            wait_until_listed_loaded(client, False)
+            again = client.post("/api/models/sd15.safetensors/unload")
+            assert again.status_code == 409 and again.json()["error"]["code"] == "MODEL_NOT_LOADED"
+
+            restart = client.post("/api/system/restart")
+            assert restart.status_code == 202 and restart.json()["nodes"] == [worker.node]
+            wait_for_log(worker, "restart: done")
+            worker.wait_ready(cluster_db)
+            # The restarted worker runs jobs, and still answers the API node.
+            job_id = node.submit(client)
+            assert node.wait_for(client, job_id)["status"] == "completed"
+            assert client.post("/api/models/sd15.safetensors/unload").status_code == 200
+        with cluster_db.connect() as conn:
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM worker_commands")).scalar() == 1  # the restart
+    finally:
+        worker.stop()
+        node.stop()
 
 
 def test_a_worker_takes_only_jobs_whose_checkpoint_it_has(

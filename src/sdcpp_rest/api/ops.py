@@ -89,10 +89,13 @@ def config(settings: SettingsDep, _: SystemReadDep) -> ConfigReply:
     summary="Graceful restart of the workers, with the configuration read again",
     description="Answers at once; then no new job starts, a running job may finish within "
     "`restart_grace_seconds` (else it is requeued), the workers restart and the configuration is "
-    "reloaded. No queued job is lost. WebSocket `system_update` events: `restarting`, `restarted`.",
+    "reloaded. No queued job is lost. WebSocket `system_update` events: `restarting`, `restarted`. "
+    "In a cluster every process with engine workers restarts them (`nodes` lists the others asked).",
 )
-def restart(restarter: RestarterDep, _: SystemManageDep) -> RestartReply:
+def restart(restarter: RestarterDep, services: ServicesDep, _: SystemManageDep) -> RestartReply:
     started = restarter.request()
+    # In a cluster the other processes restart their engine workers too (each when it reads the command).
+    nodes = services.remote.restart() if services.remote is not None else []
     return RestartReply(
-        message="Server restart initiated" if started else "Server restart already in progress"
+        message="Server restart initiated" if started else "Server restart already in progress", nodes=nodes
     )

@@ -108,14 +108,15 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def worker(args: argparse.Namespace) -> int:
+    overrides = worker_overrides(args)
     try:
-        settings = load_settings(args.config, worker_overrides(args))
+        settings = load_settings(args.config, overrides)
     except (ConfigError, ValueError) as exc:
         print(f"sdcpp-rest: {exc}", file=sys.stderr)  # noqa: T201 - the one line an operator needs
         return 2
     configure_logging(settings.verbose, settings.log_format)
     try:
-        run_worker(settings)
+        run_worker(settings, reload_settings=lambda: load_settings(args.config, overrides))
     except WorkerNeedsSharedDatabase as exc:
         print(f"sdcpp-rest: {exc}", file=sys.stderr)  # noqa: T201
         return 2

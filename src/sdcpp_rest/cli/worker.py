@@ -3,8 +3,9 @@
 The process builds the same services as `serve` from the same settings (database URL, models and
 output folders, max_concurrent_generations, threads) and starts only what runs jobs: the worker
 slots (which claim the jobs whose checkpoint this machine has), the lease reaper and the heartbeat
-that lists its workers in the workers table. SIGTERM or SIGINT stop it the way they stop `serve`:
-no new job, a running one may finish within restart_grace_seconds, then it is requeued.
+that lists its workers in the workers table, and the inbox that runs the model loads, unloads and
+restarts the API nodes ask of it (ops/command_inbox.py). SIGTERM or SIGINT stop it the way they stop
+`serve`: no new job, a running one may finish within restart_grace_seconds, then it is requeued.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -49,9 +51,22 @@ def worker_overrides(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
-    """Run until `stop` is set or SIGTERM/SIGINT arrives."""
-    from sdcpp_rest.container import build_services, recover_at_start, stop_services
+def run_worker(
+    settings: Settings,
+    stop: threading.Event | None = None,
+    reload_settings: Callable[[], Settings] | None = None,
+) -> None:
+    """Run until `stop` is set or SIGTERM/SIGINT arrives. `reload_settings` re-reads the configuration
+    when another node asks this process to restart (POST /api/system/restart on an API node)."""
+    from sdcpp_rest.container import (
+        ServicesHolder,
+        build_services,
+        recover_at_start,
+        start_worker_services,
+        stop_services,
+    )
+    from sdcpp_rest.ops.command_inbox import CommandInbox
+    from sdcpp_rest.ops.restart import SHUTDOWN_WAIT_SLACK_SECONDS, ServerRestarter
     from sdcpp_rest.storage.database import driver_url
 
     assert settings.database_url is not None
@@ -68,22 +83,29 @@ def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, on_signal)
-    services = build_services(settings)
-    report = recover_at_start(services)
+    holder = ServicesHolder(build_services(settings), start=start_worker_services)
+    first = holder.current
+    restarter = ServerRestarter(
+        current_settings=lambda: holder.current.settings,
+        stop_current=holder.stop,
+        start_with=holder.rebuild,
+        announce=first.bus.publish,
+        reload_settings=reload_settings,
+    )
+    inbox = CommandInbox(lambda: holder.current, restarter.request)
+    report = recover_at_start(first)
     if report.requeued or report.failed:
         log.warning("expired claims: %d job(s) requeued, %d failed", len(report.requeued), len(report.failed))
-    if services.relay is not None:
-        services.relay.start()
-    services.scheduler.start()
-    services.leases.start()
-    if services.heartbeat is not None:
-        services.heartbeat.start()
+    start_worker_services(first)
+    inbox.start()
     log.info(
         "sdcpp-rest worker: %d engine worker(s) (models: %s, outputs: %s)",
-        len(services.scheduler.workers()),
+        len(first.scheduler.workers()),
         settings.models_path,
         settings.output_path,
     )
     stop.wait()
     log.info("stopping: no new jobs; a running job that does not finish in time is requeued")
-    stop_services(services)
+    inbox.stop()
+    restarter.wait(holder.current.settings.restart_grace_seconds + SHUTDOWN_WAIT_SLACK_SECONDS)
+    stop_services(holder.current)

@@ -120,3 +120,8 @@ class ConfigReply(BaseModel):
 
 class RestartReply(BaseModel):
     message: str
+    nodes: list[str] = Field(
+        default_factory=list,
+        description="In a cluster (PostgreSQL): the other processes with engine workers that were asked "
+        "to restart theirs too (`node` in /api/system's cluster_workers).",
+    )

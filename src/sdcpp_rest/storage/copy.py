@@ -2,9 +2,9 @@
 users, API keys, revoked tokens and model hashes, rows as they are, in one transaction on the target.
 
 Both databases are brought to the newest schema first (the same migrations as start-up). The target
-must hold no rows yet. The workers table is not copied (it describes running processes). Jobs the
-source left processing (the server should be stopped first) go back to the queue on the target, as
-the next start-up would do on one machine.
+must hold no rows yet. The workers and worker_commands tables are not copied (they describe running
+processes). Jobs the source left processing (the server should be stopped first) go back to the queue
+on the target, as the next start-up would do on one machine.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from sdcpp_rest.storage.database import migrate
-from sdcpp_rest.storage.tables import jobs_table, metadata, workers_table
+from sdcpp_rest.storage.tables import jobs_table, metadata, worker_commands_table, workers_table
 
 BATCH_ROWS = 1000
 
@@ -32,7 +32,8 @@ class CopyReport:
 def copy_database(source: Engine, target: Engine) -> CopyReport:
     migrate(source)
     migrate(target)
-    tables = [table for table in metadata.sorted_tables if table is not workers_table]
+    running = {workers_table.name, worker_commands_table.name}
+    tables = [table for table in metadata.sorted_tables if table.name not in running]
     with target.connect() as conn:
         filled = [t.name for t in tables if conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()]
     if filled:

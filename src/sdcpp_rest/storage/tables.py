@@ -112,3 +112,19 @@ workers_table = sa.Table(
     sa.Column("started_at", sa.Float, nullable=False),
     sa.Column("heartbeat_at", sa.Float, nullable=False),
 )
+
+# Issue 15: a model load or unload, or a restart, asked of another process of the cluster (an API node
+# has no engine; the worker process named by `node` runs the command and writes its outcome here).
+worker_commands_table = sa.Table(
+    "worker_commands",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("node", sa.String(160), nullable=False),  # the process that runs it (workers.node)
+    sa.Column("kind", sa.String(16), nullable=False),  # load, unload, restart
+    sa.Column("model", sa.String(1024), nullable=True),  # the checkpoint's name in the models folder
+    sa.Column("state", sa.String(16), nullable=False),  # pending, running, done
+    sa.Column("results", sa.Text, nullable=True),  # JSON list, one entry per engine worker that acted
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Index("ix_worker_commands_node_state", "node", "state"),
+)
