@@ -15,8 +15,11 @@ from sdcpp_rest.config import load_settings
 from sdcpp_rest.container import Services, build_services, start_services, stop_services
 from sdcpp_rest.errors import JobNotCancellable, JobNotFound
 from sdcpp_rest.events.types import Event, JobUpdated
+from sdcpp_rest.jobs.limits import LimitPolicy
 from sdcpp_rest.jobs.params import JobMode, Text2ImgParams
+from sdcpp_rest.jobs.public import JobPresenter
 from sdcpp_rest.jobs.records import JobStatus
+from sdcpp_rest.jobs.service import JobService
 from sdcpp_rest.schemas.generate import Text2ImgRequest
 from tests.server import prepare_data_dir
 
@@ -143,3 +146,44 @@ def test_cancel_of_a_running_job_ends_it_and_the_next_job_runs(running: Services
     assert result.status is JobStatus.CANCELLED
     following = running.jobs.submit(tiny("after"), ALICE)
     assert running.jobs.wait(following.job_id, ALICE, timeout=600).status == "completed"
+
+
+class ClaimsWhenWoken:
+    """A worker as fast as the scheduler can be: woken by the submit, it claims the job and
+    publishes `processing` before the submitting thread goes on (steers the timing only; the real
+    scheduler's order is tested through the WebSocket in tests/api/test_websocket.py)."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def notify_work(self) -> None:
+        claimed = self._services.store.claim_next("fast-worker")
+        if claimed is not None:
+            self._services.notifier.job_changed(claimed.id)
+
+
+def test_a_job_is_announced_queued_before_a_worker_can_claim_it(idle: Services) -> None:
+    jobs = JobService(
+        idle.store,
+        idle.planner,
+        ClaimsWhenWoken(idle),
+        idle.notifier,
+        JobPresenter(idle.store),
+        idle.retention,
+        idle.bus,
+        LimitPolicy(idle.settings),
+    )
+    statuses: list[str] = []
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, JobUpdated):
+            statuses.append(event.payload["status"])
+
+    idle.bus.add_listener(on_event)
+    try:
+        jobs.submit(tiny(), ALICE)
+    finally:
+        jobs.close()
+    # Before the fix the worker was woken first: [processing, processing], the job never seen queued
+    # (or, with the row read a moment earlier, a stale `queued` after `processing`).
+    assert statuses == ["queued", "processing"]

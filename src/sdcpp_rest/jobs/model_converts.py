@@ -54,9 +54,8 @@ class ModelConverts:
             seed=0, total_steps=0, params=params,
         )  # fmt: skip
         job = self._store.add(new)
+        self._notifier.job_added(job)  # before the wake-up (see job_added)
         self._wake_workers()
-        self._notifier.job_changed(job.id)
-        self._notifier.queue_changed()
         return job
 
 

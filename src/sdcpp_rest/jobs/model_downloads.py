@@ -61,7 +61,6 @@ class ModelDownloads:
             seed=0, total_steps=0, params=params,
         )  # fmt: skip
         job = self._store.add(new)
+        self._notifier.job_added(job)  # before the wake-up (see job_added)
         self._wake_runner()
-        self._notifier.job_changed(job.id)
-        self._notifier.queue_changed()
         return job

@@ -43,6 +43,13 @@ class JobNotifier:
             data["outputs"] = [output.model_dump() for output in public.outputs]
         return JobUpdated(job_id=job.id, owner=job.owner, payload=data)
 
+    def job_added(self, job: JobRecord) -> None:
+        """Announce a new job as queued, from the added row itself (not read again). Call it before
+        waking a worker: woken first, a worker could claim the job and publish `processing` before
+        this, and a WebSocket client would never see it queued (or would see a stale `queued` last)."""
+        self.job_changed(job.id, snapshot=job)
+        self.queue_changed()
+
     def job_changed(
         self, job_id: str, engine_time: float | None = None, snapshot: JobRecord | None = None
     ) -> None:

@@ -183,9 +183,8 @@ class JobService:
             self._planner.discard(planned)  # its input images are on disk already
             raise
         job = self._store.add(planned)
+        self._notifier.job_added(job)  # before the wake-up (see job_added)
         self._runner.notify_work()
-        self._notifier.job_changed(job.id)
-        self._notifier.queue_changed()
         position = self._store.queue_positions().get(job.id, 0)
         return QueuedJob(job.id, job.mode, job.status, position, job.seed)
 
