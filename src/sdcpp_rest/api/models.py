@@ -148,7 +148,14 @@ def get_model(model_id: str, catalog: CatalogDep, _principal: ModelsReadDep) -> 
     return to_public(catalog.get(model_id))
 
 
-@router.post("/models/{model_id:path}/load", response_model=ModelActionReply, summary="Load a checkpoint")
+@router.post(
+    "/models/{model_id:path}/load",
+    response_model=ModelActionReply,
+    summary="Load a checkpoint",
+    description="Loads it into one engine worker (one holding it already, else an idle one) with the "
+    "options a plain request would use, so the next job needs no reload. On an API node of a cluster "
+    "(`serve --no-workers`) a worker process that has the file loads it; 503 when none online has it.",
+)
 def load_model(
     model_id: str, catalog: CatalogDep, loads: ModelLoadsDep, _principal: ModelsManageDep
 ) -> ModelActionReply:
@@ -163,7 +170,13 @@ def load_model(
     )
 
 
-@router.post("/models/{model_id:path}/unload", response_model=ModelActionReply, summary="Unload a checkpoint")
+@router.post(
+    "/models/{model_id:path}/unload",
+    response_model=ModelActionReply,
+    summary="Unload a checkpoint",
+    description="Frees it in every engine worker holding it, in a cluster on every node; 409 "
+    "`MODEL_NOT_LOADED` when none does.",
+)
 def unload_model(
     model_id: str, catalog: CatalogDep, loads: ModelLoadsDep, _principal: ModelsManageDep
 ) -> ModelActionReply:
