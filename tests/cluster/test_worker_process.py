@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,19 +24,31 @@ from tests.cluster_processes import (
     job_row,
     wait_for_row,
 )
-from tests.server import link_or_copy
+from tests.server import ServerProcess, link_or_copy
 
 LEASE_SECONDS = 3.0
+
+
+@contextmanager
+def api_node_and_worker(
+    url: str, database: sa.engine.Engine, shared_dir: Path, name: str
+) -> Iterator[tuple[ServerProcess, WorkerProcess]]:
+    """An API node and a worker process (ready) on one database and shared folder; both stopped after."""
+    env = cluster_env(url, LEASE_SECONDS)
+    node = api_node(shared_dir, env)
+    worker = WorkerProcess(shared_dir, env, name).start()
+    try:
+        worker.wait_ready(database)
+        yield node, worker
+    finally:
+        worker.stop()
+        node.stop()
 
 
 def test_an_api_node_queues_and_a_worker_process_runs_the_job(
     cluster_db_url: str, cluster_db: sa.engine.Engine, shared_dir: Path
 ) -> None:
-    env = cluster_env(cluster_db_url, LEASE_SECONDS)
-    node = api_node(shared_dir, env)
-    worker = WorkerProcess(shared_dir, env, "gpu-a").start()
-    try:
-        worker.wait_ready(cluster_db)
+    with api_node_and_worker(cluster_db_url, cluster_db, shared_dir, "gpu-a") as (node, worker):
         with node.client() as client:
             job_id = node.submit(client)
             done = node.wait_for(client, job_id)
@@ -53,9 +67,6 @@ def test_an_api_node_queues_and_a_worker_process_runs_the_job(
         assert status["generation_queue"]["max_concurrent_generations"] == 1
         assert system["workers"] == []  # none in the API node's own process
         assert [w["worker_id"] for w in system["cluster_workers"]] == [listed["worker_id"]]
-    finally:
-        worker.stop()
-        node.stop()
     with cluster_db.connect() as conn:
         statuses = conn.execute(sa.text("SELECT status FROM workers")).scalars().all()
     assert statuses == ["stopped"]  # it said goodbye
@@ -78,11 +89,7 @@ def wait_until_listed_loaded(client: httpx.Client, loaded: bool) -> None:
 def test_an_api_node_loads_unloads_and_restarts_the_workers_of_other_processes(
     cluster_db_url: str, cluster_db: sa.engine.Engine, shared_dir: Path
 ) -> None:
-    env = cluster_env(cluster_db_url, LEASE_SECONDS)
-    node = api_node(shared_dir, env)
-    worker = WorkerProcess(shared_dir, env, "gpu-d").start()
-    try:
-        worker.wait_ready(cluster_db)
+    with api_node_and_worker(cluster_db_url, cluster_db, shared_dir, "gpu-d") as (node, worker):
         with node.client() as client:
             loaded = client.post("/api/models/sd15.safetensors/load")
             assert loaded.status_code == 200, loaded.text
@@ -108,9 +115,6 @@ def test_an_api_node_loads_unloads_and_restarts_the_workers_of_other_processes(
             assert client.post("/api/models/sd15.safetensors/unload").status_code == 200
         with cluster_db.connect() as conn:
             assert conn.execute(sa.text("SELECT COUNT(*) FROM worker_commands")).scalar() == 1  # the restart
-    finally:
-        worker.stop()
-        node.stop()
 
 
 def test_a_worker_takes_only_jobs_whose_checkpoint_it_has(
