@@ -161,6 +161,16 @@ class ClaimsWhenWoken:
         if claimed is not None:
             self._services.notifier.job_changed(claimed.id)
 
+    def cancel_running(self, job_id: str) -> bool:
+        return False
+
+    def active_generations(self) -> int:
+        return 0
+
+    @property
+    def is_running(self) -> bool:
+        return True
+
 
 def test_a_job_is_announced_queued_before_a_worker_can_claim_it(idle: Services) -> None:
     jobs = JobService(
