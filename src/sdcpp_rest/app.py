@@ -46,7 +46,7 @@ from sdcpp_rest.container import (
 )
 from sdcpp_rest.monitoring.http import HttpMetricsMiddleware
 from sdcpp_rest.ops.command_inbox import CommandInbox
-from sdcpp_rest.ops.restart import SHUTDOWN_WAIT_SLACK_SECONDS, ServerRestarter
+from sdcpp_rest.ops.restart import SHUTDOWN_WAIT_SLACK_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +66,7 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
     """The app; `reload_settings` re-reads the configuration's sources for POST /api/system/restart."""
     holder = ServicesHolder(build_services(settings))
     first = holder.current
-    restarter = ServerRestarter(
-        current_settings=lambda: holder.current.settings,
-        stop_current=holder.stop,
-        start_with=holder.rebuild,
-        announce=first.bus.publish,  # the bus outlives every rebuild
-        reload_settings=reload_settings,
-    )
+    restarter = holder.restarter(reload_settings)
     # In a cluster, the loads, unloads and restarts other nodes ask of this process's engine workers.
     inbox = CommandInbox(lambda: holder.current, restarter.request)
 

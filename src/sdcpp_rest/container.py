@@ -59,6 +59,7 @@ from sdcpp_rest.jobs.service import JobService
 from sdcpp_rest.jobs.store import JobStore, SqlJobStore
 from sdcpp_rest.monitoring.listener import MetricsListener
 from sdcpp_rest.monitoring.metrics import QueueGauges, ServerMetrics
+from sdcpp_rest.ops.restart import ServerRestarter
 from sdcpp_rest.ops.version import VersionInfo, read_version_info
 from sdcpp_rest.outputs.files import OutputStore
 from sdcpp_rest.storage.database import PRIVATE_FOLDER_MODE, create_database_engine, is_postgres, migrate
@@ -386,3 +387,14 @@ class ServicesHolder:
 
     def stop(self) -> None:
         stop_services(self._current)
+
+    def restarter(self, reload_settings: Callable[[], Settings] | None) -> ServerRestarter:
+        """Restarts these services in place (POST /api/system/restart, or a restart command from
+        another node of the cluster), announcing it on the bus, which outlives every rebuild."""
+        return ServerRestarter(
+            current_settings=lambda: self._current.settings,
+            stop_current=self.stop,
+            start_with=self.rebuild,
+            announce=self._current.bus.publish,
+            reload_settings=reload_settings,
+        )

@@ -66,7 +66,7 @@ def run_worker(
         stop_services,
     )
     from sdcpp_rest.ops.command_inbox import CommandInbox
-    from sdcpp_rest.ops.restart import SHUTDOWN_WAIT_SLACK_SECONDS, ServerRestarter
+    from sdcpp_rest.ops.restart import SHUTDOWN_WAIT_SLACK_SECONDS
     from sdcpp_rest.storage.database import driver_url
 
     assert settings.database_url is not None
@@ -85,13 +85,7 @@ def run_worker(
         signal.signal(signum, on_signal)
     holder = ServicesHolder(build_services(settings), start=start_worker_services)
     first = holder.current
-    restarter = ServerRestarter(
-        current_settings=lambda: holder.current.settings,
-        stop_current=holder.stop,
-        start_with=holder.rebuild,
-        announce=first.bus.publish,
-        reload_settings=reload_settings,
-    )
+    restarter = holder.restarter(reload_settings)
     inbox = CommandInbox(lambda: holder.current, restarter.request)
     report = recover_at_start(first)
     if report.requeued or report.failed:
