@@ -35,6 +35,13 @@ router = APIRouter(tags=["websocket"])
 
 MAX_FOLLOWED_JOBS = 1000
 WS_POLICY_VIOLATION = 1008
+WS_MESSAGE_TOO_BIG = 1009
+# The largest message a client may send, in bytes. Its messages are a few dozen bytes (the longest,
+# a subscription to a job id, is about 60); without a bound uvicorn takes 16 MiB frames and parses
+# them on the event loop, stalling every request (issue 27). `sdcpp-rest serve` gives this to uvicorn
+# as ws_max_size, which closes with 1009 before reading such a frame; _read checks it again for servers
+# started another way.
+WS_MAX_MESSAGE_BYTES = 4096
 # Subprotocol scheme -> (the header it stands for, the value's prefix before the secret).
 CREDENTIAL_SUBPROTOCOLS = {"bearer": ("authorization", "Bearer "), "api-key": ("x-api-key", "")}
 
@@ -136,6 +143,11 @@ async def _read(websocket: WebSocket, services: Services, connection: Connection
     with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
         while True:
             text = await websocket.receive_text()
+            if len(text) > WS_MAX_MESSAGE_BYTES or len(text.encode()) > WS_MAX_MESSAGE_BYTES:
+                await websocket.close(
+                    WS_MESSAGE_TOO_BIG, f"messages are at most {WS_MAX_MESSAGE_BYTES} bytes"
+                )
+                return
             try:
                 message = json.loads(text)
             except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse

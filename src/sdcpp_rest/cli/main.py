@@ -73,6 +73,7 @@ def serve(args: argparse.Namespace) -> int:
     configure_logging(settings.verbose, settings.log_format)
     import uvicorn
 
+    from sdcpp_rest.api.ws import WS_MAX_MESSAGE_BYTES
     from sdcpp_rest.app import create_app
 
     # A restart (POST /api/system/restart) reads the same config file and environment again; the
@@ -103,6 +104,9 @@ def serve(args: argparse.Namespace) -> int:
         # WebSocket keep-alive: a client that does not answer a ping within 20 s is disconnected.
         ws_ping_interval=WS_PING_INTERVAL_SECONDS,
         ws_ping_timeout=WS_PING_TIMEOUT_SECONDS,
+        # WebSocket clients send messages of a few dozen bytes: a larger frame is refused (close code
+        # 1009) from its header, before uvicorn reads and parses it on the event loop (default 16 MiB).
+        ws_max_size=WS_MAX_MESSAGE_BYTES,
     )
     return 0
 
