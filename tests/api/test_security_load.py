@@ -190,7 +190,7 @@ def test_deeply_nested_json_elsewhere_is_a_4xx(open_server: ServerProcess) -> No
 
 def test_structure_bound_does_not_refuse_real_bodies(open_server: ServerProcess) -> None:
     """A long prompt full of commas and LoRA tags is a real body: well under the structure bound."""
-    prompt = ", ".join(["masterpiece", "best quality", "<lora:nothing:0.5>"] * 1000)[:20000]
+    prompt = ", ".join(["masterpiece", "best quality", "<lora:nothing:0.5>"] * 1000)[:16384]
     body = {"prompt": prompt, "init_image": base64.b64encode(uniform_png(64, "RGB")).decode()}
     with open_server.client() as client:
         reply = client.post("/api/validate", params={"mode": "img2img"}, json=body)

@@ -9,7 +9,7 @@ most one object. So:
   streams in (api/middleware.py) and refused with a 400 past MAX_JSON_STRUCTURE, a few hundred kB
   into a pathological one;
 - a body FastAPI parses for a route of the main app is limited to SMALL_BODY_BYTES, far more than
-  any of those bodies needs (the longest text2img body, two 20,000-character prompts, is some
+  any of those bodies needs (the longest text2img body, two 16,384-byte prompts, is some
   250 kB);
 - the image routes, and /api/validate which checks their bodies, have no body model: they read their
   body themselves (max_request_bytes bounds it; `read_body` takes a lower limit, e.g. for guests) and

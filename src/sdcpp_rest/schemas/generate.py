@@ -16,11 +16,13 @@ from sdcpp_rest.schemas.options import GenerationOptions, ranged
 from sdcpp_rest.schemas.parameters import (
     DEFAULT_SAMPLER,
     DEFAULT_SCHEDULER,
+    MAX_PROMPT_BYTES,
     MAX_SEED,
     PARAMETER_RANGES,
     RESIZE_MODES,
     SAMPLERS,
     SCHEDULERS,
+    prompt_size_error,
 )
 from sdcpp_rest.schemas.parts import ModelPartsFields
 
@@ -47,8 +49,16 @@ class Text2ImgFields(FamilyFields, ModelPartsFields, GenerationOptions):
         "(relative to models/diffusion_models); default: the diffusion_model's name when one is given, "
         "the configured default_model, the loaded model, or the only checkpoint.",
     )
-    prompt: str = Field(..., max_length=20000, description="What to draw.")
-    negative_prompt: str = Field("", max_length=20000, description="What to avoid.")
+    prompt: str = Field(
+        ...,
+        max_length=MAX_PROMPT_BYTES,
+        description=f"What to draw: at most {MAX_PROMPT_BYTES} bytes of UTF-8.",
+    )
+    negative_prompt: str = Field(
+        "",
+        max_length=MAX_PROMPT_BYTES,
+        description=f"What to avoid: at most {MAX_PROMPT_BYTES} bytes of UTF-8.",
+    )
     width: int = ranged("width")
     height: int = ranged("height")
     steps: int = ranged("steps")
@@ -120,6 +130,15 @@ class Text2ImgFields(FamilyFields, ModelPartsFields, GenerationOptions):
         step = int(PARAMETER_RANGES["width"].step)
         if value % step:
             raise ValueError(f"must be a multiple of {step}")
+        return value
+
+    @field_validator("prompt", "negative_prompt")
+    @classmethod
+    def _prompt_size(cls, value: str) -> str:
+        # The engine crashes on longer text (schemas/parameters.py: MAX_PROMPT_BYTES).
+        error = prompt_size_error(value)
+        if error:
+            raise ValueError(error)
         return value
 
     @field_validator("seed")

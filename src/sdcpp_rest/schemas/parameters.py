@@ -175,3 +175,18 @@ CONTEXT_FIELDS: tuple[str, ...] = (
     "enable_mmap",
     "max_vram",
 )
+
+# The longest prompt (and negative prompt) in UTF-8 bytes. stable-diffusion.cpp parses prompts with
+# std::regex, whose matcher recurses once per byte of a run of text: on the usual 8 MiB stack the engine
+# worker dies with SIGSEGV from about 26,000 bytes of one run (measured with bench/bench_prompt_limit.py:
+# 25,808 bytes worked, 26,154 crashed, for ASCII, "é" and emoji alike; issue 27). Bytes, not characters:
+# 20,000 "é" are 40,000 bytes. A margin of about 1.6 under the crash.
+MAX_PROMPT_BYTES = 16384
+
+
+def prompt_size_error(text: str) -> str | None:
+    """Why a prompt is too long for the engine, or None when it fits."""
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size <= MAX_PROMPT_BYTES:
+        return None
+    return f"must be at most {MAX_PROMPT_BYTES} bytes of UTF-8 text (this one is {size} bytes)"
