@@ -51,12 +51,10 @@ class Text2ImgFields(FamilyFields, ModelPartsFields, GenerationOptions):
     )
     prompt: str = Field(
         ...,
-        max_length=MAX_PROMPT_BYTES,
         description=f"What to draw: at most {MAX_PROMPT_BYTES} bytes of UTF-8.",
     )
     negative_prompt: str = Field(
         "",
-        max_length=MAX_PROMPT_BYTES,
         description=f"What to avoid: at most {MAX_PROMPT_BYTES} bytes of UTF-8.",
     )
     width: int = ranged("width")

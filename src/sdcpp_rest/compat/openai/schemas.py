@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sdcpp_rest.schemas.parameters import MAX_PROMPT_BYTES, MAX_SEED, PARAMETER_RANGES
+from sdcpp_rest.schemas.parameters import MAX_SEED, PARAMETER_RANGES
 
 ResponseFormat = Literal["url", "b64_json"]
 OutputFormat = Literal["png", "jpeg", "webp"]
@@ -38,7 +38,7 @@ class ImageOptions(BaseModel):
     output_compression: int | None = Field(None, ge=0, le=100, description="jpeg/webp quality.")
     user: str | None = Field(None, max_length=256, description="Accepted; the job's owner is the caller.")
     # Local extras, beyond OpenAI's API.
-    negative_prompt: str | None = Field(None, max_length=MAX_PROMPT_BYTES)
+    negative_prompt: str | None = Field(None)
     steps: int | None = Field(None, ge=int(_STEPS.minimum), le=int(_STEPS.maximum))
     seed: int | None = Field(None, ge=-1, le=MAX_SEED, description="-1 or absent: random.")
     cfg_scale: float | None = Field(None, ge=_CFG.minimum, le=_CFG.maximum)
@@ -57,7 +57,7 @@ class GenerationBody(StreamOptions, ImageOptions):
     """POST /v1/images/generations. quality maps to steps (low fewer, high/hd more); style is
     accepted and ignored."""
 
-    prompt: str = Field(..., max_length=MAX_PROMPT_BYTES)
+    prompt: str = Field(...)
     quality: str | None = Field(None, max_length=20)
     style: str | None = Field(None, max_length=20)
 
@@ -65,7 +65,7 @@ class GenerationBody(StreamOptions, ImageOptions):
 class EditFields(StreamOptions, ImageOptions):
     """The form fields of POST /v1/images/edits (the images are file parts)."""
 
-    prompt: str = Field(..., max_length=MAX_PROMPT_BYTES)
+    prompt: str = Field(...)
     quality: str | None = Field(None, max_length=20)
 
 
