@@ -79,6 +79,18 @@ def checked_size(field: str, width: float, height: float, max_pixels: int) -> tu
     return max(round(width), 1), max(round(height), 1)
 
 
+class _HeldHere(threading.local):
+    """How deep the current thread is inside the gate (0: outside)."""
+
+    depth = 0
+
+    def enter(self) -> None:
+        self.depth += 1
+
+    def leave(self) -> None:
+        self.depth -= 1
+
+
 class ImageDecoder:
     """Decodes request images within `limits`, at most `slots` at once. Without the memory hand-back
     glibc keeps freed image blocks in the arena of the thread that used them, every thread of the pool
@@ -87,25 +99,25 @@ class ImageDecoder:
     def __init__(self, limits: ImageLimits, slots: int = MAX_CONCURRENT_DECODES) -> None:
         self.limits = limits
         self._slots = threading.BoundedSemaphore(slots)
-        self._held = threading.local()
+        self._held = _HeldHere()
 
     @contextmanager
     def gate(self) -> Iterator[None]:
         """Decode and work on the pixels inside; keep the images in locals of a function called inside,
         so that they are freed before the memory is handed back. Re-entrant on one thread."""
-        if getattr(self._held, "depth", 0):
-            self._held.depth += 1
+        if self._held.depth:
+            self._held.enter()
             try:
                 yield
             finally:
-                self._held.depth -= 1
+                self._held.leave()
             return
         with self._slots:
-            self._held.depth = 1
+            self._held.enter()
             try:
                 yield
             finally:
-                self._held.depth = 0
+                self._held.leave()
                 if _TRIM is not None:
                     _TRIM()
 
@@ -148,7 +160,7 @@ class ImageDecoder:
         """The decoded image of `data`, checked for bytes, format (one of `formats`, Pillow's format
         names; None: any Pillow reads) and pixel count before its pixels are decoded; camera
         orientation applied."""
-        if not getattr(self._held, "depth", 0):
+        if not self._held.depth:
             raise RuntimeError("ImageDecoder.open outside ImageDecoder.gate()")
         limits = limits or self.limits
         if not data:
@@ -179,8 +191,7 @@ class ImageDecoder:
             raise ImageUndecodable(
                 field=field, message=f"{field}: could not decode the image ({accepted} expected)"
             ) from None
-        # Honour camera orientation so the picture is generated the way the user sees it; a turned copy
-        # keeps the format it was decoded from.
-        upright = ImageOps.exif_transpose(image)
-        upright.format = image.format
-        return upright
+        # Honour camera orientation so the picture is generated the way the user sees it (in place: the
+        # image keeps the format it was decoded from).
+        ImageOps.exif_transpose(image, in_place=True)
+        return image
