@@ -57,6 +57,12 @@ def intake_target(
     if kind not in MODEL_TYPES:
         raise InvalidParameters(f"type must be one of {', '.join(MODEL_TYPES)}", field="type")
     pure = PurePosixPath(name)
+    # The name must be the one the file will have: "x.safetensors/", "a//b" or "./x" would be
+    # written under their normal form and then not found by the name the caller was given.
+    if name != pure.as_posix():
+        raise InvalidParameters(
+            f"{field} '{name}' is not a plain file name (no trailing or doubled '/', no './')", field=field
+        )
     if not name or pure.name.startswith(".") or pure.suffix.lower() not in MODEL_EXTENSIONS:
         raise InvalidParameters(
             f"{field} '{name}' must be a file name ending in one of {', '.join(MODEL_EXTENSIONS)}",
