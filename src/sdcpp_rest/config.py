@@ -245,6 +245,12 @@ class Settings(BaseSettings):
     model_download_timeout_s: float = Field(
         60.0, gt=0, le=3600, description="Seconds a model download may wait for the next bytes (or a hop)."
     )
+    allow_pickle_models: bool = Field(
+        False,
+        description="Accept PyTorch pickle files (.ckpt, .pt, .pth, .bin) as uploads and downloads. This "
+        "server never unpickles them, but other tools sharing the models folder may, and a pickle runs "
+        "code when loaded; off by default: prefer .safetensors or .gguf.",
+    )
     model_min_free_bytes: int = Field(
         1024**3,
         ge=0,

@@ -269,13 +269,22 @@ def build_services(
         model_removal=ModelRemoval(store, catalog, trash, scheduler.unload_model, commands.model_path),
         download_runner=download_runner,
         model_downloads=ModelDownloads(
-            store, download_runner.notify_work, notifier, download_policy.sources, type_folder
+            store,
+            download_runner.notify_work,
+            notifier,
+            download_policy.sources,
+            type_folder,
+            settings.allow_pickle_models,
         ),
         model_converts=ModelConverts(
             store, catalog, scheduler.notify_work, notifier, lambda: model_files.folder("checkpoints")
         ),
         model_uploads=ModelUploads(
-            catalog, type_folder, settings.model_download_max_bytes, settings.model_min_free_bytes
+            catalog,
+            type_folder,
+            settings.model_download_max_bytes,
+            settings.model_min_free_bytes,
+            settings.allow_pickle_models,
         ),
         version=read_version_info(),
         leases=LeaseReaper(

@@ -272,6 +272,12 @@ def test_bad_download_requests_are_refused_before_queueing(
         ({"url": origin.base + "/sd15.safetensors"}, 409, None),  # the name is taken
         ({"url": "hf://only-org"}, 400, "url"),
         ({"url": "https://civitai.com/models/1234"}, 400, "url"),
+        ({"url": "http://[::1]:99999/x.safetensors"}, 400, "url"),  # issue 27: was a 500
+        ({"url": "http://127.0.0.1:99999/x.safetensors"}, 400, "url"),
+        # Pickle formats are off by default (issue 27, finding 9), whichever name gives the suffix.
+        ({"url": origin.base + "/files/model.ckpt"}, 400, "allow_pickle_models"),
+        ({"url": origin.base + "/files/x.safetensors", "filename": "x.pt"}, 400, "allow_pickle_models"),
+        ({"url": origin.base + "/x.safetensors", "filename": "x.safetensors/"}, 400, "filename"),
     ]
     for body, status, field in cases:
         reply = admin.post("/api/models/download", json=body)
