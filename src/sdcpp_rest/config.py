@@ -245,6 +245,16 @@ class Settings(BaseSettings):
     model_download_timeout_s: float = Field(
         60.0, gt=0, le=3600, description="Seconds a model download may wait for the next bytes (or a hop)."
     )
+    model_download_min_bytes_per_s: int = Field(
+        8 * 1024,
+        ge=0,
+        description="A model download slower than this many bytes a second, on average over "
+        "model_download_rate_window_s, fails (0: no floor): a server trickling bytes would hold the "
+        "download runner for ever, since each read alone stays under model_download_timeout_s.",
+    )
+    model_download_rate_window_s: float = Field(
+        60.0, gt=0, le=3600, description="Seconds over which model_download_min_bytes_per_s is averaged."
+    )
     allow_pickle_models: bool = Field(
         False,
         description="Accept PyTorch pickle files (.ckpt, .pt, .pth, .bin) as uploads and downloads. This "

@@ -65,6 +65,9 @@ def server(
             "STABLE_DIFFUSION_HUGGINGFACE_ENDPOINT": origin.base,
             "STABLE_DIFFUSION_HUGGINGFACE_TOKEN": HF_TOKEN,
             "STABLE_DIFFUSION_VERBOSE": "true",  # debug logs too must not carry the token
+            # A floor every local transfer clears by far, over a short window for the trickle test.
+            "STABLE_DIFFUSION_MODEL_DOWNLOAD_MIN_BYTES_PER_S": "1024",
+            "STABLE_DIFFUSION_MODEL_DOWNLOAD_RATE_WINDOW_S": "5",
         },
     )
     yield process
@@ -205,6 +208,18 @@ def test_cancel_of_a_running_download_removes_the_partial_file(
     job = _final(admin, job_id)
     assert job["status"] == "cancelled", job
     assert _leftovers(vae) == [] and not (vae / "slow-vae.safetensors").exists()
+
+
+def test_a_server_that_trickles_fails_the_download_at_the_rate_floor(
+    server: ServerProcess, admin: httpx.Client, hosts: tuple[FileHost, FileHost], files: dict[str, Path]
+) -> None:
+    """Issue 27: a byte at a time never trips the per-read timeout; the rate floor ends it."""
+    origin, _ = hosts
+    url = origin.serve("/files/trickle-vae.safetensors", files["big"], delay_per_chunk=0.05, chunk_bytes=1)
+    job = _final(admin, _download(admin, url=url, type="vae"), timeout=120)
+    assert job["status"] == "failed" and "model_download_min_bytes_per_s" in job["error"], job
+    vae = server.data_dir / "models" / "vae"
+    assert _leftovers(vae) == [] and not (vae / "trickle-vae.safetensors").exists()
 
 
 def test_websocket_job_updates_carry_the_download_progress(
