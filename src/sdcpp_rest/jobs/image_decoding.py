@@ -173,7 +173,12 @@ class ImageDecoder:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                image = Image.open(io.BytesIO(data), formats=None if formats is None else list(formats))
+                image = Image.open(io.BytesIO(data))  # reads the header only: format and size
+                if formats is not None and image.format not in formats:
+                    kind = image.format or "unknown"
+                    raise ImageUndecodable(
+                        field=field, message=f"{field}: {kind} images are not accepted (use {accepted})"
+                    )
                 if image.width * image.height > limits.max_pixels:
                     raise ImageTooLarge(
                         field=field,
