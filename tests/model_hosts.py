@@ -22,6 +22,7 @@ CHUNK = 64 * 1024
 class Served:
     path: Path
     delay_per_chunk: float = 0.0  # seconds between 64 KiB chunks: keeps a download running for a while
+    chunk_bytes: int = 0  # bytes per delayed chunk (0: 64 KiB); 1 makes a server that trickles
     sha256: str = ""
 
 
@@ -85,7 +86,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             with served.path.open("rb") as handle:
                 handle.seek(start)
-                while chunk := handle.read(CHUNK if served.delay_per_chunk else 1024 * 1024):
+                step = (served.chunk_bytes or CHUNK) if served.delay_per_chunk else 1024 * 1024
+                while chunk := handle.read(step):
                     self.wfile.write(chunk)
                     if served.delay_per_chunk:
                         time.sleep(served.delay_per_chunk)
@@ -112,8 +114,8 @@ class FileHost:
         self._server.shutdown()
         self._server.server_close()
 
-    def serve(self, path: str, file: Path, delay_per_chunk: float = 0.0) -> str:
-        self.state.files[path] = Served(file, delay_per_chunk, sha256_of(file))
+    def serve(self, path: str, file: Path, delay_per_chunk: float = 0.0, chunk_bytes: int = 0) -> str:
+        self.state.files[path] = Served(file, delay_per_chunk, chunk_bytes, sha256_of(file))
         return self.base + path
 
     def redirect(self, path: str, location: str, linked_etag: str | None = None) -> str:

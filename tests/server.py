@@ -44,10 +44,22 @@ def prepare_data_dir(data_dir: Path, model_name: str = "sd15.safetensors") -> Pa
 
 
 class ServerProcess:
-    """`sdcpp-rest serve` as a child process; stop() ends it, kill9() simulates a crash."""
+    """`sdcpp-rest serve` as a child process; stop() ends it, kill9() simulates a crash.
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, args: list[str] | None = None):
+    `memory_limit_bytes` caps the address space of the server and of the engine workers it starts
+    (`prlimit --as`, inherited by children): a test of a memory attack then fails with the server's
+    MemoryError instead of exhausting the shared machine. The API process alone takes about 0.9 GB of
+    address space; generating with the SD1.5 test model about 2.8 GB in its worker."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+        memory_limit_bytes: int | None = None,
+    ):
         self.data_dir = data_dir
+        self._memory_limit = memory_limit_bytes
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / f"server-{self.port}.log"
@@ -65,7 +77,9 @@ class ServerProcess:
             "STABLE_DIFFUSION_RESTART_GRACE_SECONDS": "5",
             **self._env,
         }
+        ceiling = ["prlimit", f"--as={self._memory_limit}", "--"] if self._memory_limit else []
         command = [
+            *ceiling,
             sys.executable,
             "-m",
             "sdcpp_rest.cli.main",

@@ -210,3 +210,23 @@ def test_errors_module_knows_no_web_framework() -> None:
         )
     }
     assert imported.isdisjoint({"fastapi", "starlette", "uvicorn", "pydantic"}), imported
+
+
+def test_no_module_opens_request_images_but_the_decoder() -> None:
+    """Pillow's Image.open appears only in the decoder and in modules that open the server's own files
+    (outputs, the engine's inputs it was handed as paths, previews of its own)."""
+    own_files = {
+        "jobs/image_decoding.py",  # the one decoder of request data
+        "engine/sd_engine.py",  # input files the API process wrote after decoding them
+        "engine/worker.py",
+        "outputs/files.py",  # output PNGs
+        "compat/running.py",  # output PNGs
+        "compat/openai/mapping.py",  # output PNGs and live previews, re-encoded
+    }
+    src = SRC
+    opening = {
+        str(path.relative_to(src))
+        for path in src.rglob("*.py")
+        if "Image.open(" in path.read_text(encoding="utf-8")
+    }
+    assert opening <= own_files, sorted(opening - own_files)

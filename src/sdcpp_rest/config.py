@@ -245,6 +245,22 @@ class Settings(BaseSettings):
     model_download_timeout_s: float = Field(
         60.0, gt=0, le=3600, description="Seconds a model download may wait for the next bytes (or a hop)."
     )
+    model_download_min_bytes_per_s: int = Field(
+        8 * 1024,
+        ge=0,
+        description="A model download slower than this many bytes a second, on average over "
+        "model_download_rate_window_s, fails (0: no floor): a server trickling bytes would hold the "
+        "download runner for ever, since each read alone stays under model_download_timeout_s.",
+    )
+    model_download_rate_window_s: float = Field(
+        60.0, gt=0, le=3600, description="Seconds over which model_download_min_bytes_per_s is averaged."
+    )
+    allow_pickle_models: bool = Field(
+        False,
+        description="Accept PyTorch pickle files (.ckpt, .pt, .pth, .bin) as uploads and downloads. This "
+        "server never unpickles them, but other tools sharing the models folder may, and a pickle runs "
+        "code when loaded; off by default: prefer .safetensors or .gguf.",
+    )
     model_min_free_bytes: int = Field(
         1024**3,
         ge=0,

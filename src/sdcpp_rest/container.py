@@ -39,7 +39,7 @@ from sdcpp_rest.events.bus import EventBus
 from sdcpp_rest.jobs.commands import JobCommands
 from sdcpp_rest.jobs.download_runner import DownloadRunner
 from sdcpp_rest.jobs.estimate import EstimateService
-from sdcpp_rest.jobs.inputs import ImageLimits
+from sdcpp_rest.jobs.image_decoding import ImageDecoder, ImageLimits
 from sdcpp_rest.jobs.leases import LeaseReaper
 from sdcpp_rest.jobs.limits import LimitPolicy
 from sdcpp_rest.jobs.model_converts import ConvertedModelsListener, ModelConverts
@@ -201,6 +201,8 @@ def build_services(
         ModelHashStore(database),
         loaded_paths=loaded_paths,
     )
+    # One decoder (one gate) for every image a request brings, whichever API it comes through.
+    decoder = ImageDecoder(ImageLimits(settings.max_input_image_bytes, settings.max_input_image_pixels))
     planner = JobPlanner(
         model_files,
         catalog,
@@ -208,7 +210,7 @@ def build_services(
         scheduler.loaded_models,
         default_model=settings.default_model,
         threads_per_worker=threads,
-        input_limits=ImageLimits(settings.max_input_image_bytes, settings.max_input_image_pixels),
+        decoder=decoder,
         default_cache_mode=settings.default_cache_mode,
     )
     retention = OutputRetention(
@@ -262,18 +264,27 @@ def build_services(
         estimator=EstimateService(store, scheduler, model_files),
         retention=retention,
         auth=auth,
-        downloader=ImageDownloader(DownloadPolicy.from_settings(settings)),
+        downloader=ImageDownloader(DownloadPolicy.from_settings(settings), decoder),
         model_trash=trash,
         model_removal=ModelRemoval(store, catalog, trash, scheduler.unload_model, commands.model_path),
         download_runner=download_runner,
         model_downloads=ModelDownloads(
-            store, download_runner.notify_work, notifier, download_policy.sources, type_folder
+            store,
+            download_runner.notify_work,
+            notifier,
+            download_policy.sources,
+            type_folder,
+            settings.allow_pickle_models,
         ),
         model_converts=ModelConverts(
             store, catalog, scheduler.notify_work, notifier, lambda: model_files.folder("checkpoints")
         ),
         model_uploads=ModelUploads(
-            catalog, type_folder, settings.model_download_max_bytes, settings.model_min_free_bytes
+            catalog,
+            type_folder,
+            settings.model_download_max_bytes,
+            settings.model_min_free_bytes,
+            settings.allow_pickle_models,
         ),
         version=read_version_info(),
         leases=LeaseReaper(

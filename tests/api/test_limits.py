@@ -85,6 +85,21 @@ def test_a_job_over_the_cost_limits_is_refused_for_a_user_and_not_for_an_admin(
         admin.post("/api/queue/cancel", json={"job_id": accepted.json()["job_id"]})
 
 
+def test_a_hires_pass_beyond_4096_pixels_a_side_is_refused_even_for_an_admin(
+    limited: ServerProcess,
+) -> None:
+    """Issue 27: hires.scale 4 of a 4096-pixel side asked the engine for 16384x16384 (admins have no
+    max_job_pixels); the second pass is held to the sizes a first pass may have."""
+    with _client(limited, ADMIN, ADMIN_PASSWORD) as admin:
+        reply = _submit(admin, width=4096, height=4096, hires={"scale": 4.0})
+        assert reply.status_code == 400, reply.text
+        error = reply.json()["error"]
+        assert error["code"] == "INVALID_PARAMETERS" and "16384x16384" in error["message"], error
+        within = _submit(admin, width=1024, height=1024, hires={"scale": 4.0})  # exactly 4096
+        assert within.status_code == 202, within.text
+        admin.post("/api/queue/cancel", json={"job_id": within.json()["job_id"]})
+
+
 def test_a_full_queue_answers_429_with_retry_after(limited: ServerProcess) -> None:
     with _client(limited, "bob", USERS["bob"]) as bob, _client(limited, ADMIN, ADMIN_PASSWORD) as admin:
         # Two workers can run two jobs; two more may wait: the fifth is refused whatever the timing.

@@ -65,6 +65,9 @@ def server(
             "STABLE_DIFFUSION_HUGGINGFACE_ENDPOINT": origin.base,
             "STABLE_DIFFUSION_HUGGINGFACE_TOKEN": HF_TOKEN,
             "STABLE_DIFFUSION_VERBOSE": "true",  # debug logs too must not carry the token
+            # A floor every local transfer clears by far, over a short window for the trickle test.
+            "STABLE_DIFFUSION_MODEL_DOWNLOAD_MIN_BYTES_PER_S": "1024",
+            "STABLE_DIFFUSION_MODEL_DOWNLOAD_RATE_WINDOW_S": "5",
         },
     )
     yield process
@@ -207,6 +210,18 @@ def test_cancel_of_a_running_download_removes_the_partial_file(
     assert _leftovers(vae) == [] and not (vae / "slow-vae.safetensors").exists()
 
 
+def test_a_server_that_trickles_fails_the_download_at_the_rate_floor(
+    server: ServerProcess, admin: httpx.Client, hosts: tuple[FileHost, FileHost], files: dict[str, Path]
+) -> None:
+    """Issue 27: a byte at a time never trips the per-read timeout; the rate floor ends it."""
+    origin, _ = hosts
+    url = origin.serve("/files/trickle-vae.safetensors", files["big"], delay_per_chunk=0.05, chunk_bytes=1)
+    job = _final(admin, _download(admin, url=url, type="vae"), timeout=120)
+    assert job["status"] == "failed" and "model_download_min_bytes_per_s" in job["error"], job
+    vae = server.data_dir / "models" / "vae"
+    assert _leftovers(vae) == [] and not (vae / "trickle-vae.safetensors").exists()
+
+
 def test_websocket_job_updates_carry_the_download_progress(
     server: ServerProcess, admin: httpx.Client, hosts: tuple[FileHost, FileHost], files: dict[str, Path]
 ) -> None:
@@ -272,6 +287,12 @@ def test_bad_download_requests_are_refused_before_queueing(
         ({"url": origin.base + "/sd15.safetensors"}, 409, None),  # the name is taken
         ({"url": "hf://only-org"}, 400, "url"),
         ({"url": "https://civitai.com/models/1234"}, 400, "url"),
+        ({"url": "http://[::1]:99999/x.safetensors"}, 400, "url"),  # issue 27: was a 500
+        ({"url": "http://127.0.0.1:99999/x.safetensors"}, 400, "url"),
+        # Pickle formats are off by default (issue 27, finding 9), whichever name gives the suffix.
+        ({"url": origin.base + "/files/model.ckpt"}, 400, "allow_pickle_models"),
+        ({"url": origin.base + "/files/x.safetensors", "filename": "x.pt"}, 400, "allow_pickle_models"),
+        ({"url": origin.base + "/x.safetensors", "filename": "x.safetensors/"}, 400, "filename"),
     ]
     for body, status, field in cases:
         reply = admin.post("/api/models/download", json=body)

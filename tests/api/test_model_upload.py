@@ -4,6 +4,10 @@ listed; a text file sent as a checkpoint is refused and removed; bad forms and n
 
 from __future__ import annotations
 
+import io
+import json
+import struct
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +30,8 @@ MAX_GROWTH_MIB = 150
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("upload-server") / "data"
     link_or_copy(sd15_model(), data_dir / "models" / "checkpoints" / "sd15.safetensors")
-    process = admin_server(data_dir)
+    # Pickle formats on: the zip checks below are about what a PyTorch archive holds.
+    process = admin_server(data_dir, {"STABLE_DIFFUSION_ALLOW_PICKLE_MODELS": "true"})
     yield process
     process.stop()
 
@@ -116,3 +121,43 @@ def test_a_plain_user_gets_403(server: ServerProcess) -> None:
         reply = client.post("/api/models/upload", files={"file": ("m.safetensors", b"\x00" * 16)})
     assert reply.status_code == 403 and reply.json()["error"]["code"] == "INSUFFICIENT_PERMISSIONS"
     assert not (server.data_dir / "models" / "checkpoints" / "m.safetensors").exists()
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_zip_that_is_no_pytorch_checkpoint_is_refused(server: ServerProcess, admin: httpx.Client) -> None:
+    """Issue 27, finding 9: any zip passed as a .pt/.ckpt; a PyTorch one holds <dir>/data.pkl and
+    <dir>/data/<storages>."""
+    page = _zip({"index.html": b"<html><script>alert(1)</script></html>"})
+    reply = admin.post("/api/models/upload", params={"type": "lora"}, files={"file": ("page.pt", page)})
+    assert reply.status_code == 400 and "data.pkl" in reply.json()["error"]["message"], reply.text
+    assert _leftovers(server.data_dir / "models" / "lora") == []
+    torch_like = _zip({"lora/data.pkl": b"\x80\x02}q\x00.", "lora/data/0": b"\x00" * 16})
+    accepted = admin.post("/api/models/upload", params={"type": "lora"}, files={"file": ("t.pt", torch_like)})
+    assert accepted.status_code == 201, accepted.text
+
+
+def _tiny_safetensors() -> bytes:
+    header = json.dumps({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+    return struct.pack("<Q", len(header)) + header + b"\x00" * 4
+
+
+@pytest.mark.parametrize("name", ["x.safetensors/", "sub//x.safetensors", "./x.safetensors"])
+def test_a_name_that_is_not_its_normal_form_is_refused_before_writing(
+    server: ServerProcess, admin: httpx.Client, name: str
+) -> None:
+    """Issue 27: `x.safetensors/` was written as x.safetensors and then answered 404."""
+    reply = admin.post(
+        "/api/models/upload",
+        params={"type": "lora", "filename": name},
+        files={"file": ("m", _tiny_safetensors())},
+    )
+    assert reply.status_code == 400 and "plain file name" in reply.json()["error"]["message"], reply.text
+    lora = server.data_dir / "models" / "lora"
+    assert not (lora / "x.safetensors").exists() and not (lora / "sub").exists()

@@ -96,6 +96,7 @@ def test_pytorch_files_zip_pickle_and_garbage(tmp_path: Path) -> None:
     archive = tmp_path / "model.ckpt"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+        zf.writestr("archive/data/0", b"\x00" * 16)
     assert read_header(archive).format == "ckpt"
     legacy = tmp_path / "legacy.pt"
     legacy.write_bytes(b"\x80\x02}q\x00.")
@@ -108,3 +109,22 @@ def test_pytorch_files_zip_pickle_and_garbage(tmp_path: Path) -> None:
     garbage.write_bytes(b"hello world")
     with pytest.raises(HeaderError, match="neither"):
         read_header(garbage)
+
+
+@pytest.mark.parametrize(
+    ("entries", "reason"),
+    [
+        ({"index.html": b"<html>not a model</html>"}, "data.pkl"),
+        ({"archive/data.pkl": b"\x80\x02}q\x00."}, "tensor storages"),
+        ({"archive/data/0": b"\x00" * 16}, "data.pkl"),
+    ],
+)
+def test_a_zip_without_a_pickle_and_its_tensors_is_no_checkpoint(
+    tmp_path: Path, entries: dict[str, bytes], reason: str
+) -> None:
+    archive = tmp_path / "page.pt"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    with pytest.raises(HeaderError, match=reason):
+        read_header(archive)

@@ -26,11 +26,14 @@ from sdcpp_rest.downloads.images import (
     refusal_reason,
 )
 from sdcpp_rest.errors import ApiError, InvalidParameters, PayloadTooLarge
+from sdcpp_rest.jobs.image_decoding import ImageDecoder, ImageLimits
 from tests.upstream import BIG_BODY_BYTES, UpstreamServer, jpeg_bytes, png_bytes
 
 LOOPBACK_ONLY = DownloadPolicy(
     allowed_networks=parse_networks("127.0.0.1/32"), timeout_s=2.0, max_bytes=100_000
 )
+# The downloader decodes with the policy's limits, through the request images' decoder and its gate.
+DECODER = ImageDecoder(ImageLimits(max_bytes=100_000, max_pixels=4096 * 4096))
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +133,7 @@ def _fetch_error(downloader: ImageDownloader, url: str) -> ApiError:
 
 
 def test_fetch_returns_the_image_with_its_detected_type(upstream: UpstreamServer) -> None:
-    downloader = ImageDownloader(LOOPBACK_ONLY)
+    downloader = ImageDownloader(LOOPBACK_ONLY, DECODER)
     image = downloader.fetch(upstream.url("/image.png"))
     assert image.content == png_bytes() and image.media_type == "image/png"
     photo = downloader.fetch(upstream.url("/photo"))
@@ -139,7 +142,7 @@ def test_fetch_returns_the_image_with_its_detected_type(upstream: UpstreamServer
 
 def test_loopback_is_refused_before_connecting_without_an_allowance(upstream: UpstreamServer) -> None:
     before = len(upstream.hosts)
-    error = _fetch_error(ImageDownloader(DownloadPolicy()), upstream.url("/image.png"))
+    error = _fetch_error(ImageDownloader(DownloadPolicy(), DECODER), upstream.url("/image.png"))
     assert isinstance(error, InvalidParameters) and "loopback" in error.message
     assert len(upstream.hosts) == before
 
@@ -154,7 +157,7 @@ def test_connection_goes_to_the_checked_address_with_the_urls_host_header(upstre
         calls.append((host, port))
         return answers[len(calls) - 1]
 
-    downloader = ImageDownloader(LOOPBACK_ONLY, resolver=rebinding_resolver)
+    downloader = ImageDownloader(LOOPBACK_ONLY, DECODER, resolver=rebinding_resolver)
     image = downloader.fetch(f"http://images.test:{upstream.port}/image.png")
     assert image.media_type == "image/png"
     assert calls == [("images.test", upstream.port)]
@@ -165,7 +168,9 @@ def test_a_name_resolving_to_any_refused_address_is_refused(upstream: UpstreamSe
     def mixed(_host: str, _port: int) -> list[IPAddress]:
         return [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("169.254.169.254")]
 
-    error = _fetch_error(ImageDownloader(LOOPBACK_ONLY, resolver=mixed), f"http://x.test:{upstream.port}/")
+    error = _fetch_error(
+        ImageDownloader(LOOPBACK_ONLY, DECODER, resolver=mixed), f"http://x.test:{upstream.port}/"
+    )
     assert isinstance(error, InvalidParameters) and "metadata" in error.message
 
 
@@ -180,12 +185,14 @@ def test_a_name_resolving_to_any_refused_address_is_refused(upstream: UpstreamSe
 )
 def test_redirect_to_a_refused_address_is_refused(upstream: UpstreamServer, target: str) -> None:
     """The first hop is allowed (127.0.0.1/32 is listed); the redirect target is checked again."""
-    error = _fetch_error(ImageDownloader(LOOPBACK_ONLY), upstream.url(f"/redirect?to={quote(target)}"))
+    error = _fetch_error(
+        ImageDownloader(LOOPBACK_ONLY, DECODER), upstream.url(f"/redirect?to={quote(target)}")
+    )
     assert isinstance(error, InvalidParameters) and "redirected from" in error.message
 
 
 def test_redirects_are_followed_up_to_the_limit(upstream: UpstreamServer) -> None:
-    downloader = ImageDownloader(LOOPBACK_ONLY)
+    downloader = ImageDownloader(LOOPBACK_ONLY, DECODER)
     for status in (301, 302, 303, 307, 308):
         image = downloader.fetch(upstream.url(f"/redirect?status={status}&to=/image.png"))
         assert image.media_type == "image/png" and image.final_url.endswith("/image.png")
@@ -194,7 +201,7 @@ def test_redirects_are_followed_up_to_the_limit(upstream: UpstreamServer) -> Non
 
 
 def test_non_images_oversized_and_slow_bodies_are_refused(upstream: UpstreamServer) -> None:
-    downloader = ImageDownloader(LOOPBACK_ONLY)
+    downloader = ImageDownloader(LOOPBACK_ONLY, DECODER)
     assert isinstance(_fetch_error(downloader, upstream.url("/not-image")), NotAnImage)
     assert isinstance(_fetch_error(downloader, upstream.url("/truncated.png")), NotAnImage)
     assert BIG_BODY_BYTES > LOOPBACK_ONLY.max_bytes
@@ -207,13 +214,15 @@ def test_non_images_oversized_and_slow_bodies_are_refused(upstream: UpstreamServ
 
 def test_an_image_over_the_pixel_limit_is_too_large(upstream: UpstreamServer) -> None:
     small = DownloadPolicy(allowed_networks=LOOPBACK_ONLY.allowed_networks, max_pixels=8 * 8)
-    assert isinstance(_fetch_error(ImageDownloader(small), upstream.url("/image.png")), PayloadTooLarge)
+    assert isinstance(
+        _fetch_error(ImageDownloader(small, DECODER), upstream.url("/image.png")), PayloadTooLarge
+    )
 
 
 def test_unreachable_upstream_is_a_bad_gateway() -> None:
     policy = DownloadPolicy(allowed_networks=LOOPBACK_ONLY.allowed_networks, timeout_s=2.0)
     # Port 1 on loopback: nothing listens, the connection is refused at once.
-    error = _fetch_error(ImageDownloader(policy), "http://127.0.0.1:1/image.png")
+    error = _fetch_error(ImageDownloader(policy, DECODER), "http://127.0.0.1:1/image.png")
     assert isinstance(error, UpstreamFailed) and error.status_code == 502
 
 
@@ -247,7 +256,7 @@ def test_https_goes_to_the_checked_address_with_the_urls_name_as_sni(tmp_path: P
         thread.start()
         port = listener.getsockname()[1]
         downloader = ImageDownloader(
-            LOOPBACK_ONLY, resolver=lambda _h, _p: [ipaddress.ip_address("127.0.0.1")]
+            LOOPBACK_ONLY, DECODER, resolver=lambda _h, _p: [ipaddress.ip_address("127.0.0.1")]
         )
         error = _fetch_error(downloader, f"https://images.test:{port}/image.png")
         thread.join(timeout=10)

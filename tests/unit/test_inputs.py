@@ -1,4 +1,4 @@
-"""Input image decoding, limits and fitting (sdcpp_rest.jobs.inputs)."""
+"""Input image decoding and limits (sdcpp_rest.jobs.image_decoding) and fitting (sdcpp_rest.jobs.inputs)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,16 @@ import pytest
 from PIL import Image
 
 from sdcpp_rest.errors import InvalidParameters
-from sdcpp_rest.jobs.inputs import ImageLimits, decode_image, default_size, fit_image, prepare_mask
+from sdcpp_rest.jobs.image_decoding import ImageDecoder, ImageLimits, checked_size
+from sdcpp_rest.jobs.inputs import default_size, fit_image, prepare_mask
 
 LIMITS = ImageLimits(max_bytes=1024 * 1024, max_pixels=512 * 512)
+DECODER = ImageDecoder(LIMITS)
+
+
+def decode_image(field: str, value: str, limits: ImageLimits) -> Image.Image:
+    with DECODER.gate():
+        return DECODER.decode_base64(field, value, limits)
 
 
 def _encoded(size: tuple[int, int], fmt: str = "PNG", color: str = "red") -> str:
@@ -72,3 +79,24 @@ def test_mask_inverts_and_blurs() -> None:
     assert inverted.getpixel((0, 0)) == 255 and inverted.getpixel((31, 0)) == 0
     blurred = prepare_mask(mask, blur=3, invert=False)
     assert 0 < blurred.getpixel((16, 16)) < 255
+
+
+def test_decoding_outside_the_gate_is_refused() -> None:
+    with pytest.raises(RuntimeError, match="outside"):
+        DECODER.decode_base64("image", _encoded((8, 8)))
+
+
+def test_the_gate_is_reentrant_on_one_thread() -> None:
+    gate = ImageDecoder(LIMITS, slots=1)
+    with gate.gate(), gate.gate():
+        assert gate.decode_base64("image", _encoded((8, 8))).size == (8, 8)
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), 1e308])
+def test_checked_size_refuses_non_finite_and_huge_sizes(bad: float) -> None:
+    with pytest.raises(InvalidParameters, match="^upscaling_resize: "):
+        checked_size("upscaling_resize", bad, 512, 4096 * 4096)
+
+
+def test_checked_size_rounds_within_the_limit() -> None:
+    assert checked_size("size", 0.2, 99.6, 10_000) == (1, 100)

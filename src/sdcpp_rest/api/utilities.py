@@ -12,7 +12,7 @@ from sdcpp_rest.api.deps import AuthenticatedDep, JobsDep, PlannerDep, SettingsD
 from sdcpp_rest.api.json_body import SMALL_BODY_BYTES, is_json_content_type, parse_json_off_loop, read_body
 from sdcpp_rest.auth.permissions import Permission, Principal
 from sdcpp_rest.errors import ApiError, ErrorCode, UnsupportedMediaType, ValidationFailed
-from sdcpp_rest.jobs.inputs import ImageLimits
+from sdcpp_rest.jobs.image_decoding import ImageLimits
 from sdcpp_rest.jobs.planning import JobPlanner
 from sdcpp_rest.schemas.family import CACHE_MODE_FAMILIES, FIELD_FAMILIES, PREDICTIONS, WEIGHT_TYPES
 from sdcpp_rest.schemas.generate import (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import struct
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -219,6 +220,21 @@ def _read_gguf(handle: BinaryIO) -> FileHeader:
 # --- PyTorch: a zip archive (torch >= 1.6) or a bare pickle; reading tensor names means unpickling ---
 
 
+def _check_torch_archive(handle: BinaryIO) -> None:
+    """A PyTorch zip holds `<dir>/data.pkl` (the pickle) and its tensors' storages as `<dir>/data/<n>`;
+    any other zip (a page, a program) is no checkpoint. Only the central directory is read."""
+    try:
+        with zipfile.ZipFile(handle) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise HeaderError(f"not a readable zip archive: {exc}") from None
+    folders = {name[: -len("/data.pkl")] for name in names if name.endswith("/data.pkl")}
+    if not folders:
+        raise HeaderError("zip archive holds no <dir>/data.pkl: not a PyTorch checkpoint")
+    if not any(name.startswith(f"{folder}/data/") for folder in folders for name in names):
+        raise HeaderError("zip archive holds no tensor storages (<dir>/data/...): not a PyTorch checkpoint")
+
+
 def _read_pickle(handle: BinaryIO) -> FileHeader:
     start = handle.read(4)
     if start.startswith(b"PK\x03\x04"):
@@ -228,6 +244,8 @@ def _read_pickle(handle: BinaryIO) -> FileHeader:
         handle.seek(max(0, size - 65_536 - 22))
         if b"PK\x05\x06" not in handle.read():
             raise HeaderError("zip archive is truncated (no end of central directory)")
+        handle.seek(0)
+        _check_torch_archive(handle)
         return FileHeader("ckpt")
     if len(start) >= 2 and start[0] == 0x80 and 2 <= start[1] <= 5:
         return FileHeader("ckpt")

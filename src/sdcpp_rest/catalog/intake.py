@@ -21,6 +21,9 @@ from sdcpp_rest.errors import ApiError, ErrorCode, InvalidParameters
 from sdcpp_rest.paths import PathOutsideRoot, resolve_inside
 
 PART_SUFFIX = ".part"
+# PyTorch's pickle formats: loading one with torch.load (as other tools sharing the folder do) can run
+# code, so new ones come in only when allow_pickle_models says so.
+PICKLE_EXTENSIONS = (".ckpt", ".pt", ".pth", ".bin")
 
 
 class NameTaken(ApiError):
@@ -57,6 +60,12 @@ def intake_target(
     if kind not in MODEL_TYPES:
         raise InvalidParameters(f"type must be one of {', '.join(MODEL_TYPES)}", field="type")
     pure = PurePosixPath(name)
+    # The name must be the one the file will have: "x.safetensors/", "a//b" or "./x" would be
+    # written under their normal form and then not found by the name the caller was given.
+    if name != pure.as_posix():
+        raise InvalidParameters(
+            f"{field} '{name}' is not a plain file name (no trailing or doubled '/', no './')", field=field
+        )
     if not name or pure.name.startswith(".") or pure.suffix.lower() not in MODEL_EXTENSIONS:
         raise InvalidParameters(
             f"{field} '{name}' must be a file name ending in one of {', '.join(MODEL_EXTENSIONS)}",
@@ -72,6 +81,16 @@ def intake_target(
         raise NameTaken(f"a {kind} named '{name}' exists already; delete it first or choose another filename")
     part = final.with_name(f".{final.name}.{tag}{PART_SUFFIX}")
     return IntakeTarget(kind, name, final, part)
+
+
+def check_pickle_allowed(name: str, allowed: bool, *, field: str = "filename") -> None:
+    """400 for a pickle-format file name unless the allow_pickle_models setting allows them."""
+    if not allowed and PurePosixPath(name).suffix.lower() in PICKLE_EXTENSIONS:
+        raise InvalidParameters(
+            f"{field} '{name}' is a PyTorch pickle ({', '.join(PICKLE_EXTENSIONS)}), which can run code when "
+            "other tools load it: use a .safetensors or .gguf file, or set allow_pickle_models",
+            field=field,
+        )
 
 
 def check_free_space(folder: Path, still_to_write: int, keep_free: int) -> None:

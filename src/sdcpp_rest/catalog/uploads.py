@@ -18,6 +18,7 @@ from sdcpp_rest.catalog.intake import (
     IntakeTarget,
     check_free_space,
     check_model_header,
+    check_pickle_allowed,
     intake_target,
     move_into_place,
 )
@@ -97,13 +98,16 @@ class ModelUploads:
         type_folder: Callable[[str], Path],
         max_bytes: int,
         min_free_bytes: int,
+        allow_pickle: bool,
     ) -> None:
         self._catalog = catalog
+        self._allow_pickle = allow_pickle
         self._type_folder = type_folder
         self._max_bytes = max_bytes
         self._min_free = min_free_bytes
 
     def begin(self, kind: str, filename: str, declared_bytes: int | None) -> ModelUpload:
+        check_pickle_allowed(filename, self._allow_pickle)
         target = intake_target(self._type_folder(kind), kind, filename, uuid.uuid4().hex[:12])
         upload = ModelUpload(target, self._catalog, self._max_bytes, self._min_free)
         upload.open(declared_bytes)

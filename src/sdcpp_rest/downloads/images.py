@@ -18,7 +18,6 @@ many redirects; 504 UPSTREAM_TIMEOUT when the whole fetch takes longer than the 
 from __future__ import annotations
 
 import http.client
-import io
 import ipaddress
 import socket
 import ssl
@@ -28,10 +27,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from sdcpp_rest.config import Settings
 from sdcpp_rest.errors import ApiError, ErrorCode, InvalidParameters, PayloadTooLarge, UnsupportedMediaType
+from sdcpp_rest.jobs.image_decoding import ImageDecoder, ImageLimits, ImageTooLarge, ImageUndecodable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -223,8 +223,11 @@ class _Target:
 class ImageDownloader:
     """Fetches one image per call under a DownloadPolicy; blocking, so callers run it off the loop."""
 
-    def __init__(self, policy: DownloadPolicy, resolver: Resolver | None = None) -> None:
+    def __init__(
+        self, policy: DownloadPolicy, decoder: ImageDecoder, resolver: Resolver | None = None
+    ) -> None:
         self.policy = policy
+        self._decoder = decoder  # the request images' decoder: its gate bounds these decodes too
         self._resolver = resolver
 
     def fetch(self, url: str) -> FetchedImage:
@@ -236,9 +239,15 @@ class ImageDownloader:
             address = self._checked_address(target, deadline)
             location, body = self._request(target, address, deadline)
             if location is None:
-                return FetchedImage(body, decode_image(body, self.policy), target.url)
+                return FetchedImage(body, self._media_type(body), target.url)
             target = parse_target(urljoin(target.url, location), redirected_from=target.url)
         raise UpstreamFailed(f"more than {self.policy.max_redirects} redirects, starting at {url}")
+
+    def _media_type(self, body: bytes) -> str:
+        """The media type of `body` when it decodes as an image within the pixel limit, else 413/415."""
+        limits = ImageLimits(self.policy.max_bytes, self.policy.max_pixels)
+        with self._decoder.gate():
+            return _decoded_media_type(self._decoder, body, limits)
 
     def _checked_address(self, target: _Target, deadline: float) -> IPAddress:
         return check_address(target, self.policy, self._resolver, deadline, "image_download_*")
@@ -349,22 +358,18 @@ def parse_target(url: str, redirected_from: str | None = None) -> _Target:
     return _Target(parts.geturl(), scheme, parts.hostname, port or default_port, path, where)
 
 
-def decode_image(body: bytes, policy: DownloadPolicy) -> str:
-    """The media type of `body` when it decodes as an image within the pixel limit, else 413/415."""
+def _decoded_media_type(decoder: ImageDecoder, body: bytes, limits: ImageLimits) -> str:
+    """Decodes `body` (the caller holds the decoder's gate) and names its media type; the image is
+    freed when this returns, before the gate is left."""
     try:
-        with Image.open(io.BytesIO(body)) as image:
-            width, height = image.size
-            if width * height > policy.max_pixels:
-                limit = policy.max_pixels
-                raise PayloadTooLarge(f"the image is {width}x{height}; the limit is {limit} pixels")
-            media_type = Image.MIME.get(image.format or "")
-            if media_type is None or not media_type.startswith("image/"):
-                raise NotAnImage(f"the body is a {image.format} file, which has no image media type")
-            image.load()  # verify the whole file decodes, not only its header
-    except Image.DecompressionBombError as exc:
-        raise PayloadTooLarge(f"the image is too large to decode: {exc}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        image = decoder.open("url", body, limits, formats=None)  # any image format Pillow reads
+    except ImageTooLarge as exc:
+        raise PayloadTooLarge(exc.message.removeprefix("url: ")) from None
+    except ImageUndecodable:
         raise NotAnImage("the downloaded content is not an image Pillow can decode") from None
+    media_type = Image.MIME.get(image.format or "") if image.format else None
+    if media_type is None or not media_type.startswith("image/"):
+        raise NotAnImage(f"the body is a {image.format} file, which has no image media type")
     return media_type
 
 

@@ -6,6 +6,8 @@ size limit and the free disk space.
 Differences from the image download, both deliberate: no deadline for the whole fetch (a 7 GB model
 takes minutes), only one per hop and per read (`timeout_s` without a byte fails it); and a token from
 the settings on requests to its own host only (downloads/sources.py), never on a redirect elsewhere.
+Instead of a deadline, a rate floor: slower than `min_bytes_per_s` on average over `rate_window_s`
+fails the download, so a server sending a byte a second cannot hold it for ever.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class ModelDownloadPolicy:
     network: DownloadPolicy
     sources: SourceSettings
     min_free_bytes: int
+    min_bytes_per_s: int = 0  # 0: no rate floor
+    rate_window_s: float = 60.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ModelDownloadPolicy:
@@ -67,7 +71,13 @@ class ModelDownloadPolicy:
             max_bytes=settings.model_download_max_bytes,
             timeout_s=settings.model_download_timeout_s,
         )
-        return cls(network, SourceSettings.from_settings(settings), settings.model_min_free_bytes)
+        return cls(
+            network,
+            SourceSettings.from_settings(settings),
+            settings.model_min_free_bytes,
+            settings.model_download_min_bytes_per_s,
+            settings.model_download_rate_window_s,
+        )
 
 
 @dataclass(frozen=True)
@@ -233,6 +243,7 @@ class ModelFetcher:
         still = (opened.total - done) if opened.total is not None else 0
         check_free_space(part.parent, still, self.policy.min_free_bytes)
         since_check = 0
+        floor = _RateFloor(self.policy.min_bytes_per_s, self.policy.rate_window_s, done)
         with part.open("ab") as handle:
             while True:
                 if should_stop():
@@ -250,6 +261,7 @@ class ModelFetcher:
                 if not chunk:
                     break
                 done += len(chunk)
+                floor.check(done, opened.url)
                 if done > limit:
                     raise PayloadTooLarge(f"the file is larger than model_download_max_bytes ({limit})")
                 since_check += len(chunk)
@@ -265,6 +277,26 @@ class ModelFetcher:
                 f"the download from {shown(opened.url)} ended after {done} of {opened.total} bytes"
             )
         return DownloadResult(done, digest.hexdigest(), opened.published, opened.url)
+
+
+class _RateFloor:
+    """Fails a download whose average rate over each window of `window_s` is under `min_bytes_per_s`."""
+
+    def __init__(self, min_bytes_per_s: int, window_s: float, done: int) -> None:
+        self._min, self._window = min_bytes_per_s, window_s
+        self._since, self._done_then = time.monotonic(), done
+
+    def check(self, done: int, url: str) -> None:
+        elapsed = time.monotonic() - self._since
+        if not self._min or elapsed < self._window:
+            return
+        rate = (done - self._done_then) / elapsed
+        if rate < self._min:
+            raise UpstreamTimeout(
+                f"the download from {shown(url)} ran at {rate:.0f} bytes/s over the last {elapsed:.0f} s, "
+                f"under model_download_min_bytes_per_s ({self._min})"
+            )
+        self._since, self._done_then = time.monotonic(), done
 
 
 def _linked_sha256(response: http.client.HTTPResponse) -> str | None:

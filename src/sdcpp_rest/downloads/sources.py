@@ -32,7 +32,11 @@ class Origin:
     def of(cls, url: str) -> Origin:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
-        return cls(scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80))
+        try:
+            port = parts.port  # parsed here: "[::1]:99999" is out of range (ValueError)
+        except ValueError as exc:
+            raise InvalidParameters(f"url is not a valid URL: {exc}", field="url") from None
+        return cls(scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from sdcpp_rest.config import LIMIT_NAMES, Settings
 from sdcpp_rest.errors import InvalidParameters, RateLimited
 from sdcpp_rest.jobs.params import FileJobParams, JobParams, Text2ImgParams
 from sdcpp_rest.jobs.records import NewJob
+from sdcpp_rest.schemas.parameters import PARAMETER_RANGES
 
 RATE_WINDOW_SECONDS = 60.0
 # A full queue frees a place when a job of the user's starts: tell clients to come back after about
@@ -50,6 +51,21 @@ def job_pixels(params: JobParams) -> int:
     if params.hires is not None:
         width, height = params.hires.target_size(width, height)
     return width * height * params.batch_count
+
+
+def _check_second_pass(params: JobParams) -> None:
+    """A hires pass is held to the sizes a first pass may have, whoever asks (admins too): its scale
+    (up to 4) of a 4096-pixel side would make a 16384-pixel one, gigabytes in the engine."""
+    if not isinstance(params, Text2ImgParams) or params.hires is None:
+        return
+    width, height = params.hires.target_size(params.width, params.height)
+    most = int(PARAMETER_RANGES["width"].maximum)
+    if max(width, height) > most:
+        raise InvalidParameters(
+            f"hires: the second pass would be {width}x{height}; each side may be {most} pixels at most "
+            "(lower hires.scale or set hires.width/height)",
+            field="hires.scale",
+        )
 
 
 class LimitPolicy:
@@ -104,6 +120,7 @@ class LimitPolicy:
         limits = self.for_principal(principal)
         if isinstance(job.params, FileJobParams):  # issue 16: no pixels, no steps
             return
+        _check_second_pass(job.params)
         pixels = job_pixels(job.params)
         if limits.max_job_pixels and pixels > limits.max_job_pixels:
             raise InvalidParameters(

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from sdcpp_rest.catalog.intake import NameTaken, intake_target
+from sdcpp_rest.catalog.intake import NameTaken, check_pickle_allowed, intake_target
 from sdcpp_rest.downloads.images import parse_target
 from sdcpp_rest.downloads.models import SHA256_HEX
 from sdcpp_rest.downloads.sources import SourceSettings, file_name_of, resolve_source
@@ -29,8 +29,10 @@ class ModelDownloads:
         notifier: JobNotifier,
         sources: SourceSettings,
         type_folder: Callable[[str], Path],
+        allow_pickle: bool,
     ) -> None:
         self._store = store
+        self._allow_pickle = allow_pickle
         self._wake_runner = wake_runner
         self._notifier = notifier
         self._sources = sources
@@ -47,6 +49,7 @@ class ModelDownloads:
         if sha256 is not None and not SHA256_HEX.match(sha256):
             raise InvalidParameters("sha256 must be 64 hexadecimal digits", field="sha256")
         field = "filename" if request.filename else "url"
+        check_pickle_allowed(filename, self._allow_pickle, field=field)
         intake_target(self._type_folder(request.type), request.type, filename, "check", field=field)
         for job in self._store.list_jobs([JobStatus.QUEUED, JobStatus.PROCESSING]):
             other = job.params

@@ -17,15 +17,8 @@ from sdcpp_rest.catalog.files import COMPONENT_FOLDERS, CatalogError, ModelFiles
 from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.errors import InvalidParameters, ModelNotFound
 from sdcpp_rest.jobs.family_check import check_family_fields, model_family, resolved_cache_mode
-from sdcpp_rest.jobs.inputs import (
-    DecodeGate,
-    ImageLimits,
-    decode_image,
-    default_size,
-    fit_image,
-    prepare_mask,
-    save_input,
-)
+from sdcpp_rest.jobs.image_decoding import ImageDecoder, ImageLimits
+from sdcpp_rest.jobs.inputs import default_size, fit_image, prepare_mask, save_input
 from sdcpp_rest.jobs.model_refs import (
     check_options,
     component_path,
@@ -93,7 +86,7 @@ class JobPlanner:
         *,
         default_model: str | None,
         threads_per_worker: int,
-        input_limits: ImageLimits,
+        decoder: ImageDecoder,
         default_cache_mode: str = "none",
     ) -> None:
         self._files = files
@@ -102,10 +95,10 @@ class JobPlanner:
         self._loaded_models = loaded_models
         self._default_model = default_model
         self._threads = threads_per_worker
-        self.input_limits = input_limits
+        # Every decode of request images, for validation or for a job, passes its gate.
+        self.decoder = decoder
+        self.input_limits = decoder.limits
         self._default_cache_mode = default_cache_mode
-        # Every decode of request images, for validation or for a job, passes this gate.
-        self._decode_gate = DecodeGate()
 
     def resolve_model_name(self, requested: str | None, diffusion_model: str | None = None) -> str:
         """The model a request will use: the one it names (checkpoint or stand-alone diffusion model by
@@ -204,7 +197,7 @@ class JobPlanner:
     ) -> tuple[dict[str, tuple[int, int]], tuple[int, int] | None]:
         """Decode the images as a job would (within `limits`, default the configured ones) and keep
         only their fitted sizes by field, and the generation size: what /api/validate reports."""
-        with self._decode_gate.hold():
+        with self.decoder.gate():
             return self._fitted_sizes(request, limits or self.input_limits)
 
     def _fitted_sizes(
@@ -220,9 +213,11 @@ class JobPlanner:
         """Decoded images by field, fitted to the generation size; and that size (None for upscale
         and text2img). Callers hold the decode gate."""
         if isinstance(request, UpscaleRequest):
-            return {"init_image": decode_image("image", request.image, limits).convert("RGB")}, None
+            return {
+                "init_image": self.decoder.decode_base64("image", request.image, limits).convert("RGB")
+            }, None
         if isinstance(request, Img2VidRequest):
-            image = decode_image("init_image", request.init_image, limits).convert("RGB")
+            image = self.decoder.decode_base64("init_image", request.init_image, limits).convert("RGB")
             size = (request.width, request.height)
             return {"init_image": fit_image(image, size[0], size[1], "crop")}, size
         if not isinstance(request, Img2ImgRequest):
@@ -231,7 +226,7 @@ class JobPlanner:
         for field in IMAGE_INPUT_FIELDS:
             value = getattr(request, field, None)
             if value is not None:  # "" reaches decode_image, which names the field
-                raw[field] = decode_image(field, value, limits)
+                raw[field] = self.decoder.decode_base64(field, value, limits)
         first = raw.get("init_image") or raw["control_image"]
         if "mask_image" in raw and raw["mask_image"].size != first.size:
             mask_size, image_size = raw["mask_image"].size, first.size
@@ -261,7 +256,7 @@ class JobPlanner:
         mode = mode_of(request)
         model_name = self.check(request)
         job_id = str(uuid.uuid4())
-        with self._decode_gate.hold():
+        with self.decoder.gate():
             inputs, sizes, size = self._save_inputs(request, job_id)
             ref_inputs = self._save_ref_images(request, job_id)
         # The worker's share of the cores at most: more engine threads than cores slow every job down.
@@ -306,7 +301,7 @@ class JobPlanner:
         job_dir = self._job_dir(job_id)
         names = []
         for index, value in enumerate(request.ref_images):
-            image = decode_image(f"ref_images.{index}", value, self.input_limits).convert("RGB")
+            image = self.decoder.decode_base64(f"ref_images.{index}", value, self.input_limits).convert("RGB")
             names.append(save_input(job_dir, f"ref_image_{index}", image).name)
         return names
 

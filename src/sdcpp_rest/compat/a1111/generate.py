@@ -7,8 +7,6 @@ client that disconnects cancels its job.
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 from typing import Any
 
@@ -20,6 +18,7 @@ from sdcpp_rest.api.deps import CatalogDep, JobsDep, OutputsDep, PlannerDep
 from sdcpp_rest.auth.permissions import Principal
 from sdcpp_rest.catalog.service import ModelView
 from sdcpp_rest.compat.a1111.deps import GenerateUser, OptionsDep
+from sdcpp_rest.compat.a1111.extras import png_parameters, resized, resized_output, target_sizes
 from sdcpp_rest.compat.a1111.mapping import info_of, parameters_of, to_native
 from sdcpp_rest.compat.a1111.options import OptionsStore
 from sdcpp_rest.compat.a1111.schemas import (
@@ -41,9 +40,7 @@ from sdcpp_rest.compat.running import (
     wait_for_job,
 )
 from sdcpp_rest.errors import ModelNotFound
-from sdcpp_rest.jobs.inputs import decode_image
 from sdcpp_rest.jobs.planning import JobPlanner
-from sdcpp_rest.outputs.infotext import parse_infotext
 from sdcpp_rest.schemas.generate import UpscaleRequest
 
 router = APIRouter(tags=["generation"])
@@ -125,25 +122,6 @@ async def img2img(
     return await _generate(request, body, principal, jobs, planner, catalog, outputs, store)
 
 
-def _target_size(body: ExtraSingleBody, size: tuple[int, int]) -> tuple[int, int]:
-    """A1111's extras size: scaled by upscaling_resize (resize_mode 0) or upscaling_resize_w x h (1)."""
-    if body.resize_mode == 1:
-        return max(body.upscaling_resize_w, 1), max(body.upscaling_resize_h, 1)
-    return max(round(size[0] * body.upscaling_resize), 1), max(round(size[1] * body.upscaling_resize), 1)
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _resized(data: bytes, target: tuple[int, int], resample: Image.Resampling) -> str:
-    with Image.open(io.BytesIO(data)) as image:
-        result = image.convert("RGB").resize(target, resample) if image.size != target else image
-        return base64.b64encode(_png(result)).decode()
-
-
 async def _upscale_all(
     request: Request,
     body: ExtraSingleBody,
@@ -156,21 +134,19 @@ async def _upscale_all(
     """The images upscaled as A1111's extras would: an ESRGAN model from models/esrgan runs as a job
     (one per image, all queued first), then the result is resized to the requested size; Lanczos and
     Nearest are plain resizes, None leaves the image as it is. None if the client went away."""
-    decoded = [
-        await run_in_threadpool(decode_image, "image", image, planner.input_limits) for image in images
-    ]
-    targets = [_target_size(body, image.size) for image in decoded]
+    decoder = planner.decoder
+    targets = await run_in_threadpool(target_sizes, decoder, body, images)
     name = (body.upscaler_1 or NO_UPSCALER).strip()
     if name == NO_UPSCALER:
         return [
-            await run_in_threadpool(_resized, _png(image), image.size, Image.Resampling.LANCZOS)
-            for image in decoded
+            await run_in_threadpool(resized, decoder, image, None, Image.Resampling.LANCZOS)
+            for image in images
         ]
     if name in PIXEL_UPSCALERS:
         resample = Image.Resampling.LANCZOS if name == "Lanczos" else Image.Resampling.NEAREST
         return [
-            await run_in_threadpool(_resized, _png(image), target, resample)
-            for image, target in zip(decoded, targets, strict=True)
+            await run_in_threadpool(resized, decoder, image, target, resample)
+            for image, target in zip(images, targets, strict=True)
         ]
     queued = [
         await submit(jobs, UpscaleRequest(upscaler=name, image=image, upscale_factor=1), principal)
@@ -181,9 +157,7 @@ async def _upscale_all(
         for job, target in zip(queued, targets, strict=True):
             finished = await wait_for_job(request, jobs, job.job_id, principal)
             written = await run_in_threadpool(read_outputs, outputs, finished)
-            results.append(
-                await run_in_threadpool(_resized, written[0].png, target, Image.Resampling.LANCZOS)
-            )
+            results.append(await run_in_threadpool(resized_output, decoder, written[0].png, target))
     except ClientGone:
         for job in queued:
             await run_in_threadpool(cancel_quietly, jobs, job.job_id, principal)
@@ -224,25 +198,6 @@ async def extra_batch_images(
     return {"html_info": "", "images": results}
 
 
-def _png_info(body: PngInfoBody, planner: JobPlanner) -> dict[str, Any]:
-    image = decode_image("image", body.image, planner.input_limits)
-    # PNG text chunks are in `info` (decoding copies the image, which keeps `info`, not `text`).
-    texts = {str(key): value for key, value in image.info.items() if isinstance(value, str)}
-    info = texts.get("parameters", "")
-    parameters: dict[str, Any] = {}
-    if info:
-        prompt, negative, fields = parse_infotext(info)
-        parameters = {"Prompt": prompt, "Negative prompt": negative, **fields}
-        width, _, height = fields.get("Size", "").partition("x")
-        if width and height:
-            parameters.update({"Size-1": width, "Size-2": height})
-    return {
-        "info": info,
-        "items": {key: value for key, value in texts.items() if key != "parameters"},
-        "parameters": parameters,
-    }
-
-
 @router.post("/png-info", summary="The generation parameters stored in a PNG")
 def png_info(body: PngInfoBody, _principal: GenerateUser, planner: PlannerDep) -> dict[str, Any]:
-    return _png_info(body, planner)
+    return png_parameters(planner.decoder, body)

@@ -98,9 +98,10 @@ class ExtraSingleBody(BaseModel):
 
     image: str
     resize_mode: int = 0
-    upscaling_resize: float = 2.0
-    upscaling_resize_w: int = 512
-    upscaling_resize_h: int = 512
+    # A1111's own bounds; the target size is also held to max_input_image_pixels (compat/a1111/extras.py).
+    upscaling_resize: float = Field(2.0, ge=1, le=8, allow_inf_nan=False)
+    upscaling_resize_w: int = Field(512, ge=1)
+    upscaling_resize_h: int = Field(512, ge=1)
     upscaler_1: str | None = None
 
 

@@ -10,12 +10,13 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from sdcpp_rest.errors import InvalidParameters, UnsupportedMediaType
+from sdcpp_rest.jobs.image_decoding import ImageDecoder
 
 MAX_FILE_PARTS = 16
 MAX_FORM_FIELDS = 100
@@ -37,25 +38,28 @@ def _read(upload: UploadFile, name: str, max_bytes: int) -> bytes:
     return content
 
 
-def native_mask(data: bytes) -> str:
+def native_mask(decoder: ImageDecoder, data: bytes) -> str:
     """OpenAI's mask (transparent = repaint) as a native one (white = repaint). A mask without
-    transparency is read as the native kind already."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            opened = image.convert("RGBA") if image.mode == "P" else image
-            if "A" in opened.getbands():
-                alpha = opened.getchannel("A")
-                mask = alpha.point(lambda value: 255 if value < TRANSPARENT_BELOW else 0)
-            else:
-                mask = opened.convert("L")
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise InvalidParameters("mask: not a PNG, JPEG or WebP image", field="mask") from None
+    transparency is read as the native kind already. Decoded like every request image: within the
+    limits, inside the decode gate."""
+    with decoder.gate():
+        return _native_mask_png(decoder.open("mask", data))
+
+
+def _native_mask_png(image: Image.Image) -> str:
+    opened = image.convert("RGBA") if image.mode == "P" else image
+    if "A" in opened.getbands():
+        alpha = opened.getchannel("A")
+        mask = alpha.point(lambda value: 255 if value < TRANSPARENT_BELOW else 0)
+    else:
+        mask = opened.convert("L")
     buffer = io.BytesIO()
     mask.save(buffer, format="PNG")
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _to_form(form: Any, max_bytes: int) -> ImageForm:
+def _to_form(form: Any, decoder: ImageDecoder) -> ImageForm:
+    max_bytes = decoder.limits.max_bytes
     fields: dict[str, Any] = {}
     images: list[str] = []
     mask: str | None = None
@@ -67,7 +71,7 @@ def _to_form(form: Any, max_bytes: int) -> ImageForm:
         elif name == "mask":
             if not isinstance(value, UploadFile):
                 raise InvalidParameters("mask: send the mask as a file part", field="mask")
-            mask = native_mask(_read(value, "mask", max_bytes))
+            mask = native_mask(decoder, _read(value, "mask", max_bytes))
         elif isinstance(value, str):
             fields[name] = value
     if not images:
@@ -75,7 +79,8 @@ def _to_form(form: Any, max_bytes: int) -> ImageForm:
     return ImageForm(fields, images, mask)
 
 
-async def read_image_form(request: Request, max_bytes: int) -> ImageForm:
+async def read_image_form(request: Request, decoder: ImageDecoder) -> ImageForm:
+    max_bytes = decoder.limits.max_bytes
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "multipart/form-data":
         raise UnsupportedMediaType("send multipart/form-data with the image as a file part")
@@ -83,7 +88,7 @@ async def read_image_form(request: Request, max_bytes: int) -> ImageForm:
         max_files=MAX_FILE_PARTS, max_fields=MAX_FORM_FIELDS, max_part_size=max_bytes * 4 // 3 + 1024
     )
     try:
-        return await run_in_threadpool(_to_form, form, max_bytes)
+        return await run_in_threadpool(_to_form, form, decoder)
     finally:
         await form.close()
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from sdcpp_rest.api.deps import CatalogDep, JobsDep, OutputsDep, PlannerDep, SettingsDep
+from sdcpp_rest.api.deps import CatalogDep, JobsDep, OutputsDep, PlannerDep
 from sdcpp_rest.auth.permissions import Permission, Principal
 from sdcpp_rest.compat.credentials import bearer_principal, requiring
 from sdcpp_rest.compat.openai.forms import ImageForm, parse_fields, read_image_form
@@ -267,9 +267,8 @@ async def edits(
     planner: PlannerDep,
     catalog: CatalogDep,
     outputs: OutputsDep,
-    settings: SettingsDep,
 ) -> Response | ImagesReply:
-    form = await read_image_form(request, settings.max_input_image_bytes)
+    form = await read_image_form(request, planner.decoder)
     fields, _prompt = with_extra_args(
         parse_fields(EditFields, form.fields), str(form.fields.get("prompt", ""))
     )
@@ -289,9 +288,8 @@ async def variations(
     planner: PlannerDep,
     catalog: CatalogDep,
     outputs: OutputsDep,
-    settings: SettingsDep,
 ) -> Response | ImagesReply:
-    form = await read_image_form(request, settings.max_input_image_bytes)
+    form = await read_image_form(request, planner.decoder)
     fields: VariationFields = parse_fields(VariationFields, form.fields)
     unmasked = ImageForm(form.fields, form.images, None)
     native = await run_in_threadpool(
