@@ -54,7 +54,7 @@ def sampling(services: Services, job_id: str) -> threading.Event:
     started = threading.Event()
 
     def on_event(event: Event) -> None:
-        if isinstance(event, JobUpdated) and event.job_id == job_id and event.payload.get("current_step"):
+        if isinstance(event, JobUpdated) and event.job_id == job_id and event.update.current_step:
             started.set()
 
     services.bus.add_listener(on_event)

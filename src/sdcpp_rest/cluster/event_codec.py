@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from sdcpp_rest.events import types as events
+from sdcpp_rest.schemas.jobs import JobUpdate
 
 RELAYED_SYSTEM_EVENTS: dict[str, type[events.SystemEvent]] = {
     cls.name: cls
@@ -33,7 +34,7 @@ def encode(event: events.Event) -> str | None:
     """The event as JSON text; None for events that stay on their node."""
     body: dict[str, Any]
     if isinstance(event, events.JobUpdated):
-        body = {"k": "job", "job_id": event.job_id, "owner": event.owner, "payload": event.payload}
+        body = {"k": "job", "job_id": event.job_id, "owner": event.owner, "update": event.update.wire()}
     elif isinstance(event, events.QueueChanged):
         body = {"k": "queue", **dataclasses.asdict(event)}
     elif isinstance(event, events.SystemEvent) and event.name in RELAYED_SYSTEM_EVENTS:
@@ -47,7 +48,8 @@ def decode(text: str) -> events.Event:
     body = json.loads(text)
     kind = body.pop("k")
     if kind == "job":
-        return events.JobUpdated(job_id=body["job_id"], owner=body["owner"], payload=body["payload"])
+        update = JobUpdate.model_validate(body["update"])
+        return events.JobUpdated(job_id=body["job_id"], owner=body["owner"], update=update)
     if kind == "queue":
         return events.QueueChanged(**body)
     if kind == "system":
