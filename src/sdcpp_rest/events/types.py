@@ -26,6 +26,9 @@ class Event:
     """Base of every event; subclasses set `wire_type` and say what `data` holds."""
 
     wire_type: ClassVar[str] = ""
+    # True for an event another node published (cluster/event_relay.py): listeners that count what
+    # this process did (metrics) leave it to that node. Never on the wire.
+    relayed: bool = field(default=False, kw_only=True, compare=False, repr=False)
 
     def data(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -113,7 +116,8 @@ class SystemEvent(Event):
 
     def details(self) -> dict[str, Any]:
         """The event's own fields, in wire form."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "timestamp"}
+        fields = dataclasses.fields(self)
+        return {f.name: getattr(self, f.name) for f in fields if f.name not in ("timestamp", "relayed")}
 
     def data(self) -> dict[str, Any]:
         return {"event": self.name, "timestamp": getattr(self, "timestamp", now_ms()), **self.details()}

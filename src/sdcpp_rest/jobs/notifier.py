@@ -1,8 +1,10 @@
 """Turns job and queue changes into events on the bus (job_update, queue_update, system_update).
 
-It is the scheduler's listener, and JobService tells it of the changes it makes itself (submit,
-cancel of a queued job, clear), so every change reaches WebSocket clients and in-process listeners
-the same way.
+The one publisher of job changes: the scheduler's slots, the lease reaper, the download runner and
+JobService tell it of each change they make, and it publishes one JobChanged (jobs/changes.py) with
+the job's record: given as a snapshot, or read here once when the caller has only the id. Every
+listener (WebSocket connections, waiters, metrics, the catalog's rescan after a convert) subscribes
+on the bus and reads nothing back.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import base64
 import time
 
 from sdcpp_rest.events.bus import EventBus
-from sdcpp_rest.events.types import Event, JobUpdated, QueueChanged, SystemEvent
+from sdcpp_rest.events.types import Event, QueueChanged, SystemEvent
+from sdcpp_rest.jobs.changes import JobChanged
 from sdcpp_rest.jobs.public import JobPresenter
 from sdcpp_rest.jobs.queue_order import QueueState
 from sdcpp_rest.jobs.records import JobRecord, JobStatus
@@ -22,7 +25,7 @@ ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.PROCESSING)
 
 
 class JobNotifier:
-    """A SchedulerListener that publishes typed events on the bus."""
+    """Publishes job, queue and system changes as typed events on the bus."""
 
     def __init__(self, store: JobStore, bus: EventBus, presenter: JobPresenter) -> None:
         self._store = store
@@ -35,13 +38,13 @@ class JobNotifier:
         positions: dict[str, int],
         engine_time: float | None = None,
         preview: JobPreview | None = None,
-    ) -> JobUpdated:
+    ) -> JobChanged:
         return self._event(job, self._presenter.to_public(job, positions), engine_time, preview)
 
     @staticmethod
     def _event(
         job: JobRecord, public: JobPublic, engine_time: float | None = None, preview: JobPreview | None = None
-    ) -> JobUpdated:
+    ) -> JobChanged:
         update = JobUpdate(
             job_id=job.id,
             status=public.status,
@@ -64,7 +67,7 @@ class JobNotifier:
             engine_timestamp=round(engine_time * 1000, 3) if engine_time else None,
             preview=preview,
         )
-        return JobUpdated(job_id=job.id, owner=job.owner, update=update)
+        return JobChanged(job_id=job.id, owner=job.owner, update=update, job=job)
 
     def job_added(self, job: JobRecord) -> int:
         """Announce a new job as queued, from the added row itself (not read again), and the queue
