@@ -230,3 +230,51 @@ def test_no_module_opens_request_images_but_the_decoder() -> None:
         if "Image.open(" in path.read_text(encoding="utf-8")
     }
     assert opening <= own_files, sorted(opening - own_files)
+
+
+# Issue 21: a job's status is a closed set (schemas/jobs.py: JobStatus); code compares it through the
+# enum, so a renamed or added status is a type error, not a comparison that silently never matches.
+STATUS_WORDS = frozenset({"queued", "processing", "completed", "failed", "cancelled"})
+# Where the statuses are defined (their values are spelled there once).
+STATUS_DEFINITIONS = {"schemas/jobs.py"}
+
+
+def _status_literals(node: ast.expr) -> list[ast.Constant]:
+    """String constants naming a status in `node`, itself or as items of a tuple, list or set."""
+    items = node.elts if isinstance(node, (ast.Tuple, ast.List, ast.Set)) else [node]
+    return [item for item in items if isinstance(item, ast.Constant) and item.value in STATUS_WORDS]
+
+
+def _status_string_uses(tree: ast.AST) -> list[int]:
+    """Lines comparing with a status spelled as a string, or keeping statuses in a string collection."""
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            if any(_status_literals(operand) for operand in [node.left, *node.comparators]):
+                lines.add(node.lineno)
+        elif isinstance(node, (ast.Tuple, ast.List, ast.Set)) and len(node.elts) > 1:
+            if len(_status_literals(node)) == len(node.elts):
+                lines.add(node.lineno)
+    return sorted(lines)
+
+
+def test_statuses_are_compared_only_through_the_enum() -> None:
+    offenders = [
+        f"{path.relative_to(SRC).as_posix()}:{line}"
+        for path in _modules()
+        if path.relative_to(SRC).as_posix() not in STATUS_DEFINITIONS
+        for line in _status_string_uses(ast.parse(path.read_text()))
+    ]
+    assert offenders == [], "compare job statuses with JobStatus members, not strings"
+
+
+def test_the_status_check_finds_string_comparisons() -> None:
+    for source in (
+        'job.status == "completed"',
+        'status != "queued"',
+        'job.status in ("completed", "failed")',
+        'FINAL = {"completed", "failed", "cancelled"}',
+    ):
+        assert _status_string_uses(ast.parse(source)) == [1], source
+    for source in ("job.status is JobStatus.COMPLETED", 'reason == "failed to load"', 'x = "queued"'):
+        assert _status_string_uses(ast.parse(source)) == [], source

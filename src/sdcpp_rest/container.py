@@ -53,7 +53,6 @@ from sdcpp_rest.jobs.queue_order import queue_order
 from sdcpp_rest.jobs.records import JobStatus, RecoveryReport
 from sdcpp_rest.jobs.retention import OutputRetention
 from sdcpp_rest.jobs.runners import RunnerGroup
-from sdcpp_rest.jobs.scheduler.listener import FanOutListener
 from sdcpp_rest.jobs.scheduler.scheduler import ENGINE_JOBS, Scheduler
 from sdcpp_rest.jobs.service import JobService
 from sdcpp_rest.jobs.store import JobStore, SqlJobStore
@@ -83,6 +82,9 @@ class Services:
     metrics: ServerMetrics
     queue_gauges: QueueGauges
     notifier: JobNotifier
+    # Listeners of the job-change event (metrics, the rescan after a convert); removed from the bus,
+    # which outlives these services, when they stop.
+    bus_listeners: tuple[MetricsListener, ConvertedModelsListener]
     scheduler: Scheduler
     catalog: CatalogService
     planner: JobPlanner
@@ -159,14 +161,13 @@ def build_services(
     def refresh_catalog() -> object:
         return catalog.refresh()
 
-    # Issue 16: a completed convert rescans the catalog (built below; called only once jobs run).
-    listener = FanOutListener(
-        notifier, MetricsListener(store, metrics), ConvertedModelsListener(store, refresh_catalog)
-    )
+    # Listeners of the job-change event on the bus. Issue 16: a completed convert rescans the catalog
+    # (built below; called only once jobs run).
+    bus_listeners = (MetricsListener(metrics, bus), ConvertedModelsListener(bus, refresh_catalog))
     scheduler = Scheduler(
         store,
         commands.build,
-        listener,
+        notifier,
         commands.model_path,
         worker_count=workers,
         verbose=settings.verbose,
@@ -247,6 +248,7 @@ def build_services(
             login_limiter_entries=lambda: auth.tracked_login_failures,
         ),
         notifier=notifier,
+        bus_listeners=bus_listeners,
         scheduler=scheduler,
         catalog=catalog,
         planner=planner,
@@ -289,7 +291,7 @@ def build_services(
         version=read_version_info(),
         leases=LeaseReaper(
             store,
-            listener,
+            notifier,
             scheduler.notify_work,
             lease_seconds=settings.claim_lease_seconds,
             max_attempts=settings.max_job_attempts,
@@ -367,6 +369,8 @@ def stop_services(services: Services) -> None:
     services.retention.stop()
     services.model_trash.stop()
     services.jobs.close()
+    for listener in services.bus_listeners:
+        listener.close()
     if services.relay is not None:  # after the workers stopped: their last events still go out
         services.relay.stop()
     try:

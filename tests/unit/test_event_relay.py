@@ -15,6 +15,7 @@ from sdcpp_rest.cluster.event_codec import Reassembler, chunks, decode, encode
 from sdcpp_rest.cluster.event_relay import PgEventRelay
 from sdcpp_rest.events.bus import EventBus
 from sdcpp_rest.events.types import Event, JobUpdated, ModelLoaded, QueueChanged, ShuttingDown
+from sdcpp_rest.schemas.jobs import JobPhase, JobPreview, JobStatus, JobUpdate
 from tests.postgres import PostgresUnavailable, create_database, drop_database
 
 WAIT_SECONDS = 60
@@ -22,8 +23,13 @@ WAIT_SECONDS = 60
 
 def preview_update(step: int, size: int = 30_000) -> JobUpdated:
     jpeg = base64.b64encode(os.urandom(size)).decode()
-    payload = {"job_id": "j1", "status": "processing", "current_step": step, "preview": {"data": jpeg}}
-    return JobUpdated(job_id="j1", owner="alice", payload=payload)
+    update = JobUpdate(
+        job_id="j1", status=JobStatus.PROCESSING, model_name="sd15.safetensors", seed=1, position=0,
+        progress=step / 20, phase=JobPhase.SAMPLING, current_step=step, total_steps=20, time_elapsed=5,
+        time_remaining=None, speed=1.5, error=None, error_code=None, timestamp=1,
+        preview=JobPreview(step=step, data=jpeg),
+    )  # fmt: skip
+    return JobUpdated(job_id="j1", owner="alice", update=update)
 
 
 def test_events_round_trip_through_chunks_and_local_ones_stay_home() -> None:
@@ -66,7 +72,7 @@ def test_two_nodes_relay_events_in_order_without_echo(relay_url: str) -> None:
 
     def on_b(event: Event) -> None:
         seen_b.append(event)
-        if isinstance(event, JobUpdated) and event.payload["current_step"] == 20:
+        if isinstance(event, JobUpdated) and event.update.current_step == 20:
             done.set()
 
     bus_a.add_listener(seen_a.append)

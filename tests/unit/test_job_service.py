@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from sdcpp_rest.auth.permissions import LOCAL_ADMIN, Principal, Role
 from sdcpp_rest.config import load_settings
@@ -133,11 +134,7 @@ def test_cancel_of_a_running_job_ends_it_and_the_next_job_runs(running: Services
     slow = running.jobs.submit(tiny("slow", steps=LONG_STEPS), ALICE)
 
     def on_event(event: Event) -> None:
-        if (
-            isinstance(event, JobUpdated)
-            and event.job_id == slow.job_id
-            and event.payload.get("current_step")
-        ):
+        if isinstance(event, JobUpdated) and event.job_id == slow.job_id and event.update.current_step:
             started.set()
 
     running.bus.add_listener(on_event)
@@ -187,7 +184,7 @@ def test_a_job_is_announced_queued_before_a_worker_can_claim_it(idle: Services) 
 
     def on_event(event: Event) -> None:
         if isinstance(event, JobUpdated):
-            statuses.append(event.payload["status"])
+            statuses.append(event.update.status)
 
     idle.bus.add_listener(on_event)
     try:
@@ -197,3 +194,29 @@ def test_a_job_is_announced_queued_before_a_worker_can_claim_it(idle: Services) 
     # Before the fix the worker was woken first: [processing, processing], the job never seen queued
     # (or, with the row read a moment earlier, a stale `queued` after `processing`).
     assert statuses == ["queued", "processing"]
+
+
+# Issue 21: a submit is the caller's queue count, the INSERT (RETURNING the row) and one read of the
+# queue for the position and the events; it used to be 7-8 (three of them queue_positions).
+MAX_SUBMIT_STATEMENTS = 3
+
+
+def test_a_submit_makes_at_most_three_database_round_trips(idle: Services) -> None:
+    """Counted on the engine itself (every statement sent, on SQLite and on PostgreSQL), for a plain
+    user (whose queue is counted against the limit), with other users' jobs waiting."""
+    idle.jobs.submit(tiny("someone else's"), BOB)
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(idle.database, "before_cursor_execute", count)
+    try:
+        queued = idle.jobs.submit(tiny(), ALICE)
+        first = len(statements)
+        idle.jobs.submit(tiny("again"), ALICE)
+    finally:
+        sa.event.remove(idle.database, "before_cursor_execute", count)
+    assert queued.position == 2
+    assert first <= MAX_SUBMIT_STATEMENTS, statements[:first]
+    assert len(statements) - first <= MAX_SUBMIT_STATEMENTS, statements[first:]

@@ -1,17 +1,20 @@
-"""ServerMetrics and the scheduler listeners, on a real SQLite store; the text output parses."""
+"""ServerMetrics and its listener on the event bus (job changes published by the real notifier over a
+real SQLite store); the text output parses."""
 
 from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from sdcpp_rest.cluster.event_codec import decode, encode
 from sdcpp_rest.engine.protocol import JobTimings
-from sdcpp_rest.events.types import ModelLoaded, SystemEvent, WorkerCrashed, WorkerStarted
-from sdcpp_rest.jobs.records import JobPhase, JobRecord
-from sdcpp_rest.jobs.scheduler.listener import FanOutListener
+from sdcpp_rest.events.bus import EventBus
+from sdcpp_rest.events.types import ModelLoaded, WorkerCrashed, WorkerStarted
+from sdcpp_rest.jobs.notifier import JobNotifier
+from sdcpp_rest.jobs.public import JobPresenter
+from sdcpp_rest.jobs.records import JobPhase
 from sdcpp_rest.jobs.store import SqlJobStore
 from sdcpp_rest.monitoring.listener import MetricsListener
 from sdcpp_rest.monitoring.metrics import QueueGauges, ServerMetrics
@@ -51,13 +54,19 @@ def test_two_apps_in_one_process_have_separate_registries(tmp_path: Path) -> Non
     assert not any(name == "sdcpp_rest_http_requests_total" for name, _ in samples(second))
 
 
+def _notifier(store: SqlJobStore, metrics: ServerMetrics) -> tuple[JobNotifier, EventBus]:
+    bus = EventBus()
+    MetricsListener(metrics, bus)
+    return JobNotifier(store, bus, JobPresenter(store)), bus
+
+
 def test_a_finished_job_is_counted_once_with_its_model_mode_and_steps(tmp_path: Path) -> None:
     store, metrics = _store(tmp_path), ServerMetrics()
     metrics.track(QueueGauges(store, lambda: 0))
-    listener = MetricsListener(store, metrics)
+    notifier, _bus = _notifier(store, metrics)
     job_id = _completed_job(store)
     for _ in range(3):  # the scheduler may tell of the same end more than once
-        listener.job_changed(job_id)
+        notifier.job_changed(job_id)
     found = samples(metrics)
     labels = frozenset({("model", "sd15.safetensors"), ("mode", "text2img")})
     assert found[("sdcpp_rest_generation_seconds_count", labels)] == 1
@@ -71,12 +80,12 @@ def test_a_finished_job_is_counted_once_with_its_model_mode_and_steps(tmp_path: 
 
 def test_worker_restarts_crashes_and_model_loads_are_counted(tmp_path: Path) -> None:
     store, metrics = _store(tmp_path), ServerMetrics()
-    listener = MetricsListener(store, metrics)
-    listener.system(WorkerStarted(worker_id="w0", pid=1))
-    listener.system(WorkerStarted(worker_id="w1", pid=2))
-    listener.system(WorkerCrashed(worker_id="w0", job_id=None, reason="was killed"))
-    listener.system(WorkerStarted(worker_id="w0", pid=3))
-    listener.system(ModelLoaded(worker_id="w1", model="/models/checkpoints/a.gguf", seconds=2.5))
+    notifier, _bus = _notifier(store, metrics)
+    notifier.system(WorkerStarted(worker_id="w0", pid=1))
+    notifier.system(WorkerStarted(worker_id="w1", pid=2))
+    notifier.system(WorkerCrashed(worker_id="w0", job_id=None, reason="was killed"))
+    notifier.system(WorkerStarted(worker_id="w0", pid=3))
+    notifier.system(ModelLoaded(worker_id="w1", model="/models/checkpoints/a.gguf", seconds=2.5))
     found = samples(metrics)
     assert found[("sdcpp_rest_worker_starts_total", frozenset())] == 3
     assert found[("sdcpp_rest_worker_restarts_total", frozenset())] == 1
@@ -85,43 +94,20 @@ def test_worker_restarts_crashes_and_model_loads_are_counted(tmp_path: Path) -> 
     assert found[("sdcpp_rest_model_load_seconds_sum", frozenset({("model", "a.gguf")}))] == 2.5
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
-
-    def job_changed(
-        self, job_id: str, engine_time: float | None = None, snapshot: JobRecord | None = None
-    ) -> None:
-        self.calls.append(("job_changed", job_id))
-
-    def job_preview(self, job_id: str, step: int, jpeg: bytes) -> None:
-        self.calls.append(("job_preview", step))
-
-    def queue_changed(self) -> None:
-        self.calls.append(("queue_changed", None))
-
-    def system(self, event: SystemEvent) -> None:
-        self.calls.append(("system", event.name))
-
-
-class _Broken(_Recorder):
-    def job_changed(
-        self, job_id: str, engine_time: float | None = None, snapshot: JobRecord | None = None
-    ) -> None:
-        raise RuntimeError("a listener bug")
-
-
-def test_fan_out_tells_every_listener_even_when_one_fails() -> None:
-    first, broken, last = _Recorder(), _Broken(), _Recorder()
-    fan_out = FanOutListener(first, broken, last)
-    fan_out.job_changed("j1")
-    fan_out.job_preview("j1", 3, b"")
-    fan_out.queue_changed()
-    fan_out.system(WorkerStarted(worker_id="w0", pid=None))
-    expected = [
-        ("job_changed", "j1"),
-        ("job_preview", 3),
-        ("queue_changed", None),
-        ("system", "worker_started"),
-    ]
-    assert first.calls == expected and last.calls == expected
+def test_what_another_node_relayed_is_left_to_that_node(tmp_path: Path) -> None:
+    """Job ends and worker events that arrive from another node (decoded as the relay does) are
+    counted there, not here: each node's /metrics counts its own work once."""
+    store, metrics = _store(tmp_path), ServerMetrics()
+    other_store, other_metrics = _store(tmp_path / "other"), ServerMetrics()
+    other_notifier, other_bus = _notifier(other_store, other_metrics)
+    _notifier_here, bus = _notifier(store, metrics)
+    sent: list[str] = []
+    other_bus.add_listener(lambda event: sent.append(encode(event) or ""))
+    other_notifier.job_changed(_completed_job(other_store))
+    other_notifier.system(WorkerStarted(worker_id="gpu-b/w0", pid=1))
+    for text in filter(None, sent):
+        bus.publish(decode(text))
+    assert samples(other_metrics)[("sdcpp_rest_worker_starts_total", frozenset())] == 1
+    found = samples(metrics)
+    assert found[("sdcpp_rest_worker_starts_total", frozenset())] == 0
+    assert not any(name == "sdcpp_rest_generation_seconds_count" for name, _ in found)

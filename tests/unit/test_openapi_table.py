@@ -21,6 +21,7 @@ from sdcpp_rest.app import create_app
 from sdcpp_rest.config import load_settings
 from sdcpp_rest.errors import ErrorCode
 from sdcpp_rest.schemas.errors import ErrorResponse
+from sdcpp_rest.schemas.jobs import JobMode, JobPhase
 
 # A value of the right type in a form the query types refuse.
 NOT_PLAIN = {"integer": "+1", "boolean": "yes"}
@@ -114,3 +115,23 @@ async def _send(app: FastAPI, requests: list[tuple[str, str, str, str]]) -> list
         return [
             await client.request(method, url, params={name: value}) for method, url, name, value in requests
         ]
+
+
+def test_job_status_mode_phase_and_error_code_list_their_values(document: dict[str, Any]) -> None:
+    """Issue 21: the job's closed fields are enums in the document, with every value (all nine
+    phases, not the five the description used to name)."""
+    schemas = document["components"]["schemas"]
+    expected = {
+        "JobStatus": {"queued", "processing", "completed", "failed", "cancelled"},
+        "JobMode": {mode.value for mode in JobMode},
+        "JobPhase": {phase.value for phase in JobPhase},
+        "ErrorCode": {code.value for code in ErrorCode},
+    }
+    for name, values in expected.items():
+        assert set(schemas[name]["enum"]) == values, name
+    assert len(expected["JobPhase"]) == 9
+    job = schemas["JobPublic"]["properties"]
+    for field, name in (("status", "JobStatus"), ("mode", "JobMode")):
+        assert job[field] == {"$ref": f"#/components/schemas/{name}"}
+    for field, name in (("phase", "JobPhase"), ("error_code", "ErrorCode")):
+        assert {"$ref": f"#/components/schemas/{name}"} in job[field]["anyOf"]

@@ -16,10 +16,12 @@ import sqlalchemy as sa
 from sdcpp_rest.auth.permissions import Principal, Role
 from sdcpp_rest.config import load_settings
 from sdcpp_rest.container import Services, build_services, start_services, stop_services
+from sdcpp_rest.events.bus import EventBus
 from sdcpp_rest.events.types import Event, JobUpdated
 from sdcpp_rest.jobs.leases import LeaseReaper
+from sdcpp_rest.jobs.notifier import JobNotifier
+from sdcpp_rest.jobs.public import JobPresenter
 from sdcpp_rest.jobs.records import JobStatus
-from sdcpp_rest.jobs.scheduler.listener import NoListener
 from sdcpp_rest.jobs.store import SqlJobStore
 from sdcpp_rest.schemas.generate import Text2ImgRequest
 from sdcpp_rest.storage.tables import jobs_table
@@ -54,7 +56,7 @@ def sampling(services: Services, job_id: str) -> threading.Event:
     started = threading.Event()
 
     def on_event(event: Event) -> None:
-        if isinstance(event, JobUpdated) and event.job_id == job_id and event.payload.get("current_step"):
+        if isinstance(event, JobUpdated) and event.job_id == job_id and event.update.current_step:
             started.set()
 
     services.bus.add_listener(on_event)
@@ -116,7 +118,8 @@ def test_the_reaper_requeues_a_vanished_workers_job_and_wakes_the_workers(engine
     with engine.begin() as conn:  # the lease ran out: nobody renewed it
         conn.execute(jobs_table.update().values(lease_expires_at=0.0))
     woken: list[bool] = []
-    reaper = LeaseReaper(store, NoListener(), lambda: woken.append(True), lease_seconds=1, max_attempts=2)
+    notifier = JobNotifier(store, EventBus(), JobPresenter(store))
+    reaper = LeaseReaper(store, notifier, lambda: woken.append(True), lease_seconds=1, max_attempts=2)
 
     report = reaper.reap()
 

@@ -27,10 +27,10 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import ClientConnection, connect, unix_connect
 
 from sdcpp_rest.cli.display import ProgressLine, describe_progress, format_queue, write_err, write_out
+from sdcpp_rest.schemas.jobs import FINAL_STATUSES, JobStatus
 
 CLIENT_COMMANDS = ("generate", "queue", "cancel")
 DEFAULT_SERVER_URL = "http://127.0.0.1:8080"
-FINAL_STATUSES = ("completed", "failed", "cancelled")
 
 EXIT_COMPLETED = 0
 EXIT_JOB_FAILED = 1
@@ -258,7 +258,7 @@ class GenerateCommand:
         self.client = client
         self.progress = ProgressLine(sys.stderr)
         self.job_id = ""
-        self.last_status = "queued"
+        self.last_status: str = JobStatus.QUEUED
 
     def status_now(self) -> str:
         """The job's status as the server has it now (the last message seen may lag behind), or the
@@ -301,9 +301,9 @@ class GenerateCommand:
             return EXIT_INTERRUPTED
         self.progress.end()
         status = final.get("status")
-        if status == "completed":
+        if status == JobStatus.COMPLETED:
             return self.download(final)
-        if status == "failed":
+        if status == JobStatus.FAILED:
             code = final.get("error_code")
             write_err(
                 f"job {self.job_id} failed: {final.get('error') or 'no reason given'}"

@@ -7,6 +7,8 @@ import shutil
 import sys
 from typing import Any, TextIO
 
+from sdcpp_rest.schemas.jobs import JobStatus
+
 BAR_WIDTH = 20
 PROMPT_COLUMN_MIN = 20
 
@@ -20,7 +22,7 @@ def clock_text(milliseconds: float) -> str:
 def describe_progress(update: dict[str, Any]) -> str:
     """One line for a job state: phase, bar, percent, step n/N, speed and time left."""
     status = str(update.get("status") or "")
-    if status == "queued":
+    if status == JobStatus.QUEUED:
         position = update.get("position") or 0
         return f"queued (position {position})" if position else "queued"
     progress = min(max(float(update.get("progress") or 0.0), 0.0), 1.0)
@@ -34,7 +36,7 @@ def describe_progress(update: dict[str, Any]) -> str:
     if speed:
         # Slow CPU runs take seconds per step; "0.05 steps/s" reads worse than "20.0 s/step".
         parts.append(f"{speed:.2f} steps/s" if speed >= 1 else f"{1 / speed:.1f} s/step")
-    if status == "processing":
+    if status == JobStatus.PROCESSING:
         remaining = update.get("time_remaining")
         parts.append(f"ETA {clock_text(remaining) if remaining is not None else '--:--'}")
     return "  ".join(parts)
@@ -87,7 +89,7 @@ class ProgressLine:
 
 def _progress_cell(job: dict[str, Any]) -> str:
     status = job.get("status")
-    if status == "queued":
+    if status == JobStatus.QUEUED:
         return f"#{job.get('position')}" if job.get("position") else "-"
     total = int(job.get("total_steps") or 0)
     percent = f"{float(job.get('progress') or 0):.0%}"

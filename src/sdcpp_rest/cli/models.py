@@ -30,6 +30,7 @@ from sdcpp_rest.cli.client import (
     target_from,
 )
 from sdcpp_rest.cli.display import ProgressLine, clock_text, write_err, write_out
+from sdcpp_rest.schemas.jobs import JobStatus
 
 MODELS_COMMAND = "models"
 POLL_SECONDS = 0.5
@@ -88,7 +89,7 @@ def pull(client: httpx.Client, args: argparse.Namespace) -> int:
         write_err(f"the download goes on on the server; stop it with: sdcpp-rest cancel {job_id}")
         raise
     line.end()
-    if job["status"] != "completed":
+    if job["status"] != JobStatus.COMPLETED:
         write_err(
             f"sdcpp-rest: download {job['status']}: {job.get('error') or ''} ({job.get('error_code') or ''})"
         )
@@ -100,11 +101,11 @@ def pull(client: httpx.Client, args: argparse.Namespace) -> int:
 def describe_download(job: dict[str, Any]) -> str:
     """One line: phase, bar, percent, MiB done of total, speed, time left."""
     status = str(job.get("status") or "")
-    if status == "queued":
+    if status == JobStatus.QUEUED:
         return "queued"
     download = job.get("download") or {}
     done, total = int(download.get("bytes_done") or 0), download.get("bytes_total")
-    progress = 1.0 if status == "completed" else (done / total if total else 0.0)
+    progress = 1.0 if status == JobStatus.COMPLETED else (done / total if total else 0.0)
     filled = round(min(progress, 1.0) * BAR_WIDTH)
     parts = [f"{job.get('phase') or status:<11}", f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}]"]
     parts.append(f"{progress:4.0%}")
@@ -112,7 +113,7 @@ def describe_download(job: dict[str, Any]) -> str:
     speed = download.get("speed_bytes_per_s")
     if speed:
         parts.append(f"{speed / MIB:.1f} MiB/s")
-    if status == "processing" and job.get("time_remaining") is not None:
+    if status == JobStatus.PROCESSING and job.get("time_remaining") is not None:
         parts.append(f"ETA {clock_text(job['time_remaining'])}")
     return "  ".join(parts)
 

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from sdcpp_rest.events import types as events
+from sdcpp_rest.schemas.jobs import JobUpdate
 
 RELAYED_SYSTEM_EVENTS: dict[str, type[events.SystemEvent]] = {
     cls.name: cls
@@ -33,11 +34,11 @@ def encode(event: events.Event) -> str | None:
     """The event as JSON text; None for events that stay on their node."""
     body: dict[str, Any]
     if isinstance(event, events.JobUpdated):
-        body = {"k": "job", "job_id": event.job_id, "owner": event.owner, "payload": event.payload}
+        body = {"k": "job", "job_id": event.job_id, "owner": event.owner, "update": event.update.wire()}
     elif isinstance(event, events.QueueChanged):
-        body = {"k": "queue", **dataclasses.asdict(event)}
+        body = {"k": "queue", **_fields(event)}
     elif isinstance(event, events.SystemEvent) and event.name in RELAYED_SYSTEM_EVENTS:
-        body = {"k": "system", "name": event.name, **dataclasses.asdict(event)}
+        body = {"k": "system", "name": event.name, **_fields(event)}
     else:
         return None
     return json.dumps(body)
@@ -47,12 +48,20 @@ def decode(text: str) -> events.Event:
     body = json.loads(text)
     kind = body.pop("k")
     if kind == "job":
-        return events.JobUpdated(job_id=body["job_id"], owner=body["owner"], payload=body["payload"])
+        update = JobUpdate.model_validate(body["update"])
+        return events.JobUpdated(job_id=body["job_id"], owner=body["owner"], update=update, relayed=True)
     if kind == "queue":
-        return events.QueueChanged(**body)
+        return events.QueueChanged(**body, relayed=True)
     if kind == "system":
-        return RELAYED_SYSTEM_EVENTS[body.pop("name")](**body)
+        return RELAYED_SYSTEM_EVENTS[body.pop("name")](**body, relayed=True)
     raise ValueError(f"unknown relayed event kind {kind!r}")
+
+
+def _fields(event: events.Event) -> dict[str, Any]:
+    """The event's own fields (the relayed mark is set by the receiving side)."""
+    fields = dataclasses.asdict(event)
+    del fields["relayed"]
+    return fields
 
 
 def chunks(origin: str, message_id: int, text: str) -> list[str]:

@@ -22,7 +22,7 @@ from sdcpp_rest.events.types import JobUpdated
 from sdcpp_rest.jobs.planning import GenerationRequest
 from sdcpp_rest.jobs.service import JobService, QueuedJob
 from sdcpp_rest.outputs.files import OutputStore
-from sdcpp_rest.schemas.jobs import JobPublic
+from sdcpp_rest.schemas.jobs import FINAL_STATUSES, JobPublic, JobStatus
 
 # How long a blocking call waits for its job (a long queue on a CPU can take hours); past this the
 # call answers an error and the job goes on, to be fetched through the native API.
@@ -108,9 +108,9 @@ async def wait_for_job(request: Request, jobs: JobService, job_id: str, principa
     finally:
         for task in (waiter, gone):
             task.cancel()
-    if job.status not in ("completed", "failed", "cancelled"):
+    if job.status not in FINAL_STATUSES:
         raise WaitTimedOut(f"job {job_id} is still {job.status}; follow it at /api/queue/job/{job_id}")
-    if job.status == "failed":
+    if job.status is JobStatus.FAILED:
         raise JobFailed(job)
     return job
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-FINAL_JOB_STATUSES = frozenset({"completed", "failed", "cancelled"})
+from sdcpp_rest.schemas.jobs import JobStatus, JobUpdate
 
 
 def now_ms() -> int:
@@ -26,6 +26,9 @@ class Event:
     """Base of every event; subclasses set `wire_type` and say what `data` holds."""
 
     wire_type: ClassVar[str] = ""
+    # True for an event another node published (cluster/event_relay.py): listeners that count what
+    # this process did (metrics) leave it to that node. Never on the wire.
+    relayed: bool = field(default=False, kw_only=True, compare=False, repr=False)
 
     def data(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -46,24 +49,26 @@ class Event:
 
 @dataclass(frozen=True)
 class JobUpdated(Event):
-    """A job's state as clients see it (`payload` holds the spec's job_update fields)."""
+    """A job's new state as clients see it (`update`: the spec's job_update fields, typed).
+
+    The queue publishes its own subclass (jobs/changes.py: JobChanged) that also carries the job's
+    record for in-process listeners; what another node relayed arrives as this class."""
 
     wire_type: ClassVar[str] = "job_update"
     job_id: str
     owner: str | None
-    payload: dict[str, Any]
+    update: JobUpdate
 
     def data(self) -> dict[str, Any]:
-        return self.payload
+        return self.update.wire()
 
     @property
-    def status(self) -> str | None:
-        status = self.payload.get("status")
-        return str(status) if status is not None else None
+    def status(self) -> JobStatus:
+        return self.update.status
 
     @property
     def is_final(self) -> bool:
-        return self.status in FINAL_JOB_STATUSES
+        return self.update.is_final
 
     @property
     def droppable(self) -> bool:
@@ -111,7 +116,8 @@ class SystemEvent(Event):
 
     def details(self) -> dict[str, Any]:
         """The event's own fields, in wire form."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "timestamp"}
+        fields = dataclasses.fields(self)
+        return {f.name: getattr(self, f.name) for f in fields if f.name not in ("timestamp", "relayed")}
 
     def data(self) -> dict[str, Any]:
         return {"event": self.name, "timestamp": getattr(self, "timestamp", now_ms()), **self.details()}

@@ -14,8 +14,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from sdcpp_rest.jobs.notifier import JobNotifier
 from sdcpp_rest.jobs.records import RecoveryReport
-from sdcpp_rest.jobs.scheduler.listener import SchedulerListener
 from sdcpp_rest.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class LeaseReaper:
     def __init__(
         self,
         store: JobStore,
-        listener: SchedulerListener,
+        listener: JobNotifier,
         wake_workers: Callable[[], None],
         *,
         lease_seconds: float,

@@ -13,7 +13,9 @@ from pathlib import Path
 from sdcpp_rest.catalog.intake import NameTaken, intake_target
 from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.errors import InvalidParameters
-from sdcpp_rest.events.types import SystemEvent
+from sdcpp_rest.events.bus import EventBus
+from sdcpp_rest.events.types import Event
+from sdcpp_rest.jobs.changes import JobChanged
 from sdcpp_rest.jobs.notifier import JobNotifier
 from sdcpp_rest.jobs.params import JobMode, ModelConvertParams
 from sdcpp_rest.jobs.records import JobRecord, JobStatus, NewJob
@@ -60,26 +62,21 @@ class ModelConverts:
 
 
 class ConvertedModelsListener:
-    """A SchedulerListener that rescans the catalog when a convert job completes."""
+    """Rescans the catalog when a convert job this process ran completes (from the job-change event
+    on the bus; the row is not read again)."""
 
-    def __init__(self, store: JobStore, refresh: Callable[[], object]) -> None:
-        self._store = store
+    def __init__(self, bus: EventBus, refresh: Callable[[], object]) -> None:
+        self._bus = bus
         self._refresh = refresh
+        bus.add_listener(self.on_event)
 
-    def job_changed(
-        self, job_id: str, engine_time: float | None = None, snapshot: JobRecord | None = None
-    ) -> None:
-        if snapshot is not None:
-            return  # a step of a running job: never its end
-        job = self._store.get(job_id)
-        if job is not None and job.mode == JobMode.MODEL_CONVERT and job.status == JobStatus.COMPLETED:
+    def close(self) -> None:
+        """Stop listening (the bus outlives these services across a restart)."""
+        self._bus.remove_listener(self.on_event)
+
+    def on_event(self, event: Event) -> None:
+        if not isinstance(event, JobChanged):
+            return
+        job = event.job
+        if job.mode is JobMode.MODEL_CONVERT and job.status is JobStatus.COMPLETED:
             self._refresh()
-
-    def job_preview(self, job_id: str, step: int, jpeg: bytes) -> None:
-        pass
-
-    def queue_changed(self) -> None:
-        pass
-
-    def system(self, event: SystemEvent) -> None:
-        pass

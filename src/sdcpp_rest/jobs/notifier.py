@@ -1,54 +1,85 @@
 """Turns job and queue changes into events on the bus (job_update, queue_update, system_update).
 
-It is the scheduler's listener, and JobService tells it of the changes it makes itself (submit,
-cancel of a queued job, clear), so every change reaches WebSocket clients and in-process listeners
-the same way.
+The one publisher of job changes: the scheduler's slots, the lease reaper, the download runner and
+JobService tell it of each change they make, and it publishes one JobChanged (jobs/changes.py) with
+the job's record: given as a snapshot, or read here once when the caller has only the id. Every
+listener (WebSocket connections, waiters, metrics, the catalog's rescan after a convert) subscribes
+on the bus and reads nothing back.
 """
 
 from __future__ import annotations
 
 import base64
 import time
-from typing import Any
 
 from sdcpp_rest.events.bus import EventBus
-from sdcpp_rest.events.types import Event, JobUpdated, QueueChanged, SystemEvent
+from sdcpp_rest.events.types import Event, QueueChanged, SystemEvent
+from sdcpp_rest.jobs.changes import JobChanged
 from sdcpp_rest.jobs.public import JobPresenter
+from sdcpp_rest.jobs.queue_order import QueueState
 from sdcpp_rest.jobs.records import JobRecord, JobStatus
 from sdcpp_rest.jobs.store import JobStore
+from sdcpp_rest.schemas.jobs import JobPreview, JobPublic, JobUpdate
 
-# Fields of JobPublic a job_update carries (the spec's names and units: times in milliseconds).
-JOB_UPDATE_FIELDS = (
-    "status", "phase", "position", "progress", "current_step", "total_steps", "time_elapsed",
-    "time_remaining", "speed", "seed", "model_name", "error", "error_code",
-)  # fmt: skip
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.PROCESSING)
 
 
 class JobNotifier:
-    """A SchedulerListener that publishes typed events on the bus."""
+    """Publishes job, queue and system changes as typed events on the bus."""
 
     def __init__(self, store: JobStore, bus: EventBus, presenter: JobPresenter) -> None:
         self._store = store
         self._bus = bus
         self._presenter = presenter
 
-    def job_event(self, job: JobRecord, positions: dict[str, int]) -> JobUpdated:
-        public = self._presenter.to_public(job, positions)
-        data: dict[str, Any] = {"job_id": job.id, **public.model_dump(include=set(JOB_UPDATE_FIELDS))}
-        data["timestamp"] = int(time.time() * 1000)
-        if public.download:  # issue 16: a model download's bytes and speed
-            data["download"] = public.download.model_dump()
-        if public.outputs:
-            data["outputs"] = [output.model_dump() for output in public.outputs]
-        return JobUpdated(job_id=job.id, owner=job.owner, payload=data)
+    def job_event(
+        self,
+        job: JobRecord,
+        positions: dict[str, int],
+        engine_time: float | None = None,
+        preview: JobPreview | None = None,
+    ) -> JobChanged:
+        return self._event(job, self._presenter.to_public(job, positions), engine_time, preview)
 
-    def job_added(self, job: JobRecord) -> None:
-        """Announce a new job as queued, from the added row itself (not read again). Call it before
-        waking a worker: woken first, a worker could claim the job and publish `processing` before
-        this, and a WebSocket client would never see it queued (or would see a stale `queued` last)."""
-        self.job_changed(job.id, snapshot=job)
-        self.queue_changed()
+    @staticmethod
+    def _event(
+        job: JobRecord, public: JobPublic, engine_time: float | None = None, preview: JobPreview | None = None
+    ) -> JobChanged:
+        update = JobUpdate(
+            job_id=job.id,
+            status=public.status,
+            model_name=public.model_name,
+            seed=public.seed,
+            position=public.position,
+            progress=public.progress,
+            phase=public.phase,
+            current_step=public.current_step,
+            total_steps=public.total_steps,
+            time_elapsed=public.time_elapsed,
+            time_remaining=public.time_remaining,
+            speed=public.speed,
+            error=public.error,
+            error_code=public.error_code,
+            timestamp=int(time.time() * 1000),
+            download=public.download,  # issue 16: a model download's bytes and speed
+            outputs=public.outputs or None,
+            # When the engine reported this step (ms): lets a client measure delivery delay.
+            engine_timestamp=round(engine_time * 1000, 3) if engine_time else None,
+            preview=preview,
+        )
+        return JobChanged(job_id=job.id, owner=job.owner, update=update, job=job)
+
+    def job_added(self, job: JobRecord) -> int:
+        """Announce a new job as queued, from the added row itself (not read again), and the queue
+        from one read of it; the job's position. Call it before waking a worker: woken first, a
+        worker could claim the job and publish `processing` before this, and a WebSocket client
+        would never see it queued (or would see a stale `queued` last)."""
+        state = self._store.queue_state()
+        # The time left comes from the history the presenter already has: no read on a submit.
+        public = self._presenter.to_public(job, state.positions, read_history=False)
+        self._bus.publish(self._event(job, public))
+        self._bus.publish(self._queue_event(state))
+        return state.positions.get(job.id, 0)
 
     def job_changed(
         self, job_id: str, engine_time: float | None = None, snapshot: JobRecord | None = None
@@ -57,35 +88,27 @@ class JobNotifier:
         if job is None:
             return
         positions = self._store.queue_positions() if job.status == JobStatus.QUEUED else {}
-        event = self.job_event(job, positions)
-        if engine_time:
-            # When the engine reported this step (ms): lets a client measure delivery delay.
-            event.payload["engine_timestamp"] = round(engine_time * 1000, 3)
-        self._bus.publish(event)
+        self._bus.publish(self.job_event(job, positions, engine_time))
 
     def job_preview(self, job_id: str, step: int, jpeg: bytes) -> None:
         job = self._store.get(job_id)
         if job is None:
             return
-        event = self.job_event(job, {})
-        event.payload["preview"] = {
-            "step": step,
-            "mime_type": "image/jpeg",
-            "data": base64.b64encode(jpeg).decode(),
-        }
-        self._bus.publish(event)
+        preview = JobPreview(step=step, data=base64.b64encode(jpeg).decode())
+        self._bus.publish(self.job_event(job, {}, preview=preview))
 
     def queue_snapshot(self) -> QueueChanged:
-        queued = self._store.list_jobs([JobStatus.QUEUED])
-        positions = self._store.queue_positions()  # in the order the scheduling policy runs them
-        # Jobs processing anywhere (a job is processing from its claim to its end), read from the
-        # store like the queue itself, so both are the same moment's view.
-        active = self._store.count_by_status()[JobStatus.PROCESSING]
+        # Jobs processing anywhere (a job is processing from its claim to its end), read with the
+        # queue itself, so both are the same moment's view.
+        return self._queue_event(self._store.queue_state())
+
+    @staticmethod
+    def _queue_event(state: QueueState) -> QueueChanged:
         return QueueChanged(
-            size=len(positions),
-            active_generations=active,
-            positions=positions,
-            position_owners={job.id: job.owner for job in queued},
+            size=len(state.positions),
+            active_generations=state.processing,
+            positions=state.positions,
+            position_owners=state.owners,
         )
 
     def queue_changed(self) -> None:

@@ -13,7 +13,6 @@ than misread. Unknown keys are ignored so that a newer release's additions do no
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -25,23 +24,10 @@ from sdcpp_rest.schemas.generate import (
     Text2ImgFields,
     UpscaleFields,
 )
+from sdcpp_rest.schemas.jobs import JobMode as JobMode  # a wire type, re-exported for the queue
 from sdcpp_rest.schemas.video import VideoFields
 
 PARAMS_VERSION = 1
-
-
-class JobMode(StrEnum):
-    """The endpoint a job came in through; it decides which parameters it has."""
-
-    TEXT2IMG = "text2img"
-    IMG2IMG = "img2img"
-    INPAINTING = "inpainting"
-    CONTROLNET = "controlnet"
-    UPSCALE = "upscale"
-    MODEL_DOWNLOAD = "model_download"  # issue 16: runs on the server's download runner, no engine
-    MODEL_CONVERT = "model_convert"  # issue 16: a GGUF written by the binding's convert() in a worker
-    TXT2VID = "txt2vid"
-    IMG2VID = "img2vid"
 
 
 class StoredParams(BaseModel):

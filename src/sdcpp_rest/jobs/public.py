@@ -23,14 +23,16 @@ class JobPresenter:
         self._store = store
         self._history_cache: dict[str, tuple[float, list[JobRecord]]] = {}
 
-    def _historic_step_seconds(self, job: JobRecord) -> float | None:
+    def _historic_step_seconds(self, job: JobRecord, read: bool) -> float | None:
         """Seconds per step of recent jobs of the same model: same size if any, else scaled by pixels
         (sampling cost grows about linearly with the latent's pixel count)."""
         if not job.model_name or isinstance(job.params, FileJobParams):
             return None
         now = time.monotonic()
         cached = self._history_cache.get(job.model_name)
-        if cached is None or now - cached[0] > HISTORY_CACHE_SECONDS:
+        if cached is None and not read:
+            return None
+        if cached is None or (read and now - cached[0] > HISTORY_CACHE_SECONDS):
             cached = (now, self._store.recent_completed(job.model_name, HISTORY_JOBS))
             self._history_cache[job.model_name] = cached
         # Only generations have a size (issue 16: downloads have no model_name, so none come here).
@@ -53,7 +55,9 @@ class JobPresenter:
         ]
         return statistics.median(scaled) if scaled else None
 
-    def to_public(self, job: JobRecord, positions: dict[str, int]) -> JobPublic:
+    def to_public(self, job: JobRecord, positions: dict[str, int], *, read_history: bool = True) -> JobPublic:
+        """`read_history=False`: estimate from the step times already cached, however old (a submit
+        reads no history; a cold model's first queued update then has no time left)."""
         now = time.time()
         started = job.started_at
         ended = job.finished_at
@@ -67,7 +71,7 @@ class JobPresenter:
             remaining = 0
         else:
             # This job's own step times once it has some; before that, recent jobs of its model.
-            step_seconds = job.step_seconds or self._historic_step_seconds(job)
+            step_seconds = job.step_seconds or self._historic_step_seconds(job, read_history)
             if step_seconds:
                 remaining = int(max(job.total_steps - job.current_step, 0) * step_seconds * 1000)
         outputs = [
@@ -80,8 +84,8 @@ class JobPresenter:
         ]
         return JobPublic(
             id=job.id,
-            status=job.status.value,
-            mode=job.mode.value,
+            status=job.status,
+            mode=job.mode,
             prompt=job.prompt,
             model_name=job.model_name,
             seed=job.seed,

@@ -22,6 +22,16 @@ class QueuedJob:
     owner: str | None
 
 
+@dataclass(frozen=True)
+class QueueState:
+    """The queue at one moment, from one read: each queued job's place (1 = next) and owner, and how
+    many jobs are processing anywhere."""
+
+    positions: dict[str, int]
+    owners: dict[str, str | None]
+    processing: int
+
+
 class QueueOrder(Protocol):
     needs_usage: bool  # whether `order` reads the owners' engine time (a query the store can skip)
 

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from sdcpp_rest.engine.protocol import JobTimings
 from sdcpp_rest.errors import ErrorCode
 from sdcpp_rest.jobs.params import AnyJobParams, JobMode
 
-
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    PROCESSING = "processing"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+# The closed sets of statuses and phases are wire types (schemas/jobs.py); re-exported here for the queue.
+from sdcpp_rest.schemas.jobs import FINAL_STATUSES as FINAL_STATUSES
+from sdcpp_rest.schemas.jobs import JobPhase as JobPhase
+from sdcpp_rest.schemas.jobs import JobStatus as JobStatus
 
 # queued -> processing -> completed | failed | cancelled; queued -> cancelled; queued -> failed when
 # a job can never start (its parameters cannot be read, its model vanished while it waited);
@@ -33,20 +26,6 @@ ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.FAILED: frozenset(),
     JobStatus.CANCELLED: frozenset(),
 }
-
-
-class JobPhase(StrEnum):
-    """What a processing job is doing right now."""
-
-    WAITING = "waiting"
-    LOADING = "loading"
-    ENCODING = "encoding"
-    SAMPLING = "sampling"
-    DECODING = "decoding"
-    SAVING = "saving"
-    DOWNLOADING = "downloading"  # issue 16: a model download streaming in
-    VERIFYING = "verifying"  # issue 16: its header and hash checked before it is moved into place
-    CONVERTING = "converting"  # issue 16: the engine writes a GGUF
 
 
 @dataclass(frozen=True)
@@ -76,14 +55,14 @@ class JobRecord:
     started_at: float | None
     finished_at: float | None
     attempts: int
-    phase: str | None
+    phase: JobPhase | None
     current_step: int
     total_steps: int
     step_seconds: float | None
     worker_id: str | None
     outputs: list[str] = field(default_factory=list)
     error: str | None = None
-    error_code: str | None = None
+    error_code: ErrorCode | None = None
     timings: JobTimings | None = None
     # The current claim (jobs/claims.py): its token, its lease, and whether a cancel was asked for.
     claim_token: str | None = None

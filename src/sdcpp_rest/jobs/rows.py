@@ -7,8 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from sdcpp_rest.errors import ErrorCode
 from sdcpp_rest.jobs.params import JobMode, load_params
-from sdcpp_rest.jobs.records import JobRecord, JobStatus, JobTimings
+from sdcpp_rest.jobs.records import JobPhase, JobRecord, JobStatus, JobTimings
 
 
 def job_record(row: sa.Row[Any]) -> JobRecord:
@@ -27,14 +28,14 @@ def job_record(row: sa.Row[Any]) -> JobRecord:
         started_at=m["started_at"],
         finished_at=m["finished_at"],
         attempts=m["attempts"],
-        phase=m["phase"],
+        phase=JobPhase(m["phase"]) if m["phase"] else None,
         current_step=m["current_step"],
         total_steps=m["total_steps"],
         step_seconds=m["step_seconds"],
         worker_id=m["worker_id"],
         outputs=json.loads(m["outputs"]),
         error=m["error"],
-        error_code=m["error_code"],
+        error_code=_error_code(m["error_code"]),
         timings=_timings(m),
         claim_token=m["claim_token"],
         lease_expires_at=m["lease_expires_at"],
@@ -52,3 +53,14 @@ def _timings(m: Any) -> JobTimings | None:
         decode_seconds=m["decode_seconds"] or 0.0,
         peak_memory_bytes=m["peak_memory_bytes"],
     )
+
+
+def _error_code(stored: str | None) -> ErrorCode | None:
+    """The stored code as its ErrorCode; a code this release no longer has reads as INTERNAL_ERROR
+    (the row's message still says what happened)."""
+    if stored is None:
+        return None
+    try:
+        return ErrorCode(stored)
+    except ValueError:
+        return ErrorCode.INTERNAL_ERROR

@@ -114,12 +114,12 @@ class _LatestPreviews:
     def on_event(self, event: Event) -> None:
         if not isinstance(event, JobUpdated):
             return
-        preview = event.payload.get("preview")
+        preview = event.update.preview
         with self._lock:
             if event.is_final:
                 self._previews.pop(event.job_id, None)
-            elif isinstance(preview, dict) and isinstance(preview.get("data"), str):
-                self._previews[event.job_id] = preview["data"]
+            elif preview is not None:
+                self._previews[event.job_id] = preview.data
 
     def get(self, job_id: str) -> str | None:
         with self._lock:
@@ -183,9 +183,8 @@ class JobService:
             self._planner.discard(planned)  # its input images are on disk already
             raise
         job = self._store.add(planned)
-        self._notifier.job_added(job)  # before the wake-up (see job_added)
+        position = self._notifier.job_added(job)  # before the wake-up (see job_added)
         self._runner.notify_work()
-        position = self._store.queue_positions().get(job.id, 0)
         return QueuedJob(job.id, job.mode, job.status, position, job.seed)
 
     def get(self, job_id: str, principal: Principal) -> JobPublic:

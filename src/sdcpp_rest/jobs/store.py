@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from sdcpp_rest.errors import ErrorCode
 from sdcpp_rest.jobs.claims import ANY_JOB, LOST, Lease, Runnable, claim_fifo_head
-from sdcpp_rest.jobs.queue_order import FifoOrder, QueuedJob, QueueOrder
+from sdcpp_rest.jobs.queue_order import FifoOrder, QueuedJob, QueueOrder, QueueState
 from sdcpp_rest.jobs.records import (
     FINAL_STATUSES,
     JobPhase,
@@ -130,9 +130,12 @@ class SqlJobStore:
 
     # --- JobStore ---
     def add(self, job: NewJob) -> JobRecord:
+        # RETURNING: the stored row comes back with the INSERT (its seq, its defaults), no read after.
         with self._engine.begin() as conn:
-            conn.execute(
-                jobs_table.insert().values(
+            row = conn.execute(
+                jobs_table.insert()
+                .returning(jobs_table)
+                .values(
                     id=job.id,
                     mode=job.mode.value,
                     owner=job.owner,
@@ -147,10 +150,8 @@ class SqlJobStore:
                     total_steps=job.total_steps,
                     outputs="[]",
                 )
-            )
-        record = self.get(job.id)
-        assert record is not None
-        return record
+            ).one()
+        return job_record(row)
 
     def get(self, job_id: str) -> JobRecord | None:
         with self._engine.connect() as conn:
@@ -402,9 +403,24 @@ class SqlJobStore:
 
     def queue_positions(self) -> dict[str, int]:
         """Each queued job's place (1 = next) in the order the scheduling policy runs them."""
+        return self.queue_state().positions
+
+    def queue_state(self) -> QueueState:
+        """Positions, owners and the processing count in one read of the active rows (a fair order
+        with several owners also reads their recent engine time)."""
+        active = [JobStatus.QUEUED.value, JobStatus.PROCESSING.value]
+        query = sa.select(jobs_table.c.id, jobs_table.c.seq, jobs_table.c.owner, jobs_table.c.status)
         with self._engine.connect() as conn:
-            order = self._queued_in_order(conn)
-        return {job_id: index + 1 for index, job_id in enumerate(order)}
+            rows = conn.execute(query.where(jobs_table.c.status.in_(active)).order_by(jobs_table.c.seq)).all()
+            queued = [QueuedJob(row.id, row.seq, row.owner) for row in rows if row.status == active[0]]
+            order = [job.id for job in queued]
+            if self._order.needs_usage and len({job.owner for job in queued}) > 1:
+                order = self._order.order(queued, *self._recent_engine_time(conn))
+        return QueueState(
+            positions={job_id: index + 1 for index, job_id in enumerate(order)},
+            owners={job.id: job.owner for job in queued},
+            processing=len(rows) - len(queued),
+        )
 
     def count_queued(self, owner: str | None) -> int:
         """Jobs of `owner` waiting in the queue (the local admin's when None)."""

@@ -1,1 +1,1 @@
-"""Prometheus metrics: the per-app registry, the scheduler listener feeding it, the HTTP middleware."""
+"""Prometheus metrics: the per-app registry, its listener on the event bus, the HTTP middleware."""

@@ -1,53 +1,42 @@
-"""The scheduler listener that feeds the metrics."""
+"""The metrics' listener on the event bus: finished jobs, model loads, worker starts and crashes."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
 
-from sdcpp_rest.events.types import ModelLoaded, SystemEvent, WorkerCrashed, WorkerStarted
-from sdcpp_rest.jobs.records import JobRecord
-from sdcpp_rest.jobs.store import JobStore
+from sdcpp_rest.events.bus import EventBus
+from sdcpp_rest.events.types import Event, ModelLoaded, WorkerCrashed, WorkerStarted
+from sdcpp_rest.jobs.changes import JobChanged
 from sdcpp_rest.monitoring.metrics import ServerMetrics, model_label
 
 # Job ids whose end was recorded, so a repeated notice does not count a job twice; a job's end is
-# notified right after it happens, so a short memory is enough.
+# published right after it happens, so a short memory is enough.
 RECENT_FINISHED_MEMORY = 1024
 
 
 class MetricsListener:
-    """A SchedulerListener recording finished jobs, model loads and worker starts/crashes."""
+    """Records this process's finished jobs (from the job-change event's record, not read again),
+    model loads and worker starts/crashes. Events another node relayed are that node's to count."""
 
-    def __init__(self, store: JobStore, metrics: ServerMetrics) -> None:
-        self._store = store
+    def __init__(self, metrics: ServerMetrics, bus: EventBus) -> None:
         self._metrics = metrics
+        self._bus = bus
         self._lock = threading.Lock()
         self._recorded: OrderedDict[str, None] = OrderedDict()
         self._started_workers: set[str] = set()
+        bus.add_listener(self.on_event)
 
-    def job_changed(
-        self, job_id: str, engine_time: float | None = None, snapshot: JobRecord | None = None
-    ) -> None:
-        if snapshot is not None:
-            return  # a step of a running job: nothing ends here, and no store read per step
-        job = self._store.get(job_id)
-        if job is None or not job.is_final:
+    def close(self) -> None:
+        """Stop listening (the bus outlives these services across a restart)."""
+        self._bus.remove_listener(self.on_event)
+
+    def on_event(self, event: Event) -> None:
+        if event.relayed:
             return
-        with self._lock:
-            if job_id in self._recorded:
-                return
-            self._recorded[job_id] = None
-            if len(self._recorded) > RECENT_FINISHED_MEMORY:
-                self._recorded.popitem(last=False)
-        self._metrics.record_job(job)
-
-    def job_preview(self, job_id: str, step: int, jpeg: bytes) -> None:
-        pass
-
-    def queue_changed(self) -> None:
-        pass  # the queue gauges are read from the store at scrape time
-
-    def system(self, event: SystemEvent) -> None:
+        if isinstance(event, JobChanged):
+            self._job_changed(event)
+            return
         metrics = self._metrics
         if isinstance(event, ModelLoaded):
             metrics.model_load_seconds.labels(model_label(event.model)).observe(event.seconds or 0.0)
@@ -60,3 +49,15 @@ class MetricsListener:
                 metrics.worker_restarts.inc()
         elif isinstance(event, WorkerCrashed):
             metrics.worker_crashes.inc()
+
+    def _job_changed(self, event: JobChanged) -> None:
+        job = event.job
+        if not job.is_final:
+            return
+        with self._lock:
+            if job.id in self._recorded:
+                return
+            self._recorded[job.id] = None
+            if len(self._recorded) > RECENT_FINISHED_MEMORY:
+                self._recorded.popitem(last=False)
+        self._metrics.record_job(job)

@@ -2,15 +2,59 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from sdcpp_rest.errors import ErrorCode
+
+
+class JobStatus(StrEnum):
+    """Where a job is in its life (jobs/records.py holds the allowed transitions)."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class JobPhase(StrEnum):
+    """What a processing job is doing right now."""
+
+    WAITING = "waiting"
+    LOADING = "loading"
+    ENCODING = "encoding"
+    SAMPLING = "sampling"
+    DECODING = "decoding"
+    SAVING = "saving"
+    DOWNLOADING = "downloading"  # issue 16: a model download streaming in
+    VERIFYING = "verifying"  # issue 16: its header and hash checked before it is moved into place
+    CONVERTING = "converting"  # issue 16: the engine writes a GGUF
+
+
+class JobMode(StrEnum):
+    """The endpoint a job came in through; it decides which parameters it has."""
+
+    TEXT2IMG = "text2img"
+    IMG2IMG = "img2img"
+    INPAINTING = "inpainting"
+    CONTROLNET = "controlnet"
+    UPSCALE = "upscale"
+    MODEL_DOWNLOAD = "model_download"  # issue 16: runs on the server's download runner, no engine
+    MODEL_CONVERT = "model_convert"  # issue 16: a GGUF written by the binding's convert() in a worker
+    TXT2VID = "txt2vid"
+    IMG2VID = "img2vid"
 
 
 class QueuedReply(BaseModel):
     request_id: str = Field(description="The job id (use it with /api/queue/job/{jobId}).")
     job_id: str
-    status: str
+    status: JobStatus
     message: str
     position: int
     seed: int
@@ -34,8 +78,8 @@ class DownloadProgressPublic(BaseModel):
 
 class JobPublic(BaseModel):
     id: str
-    status: str
-    mode: str
+    status: JobStatus
+    mode: JobMode
     prompt: str
     model_name: str | None
     seed: int
@@ -44,7 +88,9 @@ class JobPublic(BaseModel):
     end_time: int | None
     position: int = Field(description="Place in the line (1 = next); 0 once started.")
     progress: float = Field(description="0..1")
-    phase: str | None = Field(description="loading, encoding, sampling, decoding, saving while processing.")
+    phase: JobPhase | None = Field(
+        description="What the job is doing while it is processing; null otherwise."
+    )
     current_step: int
     total_steps: int
     time_elapsed: int = Field(description="Milliseconds since the job started.")
@@ -54,8 +100,56 @@ class JobPublic(BaseModel):
     parameters: dict[str, Any]
     outputs: list[JobOutput]
     error: str | None
-    error_code: str | None
+    error_code: ErrorCode | None
     download: DownloadProgressPublic | None = Field(None, description="Model downloads only (issue 16).")
+
+
+class JobPreview(BaseModel):
+    """A live preview of a running job (the JPEG in base64)."""
+
+    step: int
+    mime_type: str = "image/jpeg"
+    data: str
+
+
+class JobUpdate(BaseModel):
+    """A job's new state as a WebSocket job_update carries it (the spec's fields, times in ms).
+
+    `download`, `outputs`, `preview` and `engine_timestamp` are left out of the wire form when they do
+    not apply (not sent as null), as clients have always seen it."""
+
+    job_id: str
+    status: JobStatus
+    model_name: str | None
+    seed: int
+    position: int
+    progress: float
+    phase: JobPhase | None
+    current_step: int
+    total_steps: int
+    time_elapsed: int
+    time_remaining: int | None
+    speed: float | None
+    error: str | None
+    error_code: ErrorCode | None
+    timestamp: int = Field(description="When the update was made (Unix milliseconds).")
+    download: DownloadProgressPublic | None = None
+    outputs: list[JobOutput] | None = None
+    engine_timestamp: float | None = Field(
+        None, description="When the engine reported this step (Unix ms): lets a client measure delay."
+    )
+    preview: JobPreview | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    def wire(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        for optional in ("download", "outputs", "engine_timestamp", "preview"):
+            if data[optional] is None:
+                del data[optional]
+        return data
 
 
 class QueueBody(BaseModel):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from sdcpp_rest.schemas.jobs import JobStatus
 from sdcpp_rest.storage.database import migrate
 from sdcpp_rest.storage.tables import jobs_table, metadata, worker_commands_table, workers_table
 
@@ -68,11 +69,11 @@ def _copy_table(reader: Connection, writer: Connection, table: sa.Table) -> int:
 def _unclaimed(job: dict[str, object]) -> dict[str, object]:
     """A job the source left processing is queued again (its attempt counted), like a start-up's
     recovery; its claim belonged to a process of the old installation."""
-    if job["status"] != "processing":
+    if job["status"] != JobStatus.PROCESSING:
         return job
     return {
         **job,
-        "status": "queued",
+        "status": JobStatus.QUEUED.value,
         "started_at": None,
         "worker_id": None,
         "phase": None,

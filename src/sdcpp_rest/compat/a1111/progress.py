@@ -14,6 +14,7 @@ from sdcpp_rest.auth.permissions import Permission, Principal
 from sdcpp_rest.compat.a1111.deps import CHALLENGE, QueueUser
 from sdcpp_rest.compat.credentials import basic_or_bearer_principal, requiring
 from sdcpp_rest.errors import JobNotFound
+from sdcpp_rest.schemas.jobs import JobStatus
 
 router = APIRouter(tags=["progress"])
 QueueReader = Annotated[
@@ -32,7 +33,7 @@ def progress(
     skip_current_image: bool = Query(False, description="Leave out the live preview."),
 ) -> dict[str, Any]:
     active = jobs.list(principal, finished_limit=0).jobs
-    running = [job for job in active if job.status == "processing"]
+    running = [job for job in active if job.status is JobStatus.PROCESSING]
     current = running[0] if running else None
     state = {
         "skipped": False,

@@ -56,7 +56,7 @@ from sdcpp_rest.compat.running import (
 from sdcpp_rest.jobs.planning import GenerationRequest
 from sdcpp_rest.jobs.service import JobService
 from sdcpp_rest.schemas.generate import Img2ImgRequest, InpaintingRequest
-from sdcpp_rest.schemas.jobs import JobPublic
+from sdcpp_rest.schemas.jobs import JobPublic, JobStatus
 
 router = APIRouter(tags=["images"])
 GenerateUser = Annotated[Principal, Depends(requiring(bearer_principal, Permission.GENERATE, "Bearer"))]
@@ -135,7 +135,7 @@ async def _answer(
         job = await wait_for_job(request, jobs, queued.job_id, principal)
     except ClientGone:
         return Response(status_code=CLIENT_CLOSED)
-    if job.status == "cancelled":
+    if job.status is JobStatus.CANCELLED:
         raise JobCancelled(job.id)
     images = await run_in_threadpool(read_outputs, outputs, job)
     return await run_in_threadpool(_images_reply, request, job, images, reply)
@@ -147,13 +147,9 @@ async def _events(
     """partial_image events from the live previews, then one completed event per image (or an error)."""
     index = 0
     async for update in follow(jobs, job_id, principal):
-        preview = update.payload.get("preview")
-        if (
-            index < reply.partial_images
-            and isinstance(preview, dict)
-            and isinstance(preview.get("data"), str)
-        ):
-            data = await run_in_threadpool(reencode, preview["data"], reply.output_format)
+        preview = update.update.preview
+        if index < reply.partial_images and preview is not None:
+            data = await run_in_threadpool(reencode, preview.data, reply.output_format)
             yield sse(f"{reply.event_prefix}.partial_image", {
                 "b64_json": data, "partial_image_index": index, "created_at": int(time.time()),
                 "output_format": reply.output_format, "size": "auto", "quality": "auto",
@@ -161,7 +157,7 @@ async def _events(
             })  # fmt: skip
             index += 1
     job = await run_in_threadpool(jobs.get, job_id, principal)
-    if job.status != "completed":
+    if job.status is not JobStatus.COMPLETED:
         message = job.error or f"the job ended {job.status}"
         yield sse(
             "error",

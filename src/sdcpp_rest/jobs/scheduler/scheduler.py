@@ -14,9 +14,9 @@ from sdcpp_rest.engine.supervisor import EngineWorkerProcess
 from sdcpp_rest.errors import ErrorCode
 from sdcpp_rest.events.types import ShuttingDown
 from sdcpp_rest.jobs.claims import Runnable
+from sdcpp_rest.jobs.notifier import JobNotifier
 from sdcpp_rest.jobs.params import ENGINE_MODES
 from sdcpp_rest.jobs.scheduler.dispatch import Dispatcher, ModelPathOf
-from sdcpp_rest.jobs.scheduler.listener import SchedulerListener
 from sdcpp_rest.jobs.scheduler.shared import (
     CommandBuilder,
     ControlRequest,
@@ -43,7 +43,7 @@ class Scheduler:
         self,
         store: JobStore,
         build_command: CommandBuilder,
-        listener: SchedulerListener,
+        listener: JobNotifier,
         model_path_of: ModelPathOf,
         *,
         worker_count: int,

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 from sdcpp_rest.engine.protocol import ConvertCommand, GenerateCommand, LoadCommand, UnloadCommand
 from sdcpp_rest.errors import ErrorCode
+from sdcpp_rest.jobs.notifier import JobNotifier
 from sdcpp_rest.jobs.records import JobRecord
 from sdcpp_rest.jobs.scheduler.dispatch import Dispatcher
-from sdcpp_rest.jobs.scheduler.listener import SchedulerListener
 from sdcpp_rest.jobs.store import JobStore
 
 # Turns a stored job into the command a worker runs (jobs/commands.py).
@@ -45,7 +45,7 @@ class CancelRequests:
 class SlotEnvironment:
     store: JobStore
     build_command: CommandBuilder
-    listener: SchedulerListener
+    listener: JobNotifier
     verbose: bool
     worker_start_timeout_s: float
     dispatcher: Dispatcher  # which idle slot takes the next job; idle slots wait on it

@@ -363,7 +363,7 @@ class WorkerSlot(threading.Thread):
             phase = JobPhase.CONVERTING if isinstance(command, ConvertCommand) else JobPhase.SAMPLING
             snapshot = dataclasses.replace(
                 job,
-                phase=phase.value,
+                phase=phase,
                 current_step=message.step,
                 total_steps=message.total_steps,
                 step_seconds=average,
