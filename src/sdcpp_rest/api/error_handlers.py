@@ -7,6 +7,7 @@ import logging
 import time
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -14,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sdcpp_rest.api.route_index import allowed_methods
 from sdcpp_rest.errors import ApiError, ErrorCode
+from sdcpp_rest.storage.outage import database_unavailable, unavailable_error
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,13 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["Allow"] = ", ".join(methods)
             message = f"{request.method} is not allowed here; this path takes {', '.join(methods)}"
         return error_response(request, code, exc.status_code, message, headers=headers or None)
+
+    @app.exception_handler(sa.exc.DBAPIError)
+    async def _database_error(request: Request, exc: sa.exc.DBAPIError) -> JSONResponse:
+        if not database_unavailable(exc):
+            return await _unexpected(request, exc)
+        log.warning("database unavailable (request_id=%s): %s", request_id_of(request), exc.orig)
+        return await _api_error(request, unavailable_error())
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

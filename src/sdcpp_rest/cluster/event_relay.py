@@ -124,7 +124,7 @@ class PgEventRelay:
                     connection.execute(f"LISTEN {CHANNEL}")
                     self._listening.set()
                     self._receive(connection)
-            except psycopg.Error:
+            except Exception:  # the thread must outlive any error: it is the node's only ear
                 log.warning("lost the event relay's LISTEN connection; reconnecting", exc_info=True)
                 self._stop.wait(RECONNECT_SECONDS)
 

@@ -11,12 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sdcpp_rest.errors import ApiError, ErrorCode
+from sdcpp_rest.storage.outage import database_unavailable, unavailable_error
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,13 @@ def install_compat_error_handlers(app: FastAPI, render: ErrorRenderer) -> None:
                 headers=dict(exc.headers) if exc.headers else None,
             ),
         )
+
+    @app.exception_handler(sa.exc.DBAPIError)
+    async def _database_error(request: Request, exc: sa.exc.DBAPIError) -> JSONResponse:
+        if not database_unavailable(exc):
+            return await _unexpected(request, exc)
+        log.warning("database unavailable: %s", exc.orig)
+        return await _api_error(request, unavailable_error())
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

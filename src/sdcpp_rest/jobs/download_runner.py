@@ -36,6 +36,7 @@ from sdcpp_rest.jobs.params import JobMode, ModelDownloadParams
 from sdcpp_rest.jobs.records import JobPhase, JobRecord
 from sdcpp_rest.jobs.store import JobStore
 from sdcpp_rest.monitoring.log_context import job_log_context
+from sdcpp_rest.storage.outage import Backoff, database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -111,21 +112,39 @@ class DownloadRunner:
 
     # --- the thread ---
     def _loop(self) -> None:
+        backoff = Backoff()
         while not self._stopping.is_set():
-            claimed = self._store.claim_next(RUNNER_ID, DOWNLOAD_JOBS)
-            if claimed is None:
-                self._wake.wait(IDLE_POLL_SECONDS)
-                self._wake.clear()
-                continue
-            with self._lock:
-                self._current = claimed.id
-                self._cancel.clear()
-            self._notifier.job_changed(claimed.id)
-            self._notifier.queue_changed()
             try:
-                with job_log_context(claimed.id, claimed.owner):
-                    self._run(claimed)
-            except Exception:  # a bug here must not end the runner and strand the queue
+                self._serve_once()
+                backoff.reset()
+            except Exception as exc:  # the runner's thread must outlive any error, a database outage first
+                wait = backoff.next_wait()
+                if database_unavailable(exc):
+                    log.warning("download runner: database unavailable (%s); retrying in %.1f s", exc, wait)
+                else:
+                    log.exception("download runner: unexpected error; retrying in %.1f s", wait)
+                self._stopping.wait(wait)
+
+    def _serve_once(self) -> None:
+        """Claim and run one model download, or wait for one."""
+        claimed = self._store.claim_next(RUNNER_ID, DOWNLOAD_JOBS)
+        if claimed is None:
+            self._wake.wait(IDLE_POLL_SECONDS)
+            self._wake.clear()
+            return
+        with self._lock:
+            self._current = claimed.id
+            self._cancel.clear()
+        self._notifier.job_changed(claimed.id)
+        self._notifier.queue_changed()
+        try:
+            with job_log_context(claimed.id, claimed.owner):
+                self._run(claimed)
+        except Exception as exc:  # a bug must not end the runner and strand the queue
+            if database_unavailable(exc):
+                # Left to the lease rules: the reaper requeues the download once its lease runs out.
+                log.warning("model download %s: database unavailable (%s)", claimed.id, exc)
+            else:
                 log.exception("unexpected error in model download %s", claimed.id)
                 self._store.fail(
                     claimed.id,
@@ -133,11 +152,11 @@ class DownloadRunner:
                     "internal error in the download",
                     token=claimed.claim_token,
                 )
-            finally:
-                with self._lock:
-                    self._current = None
-                self._notifier.job_changed(claimed.id)
-                self._notifier.queue_changed()
+        finally:
+            with self._lock:
+                self._current = None
+        self._notifier.job_changed(claimed.id)
+        self._notifier.queue_changed()
 
     def _run(self, job: JobRecord) -> None:
         params = job.params

@@ -37,6 +37,7 @@ from sdcpp_rest.jobs.commands import describe_job_files
 from sdcpp_rest.jobs.records import JobPhase, JobPreparationError, JobRecord
 from sdcpp_rest.jobs.scheduler.shared import ControlRequest, ControlResult, SlotEnvironment, WorkerState
 from sdcpp_rest.monitoring.log_context import job_log_context
+from sdcpp_rest.storage.outage import Backoff, database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -146,53 +147,78 @@ class WorkerSlot(threading.Thread):
     # --- the slot's own thread ---
     def run(self) -> None:
         env = self._env
+        backoff = Backoff()
         while not env.stopping.is_set():
-            worker_id = self.worker.worker_id
-            if not self._ensure_worker():
-                env.dispatcher.leave(worker_id)
-                env.stopping.wait(IDLE_POLL_SECONDS)
-                continue
-            self._run_controls()
-            context = self.worker.loaded_context
-            loaded = (context.model_path or context.diffusion_model_path) if context else None
-            job = None if env.draining.is_set() else env.dispatcher.claim_for(worker_id, loaded)
-            if job is None:
-                if loaded and self._idle_too_long():
-                    self._unload_idle(loaded)
-                    continue
-                env.dispatcher.wait(worker_id, loaded, self._idle_wait(loaded))
-                continue
-            with self._lock:
-                self.job_id, self._cancel_job_id = job.id, None
-                self._token, self._lease = job.claim_token, _LeaseClock(env.lease_seconds)
-            env.listener.job_changed(job.id)
-            env.listener.queue_changed()
             try:
-                with job_log_context(job.id, job.owner):
-                    if env.cancels.take(job.id):  # cancelled between the claim and now
-                        env.store.mark_cancelled(job.id, token=job.claim_token)
-                    else:
-                        self._execute(job)
-            except ClaimLost:
-                self._on_claim_lost(job)
-            except Exception:  # a bug here must not kill the slot and strand the queue
-                log.exception("unexpected error while running job %s", job.id)
-                env.store.fail(
-                    job.id,
-                    ErrorCode.INTERNAL_ERROR,
-                    "internal error while running the job",
-                    token=job.claim_token,
-                )
-            finally:
-                self._busy_at = time.monotonic()
-                with self._lock:
-                    self.job_id, self._token, self._lease = None, None, None
-                env.cancels.take(job.id)  # a cancel that came too late to matter
-                env.listener.job_changed(job.id)
-                env.listener.queue_changed()
+                self._serve_once()
+                backoff.reset()
+            except Exception as exc:  # the slot's thread must outlive any error, a database outage first
+                wait = backoff.next_wait()
+                if database_unavailable(exc):
+                    log.warning("worker slot: database unavailable (%s); retrying in %.1f s", exc, wait)
+                else:
+                    log.exception("worker slot: unexpected error; retrying in %.1f s", wait)
+                env.stopping.wait(wait)
         self._env.dispatcher.leave(self.worker.worker_id)
         self._fail_pending_controls("the server is shutting down")
         self.worker.stop()
+
+    def _serve_once(self) -> None:
+        """One turn of the slot: controls, then claim and run one job, or wait for one."""
+        env = self._env
+        worker_id = self.worker.worker_id
+        if not self._ensure_worker():
+            env.dispatcher.leave(worker_id)
+            env.stopping.wait(IDLE_POLL_SECONDS)
+            return
+        self._run_controls()
+        context = self.worker.loaded_context
+        loaded = (context.model_path or context.diffusion_model_path) if context else None
+        job = None if env.draining.is_set() else env.dispatcher.claim_for(worker_id, loaded)
+        if job is None:
+            if loaded and self._idle_too_long():
+                self._unload_idle(loaded)
+                return
+            env.dispatcher.wait(worker_id, loaded, self._idle_wait(loaded))
+            return
+        with self._lock:
+            self.job_id, self._cancel_job_id = job.id, None
+            self._token, self._lease = job.claim_token, _LeaseClock(env.lease_seconds)
+        env.listener.job_changed(job.id)
+        env.listener.queue_changed()
+        try:
+            with job_log_context(job.id, job.owner):
+                if env.cancels.take(job.id):  # cancelled between the claim and now
+                    env.store.mark_cancelled(job.id, token=job.claim_token)
+                else:
+                    self._execute(job)
+        except ClaimLost:
+            self._on_claim_lost(job)
+        except Exception as exc:  # a bug or a database outage must not kill the slot
+            self._abandon(job, exc)
+        finally:
+            self._busy_at = time.monotonic()
+            with self._lock:
+                self.job_id, self._token, self._lease = None, None, None
+            env.cancels.take(job.id)  # a cancel that came too late to matter
+        # After the job's own end: with the database away these raise, and run() backs off.
+        env.listener.job_changed(job.id)
+        env.listener.queue_changed()
+
+    def _abandon(self, job: JobRecord, exc: Exception) -> None:
+        """A job that ended in an unexpected error: the engine may still be working on it, so its
+        worker is replaced; the job is failed, or, when the database is away, left to the lease rules
+        (its lease runs out and the reaper requeues it, so it is neither lost nor run twice)."""
+        if database_unavailable(exc):
+            log.warning("job %s: database unavailable while it ran (%s)", job.id, exc)
+        else:
+            log.exception("unexpected error while running job %s", job.id)
+        self._replace_worker()
+        if database_unavailable(exc):
+            return
+        self._env.store.fail(
+            job.id, ErrorCode.INTERNAL_ERROR, "internal error while running the job", token=job.claim_token
+        )
 
     def _idle_too_long(self) -> bool:
         limit = self._env.idle_unload_s
