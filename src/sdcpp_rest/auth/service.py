@@ -139,7 +139,7 @@ class AuthService:
         if credentials.api_key is not None:
             if "api_key" not in self.methods:
                 raise AuthFailed("API keys are not enabled on this server")
-            return self._from_api_key(credentials.api_key)
+            return self._from_api_key(credentials.api_key, credentials)
         if "unix" in self.methods:
             return self._from_unix(credentials)
         return None
@@ -152,14 +152,18 @@ class AuthService:
         if password.startswith(f"{API_KEY_PREFIX}_"):
             if "api_key" not in self.methods:
                 raise AuthFailed("API keys are not enabled on this server")
-            return self._from_api_key(password)
+            return self._from_api_key(password, credentials)
         if not {"jwt", "pam"} & self.methods:
             raise AuthFailed("passwords are not accepted here: send an API key as the Basic password")
+        # The limiter decides before the cache of verified passwords: a source held back for guessing
+        # must not learn which of its guesses was right (issue 27, finding 3).
+        source = self._source(credentials)
+        self._admit(username, source)
         cache_key = hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
         cached = self._cached_basic(cache_key)
         if cached is not None:
             return self._principal(cached, "basic")
-        user = self._limited_check(username, password, credentials)
+        user = self._checked_password(username, password, credentials, source)
         with self._basic_lock:
             if len(self._basic_verified) >= BASIC_CACHE_ENTRIES:
                 self._basic_verified.clear()
@@ -199,13 +203,22 @@ class AuthService:
             raise AuthFailed("the token has been revoked; log in again")
         return self._principal(user, "jwt", token_id=claims.jti, token_expires_at=claims.expires_at)
 
-    def _from_api_key(self, presented: str) -> Principal:
+    def _from_api_key(self, presented: str, credentials: RequestCredentials) -> Principal:
+        """The key's user. A source held back by the limiter is refused before its key is looked at,
+        and a key that does not exist or whose secret is wrong (a guess) counts as a failed login of
+        its source, by the key id it names. A revoked or expired key with the right secret is no guess
+        and does not count: a forgotten client must not lock its address out."""
         prefix, _, rest = presented.partition("_")
         key_id, _, secret = rest.partition("_")
+        source, limited_name = self._source(credentials), f"api-key:{key_id[:64]}"
+        self._admit(limited_name, source)
         key = self.users.get_key(key_id) if prefix == API_KEY_PREFIX and key_id and secret else None
         expected = key.secret_hash if key else _hash_key_secret("no such key")
         matches = hmac.compare_digest(expected, _hash_key_secret(secret))  # constant time
-        if key is None or not matches or key.revoked or (key.expires_at and key.expires_at < time.time()):
+        if key is None or not matches:
+            self._limiter.record_failure(limited_name, source)
+            raise AuthFailed("the API key is invalid, revoked or expired")
+        if key.revoked or (key.expires_at and key.expires_at < time.time()):
             raise AuthFailed("the API key is invalid, revoked or expired")
         user = self.users.get_user(key.user_id)
         if user is None or not user.enabled:
@@ -263,10 +276,23 @@ class AuthService:
         self, username: str, password: str | None, credentials: RequestCredentials
     ) -> UserRecord:
         """The user whose password this is, within the failed-login limits (auth/ratelimit.py)."""
-        source = self.client_address(credentials) or "unknown"
+        source = self._source(credentials)
+        self._admit(username, source)
+        return self._checked_password(username, password, credentials, source)
+
+    def _source(self, credentials: RequestCredentials) -> str:
+        return self.client_address(credentials) or "unknown"
+
+    def _admit(self, username: str, source: str) -> None:
+        """The limiter's decision, taken before any credential is looked at (LoginRateLimited)."""
         wait = self._limiter.retry_after(username, source)
         if wait:
             raise LoginRateLimited(wait)
+
+    def _checked_password(
+        self, username: str, password: str | None, credentials: RequestCredentials, source: str
+    ) -> UserRecord:
+        """The user whose password this is; a failure is counted against `source`."""
         user = self._check_password(username, password, credentials)
         if user is None or not user.enabled:
             self._limiter.record_failure(username, source)
