@@ -161,7 +161,18 @@ class Settings(BaseSettings):
         15.0, gt=0, le=300, description="Seconds one image download may take in all (redirects included)."
     )
     metrics_token: SecretStr | None = Field(
-        None, description="When set, GET /metrics needs 'Authorization: Bearer <token>' (default: public)."
+        None,
+        description="When set, GET /metrics needs 'Authorization: Bearer <token>'; unset, it needs a "
+        "caller with system:read when auth is on (its labels name models).",
+    )
+    metrics_public: bool = Field(
+        False, description="GET /metrics without a token or user even when auth is on (opt-out)."
+    )
+    public_url: str = Field(
+        "",
+        description="The server's address as clients reach it (e.g. https://sd.example.com), for absolute "
+        "URLs in replies (the OpenAI API's image url); unset, such URLs are relative. Never taken "
+        "from a request's Host header.",
     )
 
     # --- authentication ---

@@ -41,6 +41,8 @@ LIMITED_ENV = {
     "STABLE_DIFFUSION_ADMIN_PASSWORD": ADMIN_PASSWORD,
     "STABLE_DIFFUSION_TRUSTED_PROXIES": PROXY_SOURCE,
     "STABLE_DIFFUSION_LOGIN_ATTEMPTS_PER_MINUTE": str(LIMIT),
+    # /metrics needs a token or a user with auth on; a scrape token leaves the login limiter alone.
+    "STABLE_DIFFUSION_METRICS_TOKEN": "scrape-token",
 }
 
 
@@ -123,7 +125,9 @@ def test_a_user_cannot_be_locked_out_by_someone_else(limited_server: ServerProce
 
 
 def _limiter_entries(server: ServerProcess) -> float:
-    for line in httpx.get(f"{server.url}/metrics").text.splitlines():
+    for line in httpx.get(
+        f"{server.url}/metrics", headers={"Authorization": "Bearer scrape-token"}
+    ).text.splitlines():
         if line.startswith("sdcpp_rest_login_limiter_entries "):
             return float(line.split()[1])
     raise AssertionError("no sdcpp_rest_login_limiter_entries in /metrics")

@@ -127,6 +127,7 @@ async def authenticated(principal: Annotated[Principal | None, Depends(optional_
     return principal
 
 
+MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]  # None: a guest
 AuthenticatedDep = Annotated[Principal, Depends(authenticated)]
 GenerateDep = Annotated[Principal, Depends(require(Permission.GENERATE))]
 QueueReadDep = Annotated[Principal, Depends(require(Permission.QUEUE_READ))]

@@ -7,7 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from sdcpp_rest.api.deps import ServicesDep
+from sdcpp_rest.api.deps import MaybePrincipal, ServicesDep
+from sdcpp_rest.auth.permissions import Permission
 from sdcpp_rest.cluster.view import cluster_workers
 from sdcpp_rest.jobs.records import JobStatus
 
@@ -19,13 +20,19 @@ async def health(services: ServicesDep) -> dict[str, Any]:
     return {"status": "healthy", "timestamp": int(time.time()), "version": services.version.version}
 
 
-@router.get("/status", summary="Server, queue and model status")
-def status(services: ServicesDep) -> dict[str, Any]:
+@router.get(
+    "/status",
+    summary="Server, queue and model status",
+    description="Public: counts only. `workers` (each worker's running job id and model) is included "
+    "for callers holding `system:read` (every signed-in user; everyone when auth is off): job ids and "
+    "model names are not for guests.",
+)
+def status(services: ServicesDep, principal: MaybePrincipal) -> dict[str, Any]:
     counts = services.jobs.count_by_status()
     settings = services.settings
     workers = cluster_workers(services.registry, settings.claim_lease_seconds)
     online = [worker for worker in workers if worker.status not in ("stopped", "offline")]
-    return {
+    reply: dict[str, Any] = {
         "server": {
             "running": True,
             "host": settings.host,
@@ -39,12 +46,14 @@ def status(services: ServicesDep) -> dict[str, Any]:
             "active_generations": counts[JobStatus.PROCESSING],
             "max_concurrent_generations": len(online) if online else len(services.scheduler.workers()),
         },
-        "workers": [worker.model_dump() for worker in workers],
         "models": {
             "loaded_count": len(services.scheduler.loaded_models()),
             "available_count": len(services.model_files.list_checkpoints()),
         },
     }
+    if principal is not None and principal.can(Permission.SYSTEM_READ):
+        reply["workers"] = [worker.model_dump() for worker in workers]
+    return reply
 
 
 @router.get("/version", summary="Version, commit and build time")

@@ -44,7 +44,9 @@ def test_generate_b64_json_with_n_2_and_url(client: openai.OpenAI, compat_server
         model="dall-e-3", prompt="a fox", size="64x64", response_format="url", extra_body=STEPS
     )
     url = as_url.data[0].url or ""
-    download = httpx.get(url)
+    # Relative without public_url: never built from the Host header (issue 27 finding 7).
+    assert url.startswith("/api/queue/job/"), url
+    download = httpx.get(f"{compat_server.url}{url}")
     assert download.status_code == 200 and download.headers["content-type"] == "image/png"
     job_id = url.split("/api/queue/job/")[1].split("/")[0]
     with compat_server.client() as native:

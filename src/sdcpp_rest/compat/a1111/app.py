@@ -30,7 +30,7 @@ def render_error(_request: Request, error: CompatError) -> JSONResponse:
 
 
 def _application(holder: ServicesHolder, title: str) -> FastAPI:
-    app = FastAPI(title=title, version=__version__)
+    app = FastAPI(title=title, version=__version__, redirect_slashes=False)  # no Host-built redirects
     app.state.holder = holder  # api/deps.py reads the services from the app a request reached
     install_compat_error_handlers(app, render_error)
     return app

@@ -35,7 +35,9 @@ def render_error(_request: Request, error: CompatError) -> JSONResponse:
 
 
 def build_openai_app(holder: ServicesHolder) -> FastAPI:
-    app = FastAPI(title="sdcpp-rest: OpenAI Images API (/v1)", version=__version__)
+    app = FastAPI(
+        title="sdcpp-rest: OpenAI Images API (/v1)", version=__version__, redirect_slashes=False
+    )  # a slash redirect would be built from the Host header
     app.state.holder = holder  # api/deps.py reads the services from the app a request reached
     install_compat_error_handlers(app, render_error)
     app.include_router(images.router)

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from sdcpp_rest.api.deps import CatalogDep, JobsDep, OutputsDep, PlannerDep
+from sdcpp_rest.api.deps import CatalogDep, JobsDep, OutputsDep, PlannerDep, services_of
 from sdcpp_rest.auth.permissions import Permission, Principal
 from sdcpp_rest.compat.credentials import bearer_principal, requiring
 from sdcpp_rest.compat.openai.forms import ImageForm, parse_fields, read_image_form
@@ -89,9 +89,11 @@ def _reply_of(options: ImageOptions, prompt: str, event_prefix: str, partial_ima
 
 
 def _output_url(request: Request, job: JobPublic, filename: str) -> str:
-    """An absolute URL of the output file, served by the native API (downloads are public)."""
-    root = request.scope.get("app_root_path", "")
-    return f"{request.url.scheme}://{request.url.netloc}{root}/api/queue/job/{job.id}/output/{filename}"
+    """The URL of the output file, served by the native API: absolute from the `public_url` setting,
+    else relative to the server. Never built from the request's Host header, which the client writes
+    (issue 27: a forged Host sent clients to another site)."""
+    public_url = services_of(request.app).settings.public_url.rstrip("/")
+    return f"{public_url}/api/queue/job/{job.id}/output/{filename}"
 
 
 def _images_reply(request: Request, job: JobPublic, images: list[OutputImage], reply: Reply) -> ImagesReply:
