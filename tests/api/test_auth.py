@@ -39,8 +39,9 @@ PUBLIC = {
     ("GET", "/api/image/download"),
     ("POST", "/api/validate"),
     ("POST", "/api/auth/login"),
-    ("GET", "/metrics"),  # public unless metrics_token is set (a scraper's own token, not a user's)
 }
+# /metrics is no longer public with auth on (issue 27 finding 8: its labels name models): system:read,
+# which the user role has, or the metrics token.
 # Needs more than the user role (models:manage, system:manage, users:manage).
 ADMIN_ONLY_PREFIXES = (
     "/api/models/{",

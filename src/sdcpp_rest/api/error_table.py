@@ -212,7 +212,13 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[Answer, ...]] = {
         Answer(404, ErrorCode.MODEL_NOT_FOUND, "no defined set has this name (automatic sets stay)"),
     ),
     ("GET", "/metrics"): (
-        Answer(401, ErrorCode.AUTH_REQUIRED, "metrics_token is set and the request does not carry it"),
+        Answer(
+            401,
+            ErrorCode.AUTH_REQUIRED,
+            "metrics_token is set and the request does not carry it, or auth is on and there is no user",
+        ),
+        Answer(403, ErrorCode.INSUFFICIENT_PERMISSIONS, "the caller lacks system:read"),
+        Answer(429, ErrorCode.RATE_LIMITED, "this client address is held back for failed logins"),
     ),
     # Model files (issue 16).
     ("GET", "/api/models/trash"): (),

@@ -49,6 +49,12 @@ AUTH = (
         "the bearer token or API key is invalid, expired or revoked, its user is disabled, or its "
         "method is not enabled (a wrong credential is refused even when auth is off)",
     ),
+    Answer(
+        429,
+        ErrorCode.RATE_LIMITED,
+        "this client address failed login_attempts_per_minute times in the last minute (wrong "
+        "passwords or API keys): the limiter decides before any credential is looked at",
+    ),
 )
 PERMISSION = Answer(
     403, ErrorCode.INSUFFICIENT_PERMISSIONS, "the caller's role lacks the permission this route needs"

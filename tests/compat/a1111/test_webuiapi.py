@@ -162,7 +162,7 @@ def test_bad_input_is_answered_in_a1111_shape(compat_server: ServerProcess) -> N
             (
                 client.post("/sdapi/v1/img2img", json={"init_images": ["not base64!"]}),
                 400,
-                "InvalidParameters",
+                "ImageUndecodable",  # a kind of InvalidParameters, from the one image decoder
             ),
             (client.post("/sdapi/v1/img2img", json={"prompt": "x"}), 404, "NameNotFound"),
             (
