@@ -36,7 +36,7 @@ from sdcpp_rest.jobs.params import JobMode, ModelDownloadParams
 from sdcpp_rest.jobs.records import JobPhase, JobRecord
 from sdcpp_rest.jobs.store import JobStore
 from sdcpp_rest.monitoring.log_context import job_log_context
-from sdcpp_rest.storage.outage import Backoff, database_unavailable
+from sdcpp_rest.storage.outage import database_unavailable, keep_running
 
 log = logging.getLogger(__name__)
 
@@ -112,18 +112,7 @@ class DownloadRunner:
 
     # --- the thread ---
     def _loop(self) -> None:
-        backoff = Backoff()
-        while not self._stopping.is_set():
-            try:
-                self._serve_once()
-                backoff.reset()
-            except Exception as exc:  # the runner's thread must outlive any error, a database outage first
-                wait = backoff.next_wait()
-                if database_unavailable(exc):
-                    log.warning("download runner: database unavailable (%s); retrying in %.1f s", exc, wait)
-                else:
-                    log.exception("download runner: unexpected error; retrying in %.1f s", wait)
-                self._stopping.wait(wait)
+        keep_running(self._serve_once, self._stopping, "download runner", log)
 
     def _serve_once(self) -> None:
         """Claim and run one model download, or wait for one."""

@@ -4,6 +4,10 @@ before it tries again (issue 27: a restart once left a worker idle for good)."""
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
+
 import sqlalchemy as sa
 
 from sdcpp_rest.errors import ApiError, ErrorCode
@@ -50,3 +54,20 @@ class Backoff:
 
     def reset(self) -> None:
         self._next = FIRST_BACKOFF_SECONDS
+
+
+def keep_running(turn: Callable[[], None], stopping: threading.Event, name: str, log: logging.Logger) -> None:
+    """Call `turn` until `stopping` is set. An error (the database away first) is logged and the next
+    turn waits a backoff: a background thread never ends by an exception and strands the queue."""
+    backoff = Backoff()
+    while not stopping.is_set():
+        try:
+            turn()
+            backoff.reset()
+        except Exception as exc:
+            wait = backoff.next_wait()
+            if database_unavailable(exc):
+                log.warning("%s: database unavailable (%s); retrying in %.1f s", name, exc, wait)
+            else:
+                log.exception("%s: unexpected error; retrying in %.1f s", name, wait)
+            stopping.wait(wait)

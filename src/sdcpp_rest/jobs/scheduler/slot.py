@@ -37,7 +37,7 @@ from sdcpp_rest.jobs.commands import describe_job_files
 from sdcpp_rest.jobs.records import JobPhase, JobPreparationError, JobRecord
 from sdcpp_rest.jobs.scheduler.shared import ControlRequest, ControlResult, SlotEnvironment, WorkerState
 from sdcpp_rest.monitoring.log_context import job_log_context
-from sdcpp_rest.storage.outage import Backoff, database_unavailable
+from sdcpp_rest.storage.outage import database_unavailable, keep_running
 
 log = logging.getLogger(__name__)
 
@@ -146,19 +146,7 @@ class WorkerSlot(threading.Thread):
 
     # --- the slot's own thread ---
     def run(self) -> None:
-        env = self._env
-        backoff = Backoff()
-        while not env.stopping.is_set():
-            try:
-                self._serve_once()
-                backoff.reset()
-            except Exception as exc:  # the slot's thread must outlive any error, a database outage first
-                wait = backoff.next_wait()
-                if database_unavailable(exc):
-                    log.warning("worker slot: database unavailable (%s); retrying in %.1f s", exc, wait)
-                else:
-                    log.exception("worker slot: unexpected error; retrying in %.1f s", wait)
-                env.stopping.wait(wait)
+        keep_running(self._serve_once, self._env.stopping, "worker slot", log)
         self._env.dispatcher.leave(self.worker.worker_id)
         self._fail_pending_controls("the server is shutting down")
         self.worker.stop()
