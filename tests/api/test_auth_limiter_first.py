@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.api.security_support import ADMIN, ADMIN_PASSWORD, USERS, cli, client_from, login
+from tests.api.security_support import ADMIN, ADMIN_PASSWORD, USERS, admin_server, client_from, login
 from tests.server import ServerProcess, prepare_data_dir
 
 LIMIT = 5
@@ -20,15 +20,11 @@ LIMIT = 5
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir = prepare_data_dir(tmp_path_factory.mktemp("limiter-first"))
-    added = cli(data_dir, "users", "add", "bob", "--password-stdin", stdin=USERS["bob"] + "\n")
-    assert added.returncode == 0, added.stderr
-    env = {
+    limits = {
         "STABLE_DIFFUSION_AUTH_METHOD": "jwt,api_key",
-        "STABLE_DIFFUSION_ADMIN_USERNAME": ADMIN,
-        "STABLE_DIFFUSION_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "STABLE_DIFFUSION_LOGIN_ATTEMPTS_PER_MINUTE": str(LIMIT),
     }
-    process = ServerProcess(data_dir, env=env).start()
+    process = admin_server(data_dir, limits)
     yield process
     process.stop()
 

@@ -10,19 +10,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.api.security_support import ADMIN, ADMIN_PASSWORD, login
+from tests.api.security_support import ADMIN, ADMIN_PASSWORD, admin_server, login
 from tests.server import ServerProcess, prepare_data_dir
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    data_dir = prepare_data_dir(tmp_path_factory.mktemp("guest-exposure"))
-    env = {
-        "STABLE_DIFFUSION_AUTH_METHOD": "jwt",
-        "STABLE_DIFFUSION_ADMIN_USERNAME": ADMIN,
-        "STABLE_DIFFUSION_ADMIN_PASSWORD": ADMIN_PASSWORD,
-    }
-    process = ServerProcess(data_dir, env=env).start()
+    process = admin_server(prepare_data_dir(tmp_path_factory.mktemp("guest-exposure")))
     yield process
     process.stop()
 

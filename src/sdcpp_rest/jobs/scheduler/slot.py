@@ -197,13 +197,11 @@ class WorkerSlot(threading.Thread):
         """A job that ended in an unexpected error: the engine may still be working on it, so its
         worker is replaced; the job is failed, or, when the database is away, left to the lease rules
         (its lease runs out and the reaper requeues it, so it is neither lost nor run twice)."""
-        if database_unavailable(exc):
-            log.warning("job %s: database unavailable while it ran (%s)", job.id, exc)
-        else:
-            log.exception("unexpected error while running job %s", job.id)
         self._replace_worker()
         if database_unavailable(exc):
+            log.warning("job %s: database unavailable while it ran (%s)", job.id, exc)
             return
+        log.exception("unexpected error while running job %s", job.id)
         self._env.store.fail(
             job.id, ErrorCode.INTERNAL_ERROR, "internal error while running the job", token=job.claim_token
         )
