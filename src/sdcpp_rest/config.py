@@ -13,6 +13,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from sdcpp_rest.config_files import config_files
+
 ENV_PREFIX = "STABLE_DIFFUSION_"
 AUTH_METHODS = ("none", "jwt", "api_key", "unix", "pam")
 
@@ -441,10 +443,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
-    """Build the settings; raise ConfigError with one line naming the bad setting."""
-    if config_file is None and os.environ.get(f"{ENV_PREFIX}CONFIG"):
-        config_file = Path(os.environ[f"{ENV_PREFIX}CONFIG"])
-    file_values = _read_toml(config_file) if config_file else {}
+    """Build the settings; raise ConfigError with one line naming the bad setting. The config files are
+    those of config_files(): the explicit one, else the standard places."""
+    file_values: dict[str, Any] = {}
+    for path in config_files(config_file):
+        file_values.update(_read_toml(path))
 
     class _SettingsWithFile(Settings):
         @classmethod

@@ -11,6 +11,7 @@ from pathlib import Path
 from sdcpp_rest.auth.permissions import Role
 from sdcpp_rest.auth.service import AuthService
 from sdcpp_rest.auth.store import UserExists, UserRecord
+from sdcpp_rest.cli.opened_database import database_notice, has_schema
 from sdcpp_rest.config import ConfigError, load_settings
 from sdcpp_rest.errors import ApiError
 
@@ -90,7 +91,9 @@ def run_admin_command(args: argparse.Namespace) -> int:
         return 2
     assert settings.database_url is not None
     engine = create_database_engine(settings.database_url)
+    existed_before = has_schema(engine)
     migrate(engine)
+    sys.stderr.write(database_notice(settings, args.config, existed_before))
     auth = build_auth(settings, engine)
     try:
         return _dispatch(auth, args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,12 @@ from sdcpp_rest.cli.admin import ADMIN_COMMANDS, add_admin_parsers, run_admin_co
 from sdcpp_rest.cli.client import CLIENT_COMMANDS, add_client_parsers, run_client_command
 from sdcpp_rest.cli.copy_db import add_copy_db_parser, run_copy_db
 from sdcpp_rest.cli.models import MODELS_COMMAND, add_models_parser, run_models_command
+from sdcpp_rest.cli.opened_database import sources_line
 from sdcpp_rest.cli.worker import WorkerNeedsSharedDatabase, add_worker_parser, run_worker, worker_overrides
 from sdcpp_rest.config import ConfigError, load_settings
 from sdcpp_rest.monitoring.logs import configure_logging
+
+logger = logging.getLogger(__name__)
 
 WS_PING_INTERVAL_SECONDS = 20.0
 WS_PING_TIMEOUT_SECONDS = 20.0
@@ -71,6 +75,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"sdcpp-rest: {exc}", file=sys.stderr)  # noqa: T201 - the one line an operator needs
         return 2
     configure_logging(settings.verbose, settings.log_format)
+    logger.info("starting: %s", sources_line(settings, args.config))
     import uvicorn
 
     from sdcpp_rest.api.ws import WS_MAX_MESSAGE_BYTES
@@ -119,6 +124,7 @@ def worker(args: argparse.Namespace) -> int:
         print(f"sdcpp-rest: {exc}", file=sys.stderr)  # noqa: T201 - the one line an operator needs
         return 2
     configure_logging(settings.verbose, settings.log_format)
+    logger.info("starting: %s", sources_line(settings, args.config))
     try:
         run_worker(settings, reload_settings=lambda: load_settings(args.config, overrides))
     except WorkerNeedsSharedDatabase as exc:
