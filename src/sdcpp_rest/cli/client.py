@@ -27,10 +27,12 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import ClientConnection, connect, unix_connect
 
 from sdcpp_rest.cli.display import ProgressLine, describe_progress, format_queue, write_err, write_out
+from sdcpp_rest.cli.token_store import stored_token
 from sdcpp_rest.schemas.jobs import FINAL_STATUSES, JobStatus
 
 CLIENT_COMMANDS = ("generate", "queue", "cancel")
 DEFAULT_SERVER_URL = "http://127.0.0.1:8080"
+LOGIN_PATH = "/api/auth/login"
 
 EXIT_COMPLETED = 0
 EXIT_JOB_FAILED = 1
@@ -97,14 +99,20 @@ def target_from(args: argparse.Namespace) -> ServerTarget:
     socket_path = args.socket or (None if args.server else os.environ.get("SDCPP_REST_SOCKET"))
     if socket_path:
         # The server's identity comes from the socket; the URL only fills the Host header.
-        return ServerTarget(url="http://localhost", headers=_credential_headers(args), socket=socket_path)
+        return ServerTarget(
+            url="http://localhost", headers=_credential_headers(args, None), socket=socket_path
+        )
     url = (args.server or os.environ.get("SDCPP_REST_URL") or DEFAULT_SERVER_URL).rstrip("/")
-    return ServerTarget(url=url, headers=_credential_headers(args))
+    return ServerTarget(url=url, headers=_credential_headers(args, url))
 
 
-def _credential_headers(args: argparse.Namespace) -> dict[str, str]:
+def _credential_headers(args: argparse.Namespace, url: str | None) -> dict[str, str]:
+    """Flags, then the environment, then (with neither a key nor a token) the token `login` kept for
+    this server URL; over a Unix socket the peer's uid is the identity and nothing stored is sent."""
     api_key = args.api_key or os.environ.get("SDCPP_REST_API_KEY")
     token = args.token or os.environ.get("SDCPP_REST_TOKEN")
+    if not api_key and not token and url is not None and getattr(args, "command", None) != "login":
+        token = stored_token(url)
     headers: dict[str, str] = {}
     if api_key:
         headers["X-API-Key"] = api_key
@@ -221,6 +229,8 @@ def _request(client: httpx.Client, method: str, url: str, **kwargs: Any) -> http
     except (ValueError, KeyError, TypeError):
         # Not the API's error body (a proxy in front of the server, say): show what came back.
         message, code = response.text[:500] or response.reason_phrase, f"HTTP_{response.status_code}"
+    if response.status_code == 401 and not url.endswith(LOGIN_PATH):
+        message += "; run `sdcpp-rest login`, or set SDCPP_REST_API_KEY or SDCPP_REST_TOKEN"
     raise ClientError(message, code)
 
 

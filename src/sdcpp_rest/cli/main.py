@@ -12,6 +12,7 @@ from sdcpp_rest import __version__
 from sdcpp_rest.cli.admin import ADMIN_COMMANDS, add_admin_parsers, run_admin_command
 from sdcpp_rest.cli.client import CLIENT_COMMANDS, add_client_parsers, run_client_command
 from sdcpp_rest.cli.copy_db import add_copy_db_parser, run_copy_db
+from sdcpp_rest.cli.login import LOGIN_COMMANDS, add_login_parsers, run_login_command
 from sdcpp_rest.cli.models import MODELS_COMMAND, add_models_parser, run_models_command
 from sdcpp_rest.cli.opened_database import sources_line
 from sdcpp_rest.cli.worker import WorkerNeedsSharedDatabase, add_worker_parser, run_worker, worker_overrides
@@ -143,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     add_client_parsers(subparsers)
     add_admin_parsers(subparsers)
     add_models_parser(subparsers)
+    add_login_parsers(subparsers)
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
@@ -154,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_admin_command(args)
     if args.command == MODELS_COMMAND:
         return run_models_command(args)
+    if args.command in LOGIN_COMMANDS:
+        return run_login_command(args)
     if args.command in CLIENT_COMMANDS:
         return run_client_command(args)
     parser.error(f"unknown command {args.command}")
