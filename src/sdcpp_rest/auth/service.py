@@ -126,6 +126,13 @@ class AuthService:
                 "local",
             )
             log.info("created the first admin user from settings")
+        if self.enabled and not self.users.has_admin():
+            # A first start with authentication on and nobody able to manage it: say how to get in.
+            log.warning(
+                "authentication is on and no admin user exists: create one with "
+                "`sdcpp-rest users add NAME --role admin` (it reads this server's configuration), or set "
+                "STABLE_DIFFUSION_ADMIN_USERNAME and STABLE_DIFFUSION_ADMIN_PASSWORD and restart"
+            )
 
     # --- who is this request ---
     def authenticate(self, credentials: RequestCredentials) -> Principal | None:
