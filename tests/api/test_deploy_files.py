@@ -1,5 +1,8 @@
-"""The systemd units in deploy/systemd are valid (`systemd-analyze verify`, no warning) and start the
-program with a command line it accepts."""
+"""The deployment files: the systemd units in deploy/systemd are valid (`systemd-analyze verify`, no
+warning) and start the program with a command line it accepts; the compose files in deploy/compose run
+commands and settings the program has, with GPU reservations in compose's form; the Containerfile
+runs as a user with a data volume and a health check. (No image is built here: CI reaches no
+container registry; deploy/README.md records a build made with a local Debian base.)"""
 
 from __future__ import annotations
 
@@ -8,8 +11,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 UNITS = REPO / "deploy" / "systemd"
@@ -53,10 +58,69 @@ def test_every_units_command_line_is_accepted_by_the_program(tmp_path: Path) -> 
 
 
 def test_the_environment_file_names_only_settings_that_exist() -> None:
-    from sdcpp_rest.config import ENV_PREFIX, Settings
-
-    names = {f"{ENV_PREFIX}{field.upper()}" for field in Settings.model_fields}
+    names = _setting_names()
     for line in (UNITS / "sdcpp-rest.env").read_text().splitlines():
         assignment = line.lstrip("# ").split("=", 1)[0]
-        if assignment.startswith(ENV_PREFIX):
+        if assignment.startswith("STABLE_DIFFUSION_"):
             assert assignment in names, f"{assignment} is not a setting"
+
+
+# --- compose files and the Containerfile ---
+
+COMPOSE = REPO / "deploy" / "compose"
+
+
+def _compose(name: str) -> dict[str, Any]:
+    loaded = yaml.safe_load((COMPOSE / name).read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def _setting_names() -> set[str]:
+    from sdcpp_rest.config import ENV_PREFIX, Settings
+
+    return {f"{ENV_PREFIX}{field.upper()}" for field in Settings.model_fields}
+
+
+@pytest.mark.parametrize("name", ["compose.yaml", "cluster.yaml"])
+def test_compose_services_run_commands_and_settings_the_program_has(name: str) -> None:
+    compose = _compose(name)
+    settings = _setting_names()
+    for service_name, service in compose["services"].items():
+        if service.get("image", "").startswith("docker.io/library/postgres"):
+            continue
+        build = service.get("build")
+        if build is not None:
+            assert (COMPOSE / build["context"] / build["dockerfile"]).resolve() == REPO / "Containerfile"
+        command = service["command"]
+        parsed = subprocess.run(
+            [HERE_PROGRAM, *command, "--help"], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert parsed.returncode == 0, f"{name} {service_name}: {parsed.stderr}"
+        for variable in service.get("environment", {}):
+            if variable.startswith("STABLE_DIFFUSION_"):
+                assert variable in settings, f"{name} {service_name}: {variable} is not a setting"
+
+
+def test_the_cluster_has_one_api_node_without_workers_and_gpu_workers_on_shared_folders() -> None:
+    services = _compose("cluster.yaml")["services"]
+    assert services["api"]["command"] == ["serve", "--no-workers"]
+    assert services["worker"]["command"] == ["worker"]
+    for role in ("api", "worker"):
+        env = services[role]["environment"]
+        assert env["STABLE_DIFFUSION_DATABASE_URL"].startswith("postgresql://")
+        assert env["STABLE_DIFFUSION_MODELS_DIR"].startswith("/shared/")
+        assert services[role]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    [device] = services["worker"]["deploy"]["resources"]["reservations"]["devices"]
+    assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"] and device["count"] == 1
+    assert services["worker"]["healthcheck"] == {"disable": True}  # a worker serves no HTTP
+
+
+def test_the_containerfile_runs_as_a_user_with_a_data_volume_a_health_check_and_the_engine_flags() -> None:
+    text = (REPO / "Containerfile").read_text()
+    assert "USER sdcpp" in text and "VOLUME /data" in text
+    assert "STABLE_DIFFUSION_DATA_DIR=/data" in text
+    assert "/api/health" in text.split("HEALTHCHECK", 1)[1]
+    assert 'cuda) cmake_args="-DSD_CUDA=ON"' in text and 'vulkan) cmake_args="-DSD_VULKAN=ON"' in text
+    ignored = (REPO / ".containerignore").read_text().split()
+    assert {".venv", ".git", "data"} <= set(ignored)
