@@ -14,6 +14,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sdcpp_rest.config_files import config_files
+from sdcpp_rest.schemas.parameters import LoraApplyModeName
 
 ENV_PREFIX = "STABLE_DIFFUSION_"
 AUTH_METHODS = ("none", "jwt", "api_key", "unix", "pam")
@@ -293,6 +294,13 @@ class Settings(BaseSettings):
     )
     civitai_token: SecretStr | None = Field(
         None, description="CivitAI API token sent (as Bearer) only to civitai_endpoint's host."
+    )
+    lora_apply_mode: LoraApplyModeName = Field(
+        "auto",
+        description="How LoRAs are applied when a request names no lora_apply_mode: immediately (merged "
+        "into the weights at the start of a job), at_runtime (computed beside them at each step), or "
+        "auto (the engine's rule: at_runtime on quantized weights, else immediately). bench/"
+        "bench_lora_apply.py measures the choice.",
     )
     default_cache_mode: CacheModeName = Field(
         "none",

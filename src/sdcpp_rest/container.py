@@ -213,6 +213,7 @@ def build_services(
         threads_per_worker=threads,
         decoder=decoder,
         default_cache_mode=settings.default_cache_mode,
+        default_lora_apply_mode=settings.lora_apply_mode,
     )
     retention = OutputRetention(
         store,

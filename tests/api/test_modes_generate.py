@@ -98,10 +98,12 @@ def test_loras_from_tags_and_list_with_upscale_as_last_step(
         width=64,
         height=64,
         upscaler="esrgan-x4",
+        lora_apply_mode="at_runtime",
     )
     image, fields = output_image(modes_client, job)
     assert image.size == (256, 256)
     assert fields["LoRAs"] == "lora-random: 0.6, lora-random: 0.3"
+    assert fields["LoRA apply mode"] == "at_runtime" and job["parameters"]["lora_apply_mode"] == "at_runtime"
     assert fields["Upscaler"] == "esrgan-x4"
 
 

@@ -43,6 +43,7 @@ class EngineContext:
     keep_clip_on_cpu: bool = False
     keep_vae_on_cpu: bool = False
     diffusion_flash_attn: bool = False
+    lora_apply_mode: str = "auto"  # auto, immediately, at_runtime (the binding's names)
     diffusion_conv_direct: bool = False
     vae_conv_direct: bool = False
     vae_path: str = ""

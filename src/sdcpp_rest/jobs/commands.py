@@ -152,6 +152,7 @@ class JobCommands:
             keep_clip_on_cpu=p.clip_on_cpu,
             keep_vae_on_cpu=p.vae_on_cpu,
             diffusion_flash_attn=p.diffusion_flash_attn,
+            lora_apply_mode=p.lora_apply_mode or "auto",
             diffusion_conv_direct=p.diffusion_conv_direct,
             vae_conv_direct=p.vae_conv_direct,
             vae_path=components["vae_path"],

@@ -88,6 +88,7 @@ class JobPlanner:
         threads_per_worker: int,
         decoder: ImageDecoder,
         default_cache_mode: str = "none",
+        default_lora_apply_mode: str = "auto",
     ) -> None:
         self._files = files
         self._catalog = catalog
@@ -99,6 +100,7 @@ class JobPlanner:
         self.decoder = decoder
         self.input_limits = decoder.limits
         self._default_cache_mode = default_cache_mode
+        self._default_lora_apply_mode = default_lora_apply_mode
 
     def resolve_model_name(self, requested: str | None, diffusion_model: str | None = None) -> str:
         """The model a request will use: the one it names (checkpoint or stand-alone diffusion model by
@@ -283,6 +285,7 @@ class JobPlanner:
             resolved["diffusion_model_path"] = diffusion_model
         family = self._family(request, model_name)
         resolved["cache_mode"] = resolved_cache_mode(request.cache_mode, self._default_cache_mode, family)
+        resolved["lora_apply_mode"] = request.lora_apply_mode or self._default_lora_apply_mode
         if size is not None:
             resolved.update(width=size[0], height=size[1], inputs=inputs)
         resolved["ref_inputs"] = ref_inputs

@@ -48,5 +48,6 @@ def sampling_infotext(p: Text2ImgParams) -> dict[str, Any]:
         "Cache threshold": p.cache_threshold if cache else None,
         "Prediction": p.prediction,
         "Weight type": p.wtype,
+        "LoRA apply mode": p.lora_apply_mode if p.loras or "<lora:" in p.prompt else None,
         "Reference images": len(p.ref_inputs) or None,
     }

@@ -22,6 +22,7 @@ from sdcpp_rest.schemas.parameters import (
     RESIZE_MODES,
     SAMPLERS,
     SCHEDULERS,
+    LoraApplyModeName,
     prompt_size_error,
 )
 from sdcpp_rest.schemas.parts import ModelPartsFields
@@ -92,6 +93,12 @@ class Text2ImgFields(FamilyFields, ModelPartsFields, GenerationOptions):
         description="Run the VAE on the CPU. Also accepted as `keep_vae_on_cpu`.",
     )
     diffusion_flash_attn: bool = Field(False, description="Flash attention in the diffusion model.")
+    lora_apply_mode: LoraApplyModeName | None = Field(
+        None,
+        description="How LoRAs are applied: immediately (merged into the weights when the job starts), "
+        "at_runtime (beside the weights at every step), auto (at_runtime on quantized weights, else "
+        "immediately). Default: the server's lora_apply_mode setting. Changing it reloads the model.",
+    )
     diffusion_conv_direct: bool = Field(False, description="Direct convolution in the diffusion model.")
     vae_conv_direct: bool = Field(False, description="Direct convolution in the VAE.")
     vae_path: ComponentPath = Field(

@@ -7,6 +7,7 @@ this table, so they cannot disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,8 @@ SCHEDULERS: tuple[str, ...] = (
 )
 
 DEFAULT_SAMPLER = "euler_a"
+# How the engine applies LoRAs (its own default is auto: at_runtime on quantized weights, else immediately).
+LoraApplyModeName = Literal["auto", "immediately", "at_runtime"]
 DEFAULT_SCHEDULER = "discrete"
 
 # Real 32-bit seeds: the binding's own "random" picks only among 10,001 values.
@@ -152,6 +155,7 @@ CONTEXT_FIELDS: tuple[str, ...] = (
     "clip_on_cpu",
     "vae_on_cpu",
     "diffusion_flash_attn",
+    "lora_apply_mode",
     "diffusion_conv_direct",
     "vae_conv_direct",
     "vae_path",
