@@ -5,9 +5,11 @@ can pair a diffusion model with the only fitting parts."""
 from __future__ import annotations
 
 import tomllib
+from typing import cast
 
 import httpx
 
+from sdcpp_rest.schemas.recommended import FAMILY_SETTINGS, RECOMMENDED_FIELDS
 from tests.api.modes_support import output_image, run_mode
 from tests.server import ServerProcess
 
@@ -56,6 +58,16 @@ def test_a_defined_set_is_stored_listed_and_used_with_its_defaults(
     entry = next(m for m in listed if m["name"] == "flux-test")
     assert (entry["type"], entry["architecture"]) == ("set", "Flux")
     assert set(entry["components"]) == {"diffusion_model_path", "clip_l_path", "vae_path"}
+    # The family's recommended settings with the set's own defaults over them, wherever they show.
+    expected = {
+        **FAMILY_SETTINGS["Flux"].model_dump(),
+        **{k: v for k, v in cast(dict[str, object], FLUX_SET["defaults"]).items() if k in RECOMMENDED_FIELDS},
+    }
+    assert entry["recommended"] == expected
+    assert _sets(split_client)["flux-test"]["recommended"] == expected
+    assert _sets(split_client)["flux-tiny"]["recommended"] == FAMILY_SETTINGS["Flux"].model_dump()
+    parameters = split_client.get("/api/parameters", params={"model": "flux-test"}).json()
+    assert parameters["recommended"] == expected
 
     # Only the set's name and a prompt (run_mode would give steps): the rest is the set's.
     body = {"model_name": "flux-test", "prompt": "a set"}

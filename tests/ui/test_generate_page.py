@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import BrowserContext, Page, expect
 
+from sdcpp_rest.schemas.recommended import FAMILY_SETTINGS
 from tests.server import ServerProcess
 from tests.ui.conftest import (
     ADMIN,
@@ -217,6 +218,41 @@ def test_an_invalid_field_shows_the_api_message_beside_it(server: ServerProcess,
     page.get_by_label("Width", exact=True).fill("64")
     expect(beside).to_be_hidden()
     check_no_errors(page, allowed=("422",))
+
+
+def test_a_fresh_form_follows_the_checkpoint_and_warns_of_a_long_job(
+    server: ServerProcess, page: Page
+) -> None:
+    # Issue 22: a fresh form on an SD1.5 checkpoint was 1024x1024 and estimated hours.
+    log_in(page, server, ADMIN, ADMIN_PASSWORD)
+    sd1 = FAMILY_SETTINGS["SD1.x"]
+    width, height = page.get_by_label("Width", exact=True), page.get_by_label("Height", exact=True)
+    expect(width).to_have_value("512")
+    expect(height).to_have_value("512")
+    expect(page.get_by_label("Steps", exact=True)).to_have_value(str(sd1.steps))
+    expect(page.get_by_label("Sampler", exact=True)).to_have_value(sd1.sampling_method)
+    page.get_by_label("Prompt", exact=True).fill("a lighthouse at dusk")
+    warning = page.locator(".estimate-warning")
+    # Far beyond five minutes on any CPU, then a few seconds: the warning follows the estimate.
+    width.fill("2048")
+    height.fill("2048")
+    page.get_by_label("Steps", exact=True).fill("150")
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text(f"{sd1.width} × {sd1.height}")
+    shot(page, "long-estimate")
+    width.fill("64")
+    height.fill("64")
+    page.get_by_label("Steps", exact=True).fill("1")
+    expect(page.locator(".estimate")).to_contain_text("Estimated")
+    expect(warning).to_be_hidden()
+    # Choosing the model again keeps what the user typed; the fields left alone keep following it.
+    page.get_by_label("Model", exact=True).select_option("sd15.safetensors")
+    expect(width).to_have_value("64")
+    expect(page.get_by_label("CFG scale", exact=True)).to_have_value(f"{sd1.cfg_scale:g}")
+    page.reload()
+    expect(width).to_have_value("64")
+    expect(page.get_by_label("Sampler", exact=True)).to_have_value(sd1.sampling_method)
+    check_no_errors(page)
 
 
 def test_every_page_fits_a_phone_without_sideways_scrolling(

@@ -146,7 +146,10 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[Answer, ...]] = {
     ("GET", "/api/v1/jobs/{job_id}/output/{filename}"): _OUTPUT,
     ("GET", "/api/samplers"): (),
     ("GET", "/api/schedulers"): (),
-    ("GET", "/api/parameters"): (),
+    ("GET", "/api/parameters"): (
+        _bad("model climbs out of the models folder or names a file no generation runs (a LoRA, a VAE ...)"),
+        Answer(404, ErrorCode.MODEL_NOT_FOUND, "no checkpoint, diffusion model or model set of this name"),
+    ),
     # Bad fields are not errors here: they are the reply's `errors` (200). The body itself can be.
     ("POST", "/api/validate"): (
         _bad("the body has more JSON values than any request body needs, or is nested too deeply"),

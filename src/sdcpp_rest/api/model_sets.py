@@ -10,13 +10,22 @@ from sdcpp_rest.catalog.model_sets import ModelSet, ModelSetError, part_type, va
 from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.errors import ApiError, ErrorCode, InvalidParameters, ModelNotFound
 from sdcpp_rest.schemas.model_sets import ModelSetBody, ModelSetPublic, ModelSetsReply, NewModelSetBody
+from sdcpp_rest.schemas.recommended import recommended_for
 
 router = APIRouter(prefix="/api/models", tags=["models"])
 
 
-def _public(model_set: ModelSet) -> ModelSetPublic:
+def _public(catalog: CatalogService, model_set: ModelSet) -> ModelSetPublic:
+    try:
+        family = catalog.get(model_set.parts["diffusion_model"], kind="diffusion_model").model.architecture
+    except ModelNotFound:
+        family = None
     return ModelSetPublic(
-        name=model_set.name, automatic=model_set.automatic, parts=model_set.parts, defaults=model_set.defaults
+        name=model_set.name,
+        automatic=model_set.automatic,
+        parts=model_set.parts,
+        defaults=model_set.defaults,
+        recommended=recommended_for(family, model_set.defaults),
     )
 
 
@@ -39,7 +48,7 @@ def _checked(catalog: CatalogService, name: str, body: ModelSetBody) -> ModelSet
 
 @router.get("/sets", response_model=ModelSetsReply, summary="Model sets, defined and automatic")
 def list_sets(catalog: CatalogDep, _principal: ModelsReadDep) -> ModelSetsReply:
-    return ModelSetsReply(sets=[_public(model_set) for model_set in catalog.model_sets()])
+    return ModelSetsReply(sets=[_public(catalog, model_set) for model_set in catalog.model_sets()])
 
 
 @router.post(
@@ -56,14 +65,14 @@ def create_set(body: NewModelSetBody, catalog: CatalogDep, _admin: AdminUser) ->
         )
     model_set = _checked(catalog, body.name, body)
     catalog.save_set(model_set)
-    return _public(model_set)
+    return _public(catalog, model_set)
 
 
 @router.put("/sets/{name}", response_model=ModelSetPublic, summary="Define or replace a model set")
 def replace_set(name: str, body: ModelSetBody, catalog: CatalogDep, _admin: AdminUser) -> ModelSetPublic:
     model_set = _checked(catalog, name, body)
     catalog.save_set(model_set)
-    return _public(model_set)
+    return _public(catalog, model_set)
 
 
 @router.delete("/sets/{name}", response_model=ModelSetPublic, summary="Delete a defined model set")
@@ -72,4 +81,4 @@ def delete_set(name: str, catalog: CatalogDep, _admin: AdminUser) -> ModelSetPub
     if model_set is None or model_set.automatic or not catalog.delete_set(name):
         what = "an automatic set (it goes when its parts do)" if model_set else "no defined set"
         raise ModelNotFound(f"model set '{name}' is {what}")
-    return _public(model_set)
+    return _public(catalog, model_set)

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query
 
 from sdcpp_rest.api.deps import CatalogDep, ModelLoadsDep, ModelsManageDep, ModelsReadDep
 from sdcpp_rest.api.query_types import QueryBool, QueryInt
+from sdcpp_rest.catalog.model_sets import SET_TYPE
 from sdcpp_rest.catalog.scan import MODEL_TYPES
-from sdcpp_rest.catalog.service import SHORT_HASH_LENGTH, ModelPage, ModelQuery, ModelView
+from sdcpp_rest.catalog.service import SHORT_HASH_LENGTH, CatalogService, ModelPage, ModelQuery, ModelView
 from sdcpp_rest.errors import InvalidParameters
 from sdcpp_rest.schemas.catalog import (
     ModelActionReply,
@@ -19,11 +20,20 @@ from sdcpp_rest.schemas.catalog import (
     ModelTypesReply,
     RefreshReply,
 )
+from sdcpp_rest.schemas.recommended import RecommendedSettings, recommended_for_model
 
 router = APIRouter(prefix="/api", tags=["models"])
 
 
-def to_public(view: ModelView) -> ModelPublic:
+def recommended_of(catalog: CatalogService, view: ModelView) -> RecommendedSettings | None:
+    """The settings a request running this model gets for the fields it leaves out (a set's own
+    defaults over its family's)."""
+    model = view.model
+    model_set = catalog.model_set(model.name) if model.type == SET_TYPE else None
+    return recommended_for_model(model.type, model.architecture, model_set.defaults if model_set else None)
+
+
+def to_public(view: ModelView, recommended: RecommendedSettings | None = None) -> ModelPublic:
     model = view.model
     sha = view.hash.sha256 if view.hash else None
     return ModelPublic(
@@ -47,6 +57,7 @@ def to_public(view: ModelView) -> ModelPublic:
         role=model.role,
         title=model.metadata_title,
         error=model.error,
+        recommended=recommended,
     )
 
 
@@ -69,10 +80,10 @@ def _timestamp(value: str | None, name: str) -> float | None:
     return parsed.timestamp()
 
 
-def models_reply(result: ModelPage) -> ModelsReply:
+def models_reply(catalog: CatalogService, result: ModelPage) -> ModelsReply:
     """One page of the listing with its pagination totals."""
     return ModelsReply(
-        models=[to_public(view) for view in result.items],
+        models=[to_public(view, recommended_of(catalog, view)) for view in result.items],
         total=result.total,
         page=result.page,
         limit=result.limit,
@@ -121,7 +132,7 @@ def list_models(
         architecture=architecture,
         format=format,
     )
-    return models_reply(catalog.list_models(query))
+    return models_reply(catalog, catalog.list_models(query))
 
 
 @router.get("/models/types", response_model=ModelTypesReply, summary="Model types and their folders")
@@ -145,7 +156,8 @@ def refresh(catalog: CatalogDep, _principal: ModelsManageDep) -> RefreshReply:
 
 @router.get("/models/{model_id:path}", response_model=ModelPublic, summary="One model's full information")
 def get_model(model_id: str, catalog: CatalogDep, _principal: ModelsReadDep) -> ModelPublic:
-    return to_public(catalog.get(model_id))
+    view = catalog.get(model_id)
+    return to_public(view, recommended_of(catalog, view))
 
 
 @router.post(

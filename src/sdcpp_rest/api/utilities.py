@@ -8,10 +8,26 @@ from typing import Annotated, Any, Literal, get_args
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ValidationError
 
-from sdcpp_rest.api.deps import AuthenticatedDep, JobsDep, PlannerDep, SettingsDep, optional_principal
+from sdcpp_rest.api.deps import (
+    AuthenticatedDep,
+    CatalogDep,
+    JobsDep,
+    PlannerDep,
+    SettingsDep,
+    optional_principal,
+)
 from sdcpp_rest.api.json_body import SMALL_BODY_BYTES, is_json_content_type, parse_json_off_loop, read_body
+from sdcpp_rest.api.models import recommended_of
 from sdcpp_rest.auth.permissions import Permission, Principal
-from sdcpp_rest.errors import ApiError, ErrorCode, UnsupportedMediaType, ValidationFailed
+from sdcpp_rest.catalog.model_sets import SET_TYPE
+from sdcpp_rest.catalog.service import CatalogService
+from sdcpp_rest.errors import (
+    ApiError,
+    ErrorCode,
+    InvalidParameters,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from sdcpp_rest.jobs.image_decoding import ImageLimits
 from sdcpp_rest.jobs.planning import JobPlanner
 from sdcpp_rest.schemas.family import CACHE_MODE_FAMILIES, FIELD_FAMILIES, PREDICTIONS, WEIGHT_TYPES
@@ -33,6 +49,7 @@ from sdcpp_rest.schemas.parameters import (
     SAMPLERS,
     SCHEDULERS,
 )
+from sdcpp_rest.schemas.recommended import GENERATION_MODEL_TYPES, RECOMMENDED_FIELDS, RecommendedSettings
 from sdcpp_rest.schemas.video import Img2VidRequest, Txt2VidRequest
 
 router = APIRouter(prefix="/api", tags=["utilities"])
@@ -72,11 +89,31 @@ async def schedulers(_: AuthenticatedDep) -> dict[str, Any]:
     "/parameters",
     summary="Generation parameters with their ranges and defaults, and the caller's limits",
     description="`limits`: the job limits that apply to the caller (0 = unlimited): queued jobs, pixels "
-    "(width x height x images) and sampling steps of one job, generation requests a minute.",
+    "(width x height x images) and sampling steps of one job, generation requests a minute. With "
+    "`?model=` (a checkpoint, diffusion model or model set: name, hash or short hash) the defaults are "
+    "that model's family's, which a request running it gets for the fields it leaves out, and "
+    "`recommended` holds them with the sampler and scheduler (null, and the API's defaults, when the "
+    "family is unknown); without it, the API's own defaults.",
 )
-def parameters(principal: AuthenticatedDep, jobs: JobsDep) -> dict[str, Any]:
+def parameters(
+    principal: AuthenticatedDep,
+    jobs: JobsDep,
+    catalog: CatalogDep,
+    model: str | None = Query(
+        None, max_length=1024, description="A checkpoint, diffusion model or model set to give defaults for."
+    ),
+) -> dict[str, Any]:
+    ranges = {name: spec.as_public() for name, spec in PARAMETER_RANGES.items()}
+    extra: dict[str, Any] = {}
+    if model:
+        recommended = _recommended_for(catalog, model)
+        if recommended is not None:
+            for name in ("width", "height", "steps", "cfg_scale"):
+                ranges[name]["default"] = getattr(recommended, name)
+        extra = {"model": model, "recommended": recommended.model_dump() if recommended else None}
     return {
-        "parameters": {name: spec.as_public() for name, spec in PARAMETER_RANGES.items()},
+        **extra,
+        "parameters": ranges,
         "limits": jobs.limits_for(principal).public(),
         # The choices of the text fields that take a fixed word (the web UI's lists come from here).
         "vocabularies": {
@@ -93,6 +130,17 @@ def parameters(principal: AuthenticatedDep, jobs: JobsDep) -> dict[str, Any]:
             **{f"cache_mode={mode}": list(families) for mode, families in CACHE_MODE_FAMILIES.items()},
         },
     }
+
+
+def _recommended_for(catalog: CatalogService, model: str) -> RecommendedSettings | None:
+    """The settings of the model `model` names (a set by name first, as generation requests do)."""
+    view = catalog.get(model, kind=SET_TYPE if catalog.model_set(model) is not None else None)
+    if view.model.type not in GENERATION_MODEL_TYPES:
+        raise InvalidParameters(
+            f"model: '{model}' is a {view.model.type}; name a checkpoint, diffusion model or model set",
+            field="model",
+        )
+    return recommended_of(catalog, view)
 
 
 def _checks_everything(principal: Principal | None) -> bool:
@@ -157,13 +205,16 @@ def validate(
         if everything:
             if isinstance(request, Text2ImgRequest):
                 normalized["model_name"] = planner.resolve_model_name(request.model_name)
+                # The model family's settings for the fields the body leaves out, as the job gets them.
+                defaulted = planner.with_defaults(request)
+                normalized.update({name: getattr(defaulted, name) for name in RECOMMENDED_FIELDS})
             planner.check(request)
         if isinstance(request, Img2ImgRequest | UpscaleRequest | Img2VidRequest):
             _check_images(planner, request, normalized, None if everything else _guest_limits(planner))
     except ApiError as exc:
         errors.append(ValidationIssue(field=exc.field or "body", message=exc.message, code=exc.code.value))
     warnings = [] if everything else [GUEST_NOTE]
-    width, height = getattr(request, "width", None) or 0, getattr(request, "height", None) or 0
+    width, height = normalized.get("width") or 0, normalized.get("height") or 0
     if width * height > LARGE_IMAGE_PIXELS:
         warnings.append(f"{width}x{height} is large: expect a long generation on a CPU")
     return ValidateReply(valid=not errors, errors=errors, warnings=warnings, normalized=normalized)

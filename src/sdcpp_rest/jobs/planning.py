@@ -37,6 +37,7 @@ from sdcpp_rest.jobs.params import (
     UpscaleParams,
 )
 from sdcpp_rest.jobs.records import NewJob
+from sdcpp_rest.jobs.request_defaults import with_recommended
 from sdcpp_rest.jobs.set_apply import apply_set
 from sdcpp_rest.schemas.generate import (
     ControlNetRequest,
@@ -173,6 +174,15 @@ class JobPlanner:
         model_set = self._catalog.model_set(request.model_name)
         return apply_set(request, model_set) if model_set is not None else request
 
+    def with_defaults(self, request: GenerationRequest) -> GenerationRequest:
+        """The request as a job would run it: its model set's parts and defaults, then its model
+        family's recommended settings for the fields it leaves out (what /api/validate shows)."""
+        request = self.with_set(request)
+        if isinstance(request, UpscaleRequest):
+            return request
+        model_name = self.resolve_model_name(request.model_name, request.diffusion_model_path)
+        return with_recommended(request, self._family(request, model_name))
+
     def check(self, request: GenerationRequest) -> str | None:
         """Every file the request names exists in its folder; the checkpoint's name (None for upscale)."""
         request = self.with_set(request)
@@ -257,6 +267,11 @@ class JobPlanner:
         request = self.with_set(request)
         mode = mode_of(request)
         model_name = self.check(request)
+        family = None
+        if model_name is not None and not isinstance(request, UpscaleRequest):
+            family = self._family(request, model_name)
+            # Before the inputs are fitted: a video's frames take the family's size.
+            request = with_recommended(request, family)
         job_id = str(uuid.uuid4())
         with self.decoder.gate():
             inputs, sizes, size = self._save_inputs(request, job_id)
@@ -283,7 +298,6 @@ class JobPlanner:
         diffusion_model = self.diffusion_model_of(request.model_name, request.diffusion_model_path)
         if diffusion_model:  # model_name may have named it: the job runs it as its diffusion model
             resolved["diffusion_model_path"] = diffusion_model
-        family = self._family(request, model_name)
         resolved["cache_mode"] = resolved_cache_mode(request.cache_mode, self._default_cache_mode, family)
         resolved["lora_apply_mode"] = request.lora_apply_mode or self._default_lora_apply_mode
         if size is not None:

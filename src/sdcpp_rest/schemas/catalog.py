@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from sdcpp_rest.schemas.recommended import RecommendedSettings
+
 
 class ModelPublic(BaseModel):
     id: str = Field(description="The SHA-256 once known, else the name (both stay accepted as {modelId}).")
@@ -37,6 +39,13 @@ class ModelPublic(BaseModel):
     )
     title: str | None = Field(description="Title from the file's metadata, if any.")
     error: str | None = Field(description="Why the file could not be read (damaged, truncated); else null.")
+    recommended: RecommendedSettings | None = Field(
+        None,
+        description="Checkpoints, diffusion models and model sets of a known family: the settings the "
+        "family is usually run with (a set's own defaults over them). A generation request that leaves "
+        "one of these fields out gets this value; null when the family is unknown (the API's defaults "
+        "apply).",
+    )
 
 
 class ModelsReply(BaseModel):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sdcpp_rest.schemas.recommended import RecommendedSettings
+
 _NAME = Field(None, max_length=1024)
 DefaultValue = str | int | float | bool
 
@@ -41,6 +43,11 @@ class ModelSetPublic(BaseModel):
     automatic: bool = Field(description="Offered by the catalog (the only fitting parts), not defined.")
     parts: dict[str, str]
     defaults: dict[str, DefaultValue]
+    recommended: RecommendedSettings | None = Field(
+        None,
+        description="The settings of the diffusion model's family with the set's defaults over them: "
+        "what a request naming the set gets for the fields it leaves out; null when the family is unknown.",
+    )
 
 
 class ModelSetsReply(BaseModel):

@@ -57,15 +57,23 @@ def _validated(model: type[BaseModel], data: dict[str, Any]) -> GenerationReques
     return request
 
 
-def _sampler(body: Txt2ImgBody) -> tuple[str, str]:
-    """(native sampler, native scheduler): an old "DPM++ 2M Karras" name sets the scheduler unless
-    the body names one other than automatic."""
+def _sampler(body: Txt2ImgBody) -> dict[str, str]:
+    """The native sampler and scheduler the body names: an old "DPM++ 2M Karras" name sets the
+    scheduler unless the body names one other than automatic. Left out (the model family's
+    recommended ones apply, compat/a1111 has no other default) when the body names none."""
     name = body.sampler_name or body.sampler_index
-    sampler, implied = sampler_by_name(name) if name else (DEFAULT_SAMPLER, None)
-    scheduler = scheduler_by_name(body.scheduler)
-    if implied and (not body.scheduler or body.scheduler.strip().lower() == "automatic"):
-        scheduler = implied
-    return sampler, scheduler
+    sampler, implied = sampler_by_name(name) if name else (None, None)
+    automatic = not body.scheduler or body.scheduler.strip().lower() == "automatic"
+    scheduler = (
+        implied if implied and automatic else (None if automatic else scheduler_by_name(body.scheduler))
+    )
+    chosen = {"sampling_method": sampler, "scheduler": scheduler}
+    return {key: value for key, value in chosen.items() if value is not None}
+
+
+# A1111 fields whose native field takes the model family's recommended value when the body leaves
+# them out (A1111 itself would use 512x512, 20 steps, CFG 7 whatever the model).
+_FAMILY_DEFAULTED = ("width", "height", "steps", "cfg_scale")
 
 
 def _hires(body: Txt2ImgBody) -> dict[str, Any] | None:
@@ -120,7 +128,6 @@ def to_native(body: Txt2ImgBody, options: UserOptions, checkpoint: str | None) -
     """The native request of a txt2img or img2img body, with the user's options applied (the body's
     override_settings win)."""
     overrides = body.override_settings
-    sampler, scheduler = _sampler(body)
     vae = overrides.get("sd_vae", options.vae)
     clip = overrides.get("CLIP_stop_at_last_layers") or body.clip_skip or options.clip_stop_at_last_layers
     data: dict[str, Any] = {
@@ -132,8 +139,7 @@ def to_native(body: Txt2ImgBody, options: UserOptions, checkpoint: str | None) -
         "height": body.height - body.height % _SIZE_STEP,
         "steps": body.steps,
         "cfg_scale": body.cfg_scale,
-        "sampling_method": sampler,
-        "scheduler": scheduler,
+        **_sampler(body),
         "seed": "random" if body.seed < 0 else body.seed,
         "batch_count": body.batch_size * body.n_iter,
         "clip_skip": clip,
@@ -142,6 +148,9 @@ def to_native(body: Txt2ImgBody, options: UserOptions, checkpoint: str | None) -
         "preview_interval": options.preview_every_n_steps,
         "hires": _hires(body),
     }
+    for name in _FAMILY_DEFAULTED:
+        if name not in body.model_fields_set:
+            del data[name]
     unit = controlnet_unit(body)
     if not isinstance(body, Img2ImgBody):
         if unit is None:

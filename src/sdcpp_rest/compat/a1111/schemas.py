@@ -14,6 +14,7 @@ from pydantic import (
     ValidationInfo,
     ValidatorFunctionWrapHandler,
     field_validator,
+    model_validator,
 )
 
 # Fields whose null means "the default" (webuiapi sends null for what it was not given).
@@ -61,6 +62,17 @@ class Txt2ImgBody(BaseModel):
     send_images: bool = True
     save_images: bool = False
     alwayson_scripts: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_unset(cls, data: Any) -> Any:
+        # A null stays out of model_fields_set: the fields a client did not give get the model
+        # family's recommended value on the native side (compat/a1111/mapping.py), not A1111's 512.
+        if isinstance(data, dict):
+            return {
+                key: value for key, value in data.items() if not (value is None and key in _NULL_IS_DEFAULT)
+            }
+        return data
 
     @field_validator("*", mode="wrap")
     @classmethod

@@ -22,15 +22,13 @@ from sdcpp_rest.errors import InvalidParameters, ModelNotFound
 from sdcpp_rest.jobs.planning import GenerationRequest, JobPlanner
 from sdcpp_rest.schemas.generate import Text2ImgRequest
 from sdcpp_rest.schemas.parameters import PARAMETER_RANGES, SAMPLERS, SCHEDULERS
+from sdcpp_rest.schemas.recommended import RecommendedSettings, recommended_for, spec_defaults
 
 # OpenAI's own model names: a client written for OpenAI sends one of these; the default checkpoint.
 OPENAI_MODEL_PREFIXES = ("dall-e", "gpt-image", "chatgpt-image")
 # Models whose images come back as b64_json unless asked otherwise (OpenAI's rule).
 B64_DEFAULT_PREFIX = "gpt-image"
-# Native sizes of the model families (for size=auto); larger families default to 1024.
-NATIVE_EDGE = {"SD1.x": 512, "SD2.x": 768}
-DEFAULT_EDGE = 1024
-# quality -> sampling steps, around the native default (20).
+# quality -> sampling steps, around the engine's default (20); no quality (or auto): the family's.
 QUALITY_STEPS = {"low": 12, "medium": 20, "standard": 20, "high": 30, "hd": 30}
 _SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
 # Native field -> OpenAI's parameter (for validation messages and `param`).
@@ -98,9 +96,15 @@ def parse_size(size: str | None, checkpoint: ModelView | None) -> tuple[int, int
     return width, height
 
 
+def family_settings(checkpoint: ModelView | None) -> RecommendedSettings:
+    """The checkpoint family's recommended settings (size=auto, no quality), else the API's defaults."""
+    family = checkpoint.model.architecture if checkpoint else None
+    return recommended_for(family) or spec_defaults()
+
+
 def native_size(checkpoint: ModelView | None) -> tuple[int, int]:
-    edge = NATIVE_EDGE.get(checkpoint.model.architecture or "", DEFAULT_EDGE) if checkpoint else DEFAULT_EDGE
-    return edge, edge
+    settings = family_settings(checkpoint)
+    return settings.width, settings.height
 
 
 def _sampler(name: str | None) -> str | None:
@@ -191,8 +195,8 @@ def common_fields(
     options: ImageOptions, checkpoint: ModelView | None, quality: str | None, previews: Previews
 ) -> dict[str, Any]:
     """Native fields every OpenAI request sets: model, batch, the local extras, previews."""
-    default_steps = int(PARAMETER_RANGES["steps"].default)
-    steps = options.steps or QUALITY_STEPS.get((quality or "").lower(), default_steps)
+    family_steps = family_settings(checkpoint).steps
+    steps = options.steps or QUALITY_STEPS.get((quality or "").lower(), family_steps)
     data: dict[str, Any] = {
         "model_name": checkpoint.model.name if checkpoint else None,
         "batch_count": options.n or 1,

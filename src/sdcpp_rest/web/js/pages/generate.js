@@ -13,6 +13,8 @@ import { JobCard } from "./job_view.js";
 // The estimate and checks follow typing without a request per key press.
 const CHECK_DELAY_MS = 400;
 const RESULTS_KEPT = 6;
+// Above this an estimate gets a visible warning: a fresh form's job should take minutes, not hours.
+const LONG_ESTIMATE_SECONDS = 5 * 60;
 // The fields POST /api/estimate takes: text2img's (it refuses unknown fields).
 const IMAGE_ONLY_FIELDS = [
   "init_image", "strength", "resize_mode", "mask_image", "mask_blur", "invert_mask",
@@ -32,13 +34,14 @@ export class GeneratePage {
     this.vocab = await loadVocab();
     this.generateButton = h("button", { type: "button", class: "primary generate", onclick: () => this.submit() }, "Generate");
     this.estimate = h("p", { class: "estimate", role: "status", "aria-live": "polite" });
+    this.longWarning = h("p", { class: "estimate-warning", role: "alert", hidden: true });
     this.formError = h("div", { class: "form-error", role: "alert", hidden: true });
     this.results = h("div", { class: "results", "aria-label": "Submitted jobs" });
     this.form = new GenerateForm(this.vocab, { onChange: () => this.changed() });
     this.form.restore(loadForm());
     const side = h("div", { class: "generate-side" },
       h("div", { class: "submit-box" }, this.generateButton,
-        h("p", { class: "hint" }, "Ctrl+Enter generates from anywhere on this page."), this.estimate, this.formError),
+        h("p", { class: "hint" }, "Ctrl+Enter generates from anywhere on this page."), this.estimate, this.longWarning, this.formError),
       h("h2", {}, "Jobs"), this.results,
       h("p", { class: "hint" }, "All of them, with older ones, are on the ", h("a", { href: "#/queue" }, "Queue"), " and ",
         h("a", { href: "#/gallery" }, "Gallery"), " pages."));
@@ -101,6 +104,7 @@ export class GeneratePage {
       if (seq !== this.checkSeq) return;
       this.showIssues(result.errors || []);
       if (!result.valid || mode === "upscale") {
+        this.longWarning.hidden = true;
         this.estimate.classList.remove("stale");
         this.estimate.textContent = mode === "upscale" ? "" : "Fix the fields marked above to see an estimate.";
         return;
@@ -110,6 +114,7 @@ export class GeneratePage {
       this.showEstimate(estimate, mode);
     } catch (error) {
       if (seq === this.checkSeq && error instanceof ApiError) {
+        this.longWarning.hidden = true;
         this.estimate.classList.remove("stale");
         this.estimate.textContent = `No estimate: ${error.message}`;
       }
@@ -142,6 +147,17 @@ export class GeneratePage {
     const asText2img = mode === "text2img" ? "" : " (as text2img)";
     this.estimate.classList.remove("stale");
     this.estimate.textContent = `Estimated ${formatSeconds(estimate.estimated_seconds)}${asText2img}: ${parts.join(", ")}${memory} — ${basis}`;
+    this.showLongWarning(estimate.estimated_seconds);
+  }
+
+  showLongWarning(seconds) {
+    this.longWarning.hidden = !(seconds > LONG_ESTIMATE_SECONDS);
+    if (this.longWarning.hidden) return;
+    const settings = this.form.recommended();
+    const advice = settings
+      ? ` This model is usually run at ${settings.width} × ${settings.height}, ${settings.steps} steps.`
+      : " A smaller size or fewer steps make it faster.";
+    replace(this.longWarning, `This job would take long: about ${formatSeconds(seconds)}.${advice}`);
   }
 
   async submit() {

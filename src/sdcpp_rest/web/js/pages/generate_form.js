@@ -17,6 +17,9 @@ export const MODES = [
 ];
 const CHECKPOINT = ["text2img", "img2img", "inpainting", "controlnet"];
 const WITH_INIT = ["img2img", "inpainting", "controlnet"];
+// The fields a model's `recommended` settings fill in (GET /api/models): they follow the chosen model
+// until the user edits them (an SD1.5 checkpoint 512x512, SDXL 1024x1024 ...).
+export const RECOMMENDED_FIELDS = ["width", "height", "steps", "cfg_scale", "sampling_method", "scheduler"];
 // Common sizes; only those inside the API's width/height range are offered.
 const SIZE_PRESETS = [
   [512, 512], [768, 768], [1024, 1024], [512, 768], [768, 512],
@@ -43,6 +46,7 @@ export class GenerateForm {
     this.entries = new Map(); // API field -> {wrapper, control, error}
     this.modeOf = new Map(); // wrapper -> modes it shows in
     this.mode = "text2img";
+    this.edited = new Set(); // recommended fields the user set: a model change leaves them alone
     this.el = h("form", { class: "generate-form", novalidate: true, "aria-label": "Generation settings" });
     this.el.addEventListener("submit", (event) => event.preventDefault());
     this.el.addEventListener("input", () => this.onChange());
@@ -115,6 +119,7 @@ export class GenerateForm {
       const [w, hgt] = this.preset.value.split("x");
       this.control("width").value = w;
       this.control("height").value = hgt;
+      this.markEdited("width", "height");
     });
     this.seedRandom = h("input", { type: "checkbox", id: uid("rnd"), checked: true });
     this.seedRandom.addEventListener("change", () => this.syncSeed());
@@ -188,9 +193,47 @@ export class GenerateForm {
       ),
     );
     this.control("seed").value = "";
+    // Events fire for the user's edits only (values set by the page fire none).
+    for (const name of RECOMMENDED_FIELDS) {
+      for (const type of ["input", "change"]) this.control(name).addEventListener(type, () => this.markEdited(name));
+    }
+    // Before the form's own change listener (the estimate) runs: it sees the model's settings.
+    this.control("model_name").addEventListener("change", () => this.applyRecommended());
+    this.applyRecommended();
     this.syncSeed();
     this.syncHires();
     this.setMode(this.mode);
+  }
+
+  markEdited(...names) {
+    for (const name of names) this.edited.add(name);
+  }
+
+  /** The chosen model's recommended settings; "Server's default" is the only checkpoint when there
+   * is one. Null when unknown: the API's own defaults then apply. */
+  recommended() {
+    const checkpoints = this.vocab.models("checkpoint");
+    const name = this.value("model_name");
+    const model = name ? checkpoints.find((m) => m.name === name) : checkpoints.length === 1 ? checkpoints[0] : null;
+    return model?.recommended || null;
+  }
+
+  /** Every recommended field the user has not edited takes the chosen model's value. */
+  applyRecommended() {
+    const settings = this.recommended();
+    const fallback = {
+      sampling_method: this.vocab.defaultSampler,
+      scheduler: this.vocab.defaultScheduler,
+    };
+    for (const name of RECOMMENDED_FIELDS) {
+      if (this.edited.has(name)) continue;
+      const value = settings ? settings[name] : name in fallback ? fallback[name] : this.range(name).default;
+      const control = this.control(name);
+      if (control.tagName === "SELECT" && ![...control.options].some((o) => o.value === String(value))) continue;
+      control.value = String(value);
+    }
+    const size = `${this.control("width").value}x${this.control("height").value}`;
+    this.preset.value = [...this.preset.options].some((o) => o.value === size) ? size : "";
   }
 
   registerImage(input, modes) {
@@ -244,6 +287,7 @@ export class GenerateForm {
         const rounded = Math.min(range.max, Math.max(range.min, Math.round(size / step) * step));
         this.control(axis).value = String(rounded);
       }
+      this.markEdited("width", "height");
       this.preset.value = "";
     }
     this.onChange();
@@ -253,6 +297,7 @@ export class GenerateForm {
     const width = this.control("width");
     const height = this.control("height");
     [width.value, height.value] = [height.value, width.value];
+    this.markEdited("width", "height");
     this.preset.value = "";
     this.onChange();
   }
@@ -337,7 +382,7 @@ export class GenerateForm {
       values[name] = entry.control.type === "checkbox" ? entry.control.checked : entry.control.value;
     }
     return { mode: this.mode, values, seedRandom: this.seedRandom.checked, hires: this.hiresOn.checked,
-      loras: this.lora.value(), lastSeed: this.lastSeed };
+      loras: this.lora.value(), lastSeed: this.lastSeed, edited: [...this.edited] };
   }
 
   restore(state) {
@@ -355,6 +400,9 @@ export class GenerateForm {
     this.hiresOn.checked = Boolean(state.hires);
     this.lora.setValue(state.loras || []);
     this.lastSeed = state.lastSeed;
+    // A form kept by an older page has no record of edits: its size and steps follow the model.
+    this.edited = new Set((state.edited || []).filter((name) => RECOMMENDED_FIELDS.includes(name)));
+    this.applyRecommended();
     this.syncSeed();
     this.syncHires();
     this.setMode(MODES.some((m) => m.value === state.mode) ? state.mode : "text2img");
@@ -384,6 +432,8 @@ export class GenerateForm {
       }
     }
     this.lora.setValue((params.loras || []).map((l) => ({ name: l.name, weight: l.weight })));
+    // The job's own settings are a choice: a later model change keeps them.
+    this.markEdited(...RECOMMENDED_FIELDS.filter((name) => params[name] !== undefined && params[name] !== null));
     this.syncHires();
     this.preset.value = "";
     if (params.seed !== undefined) this.useSeed(params.seed);
@@ -403,6 +453,7 @@ export class GenerateForm {
     this.vocab = vocab;
     setOptions(this.control("model_name"), this.models("checkpoint", { none: "Server's default" }));
     this.lora.setModels(this.vocab.models("lora"));
+    this.applyRecommended();
   }
 }
 
