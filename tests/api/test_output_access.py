@@ -5,12 +5,15 @@ A real server with the random-weight model; the expired link is signed with the 
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from websockets.sync.client import connect as ws_connect
+from websockets.typing import Subprotocol
 
 from sdcpp_rest.outputs.signing import OutputUrlSigner, derive_key
 from tests.api.security_support import ADMIN, ADMIN_PASSWORD, USERS, bearer, login
@@ -118,3 +121,26 @@ def test_with_auth_off_the_route_stays_public(client: httpx.Client, server: Serv
     with server.client() as guest:
         for path in _bare(job):
             assert guest.get(path).status_code == 200
+
+
+def test_the_websocket_update_of_a_finished_job_carries_signed_urls(guarded_server: ServerProcess) -> None:
+    token = login(guarded_server, "bob", USERS["bob"])
+    url = guarded_server.url.replace("http://", "ws://") + "/ws"
+    with ws_connect(url, subprotocols=[Subprotocol("bearer"), Subprotocol(token)]) as ws:
+        with guarded_server.client() as client:
+            client.headers.update(bearer(token))
+            job_id = guarded_server.submit(client)
+        final = None
+        while final is None:
+            message = json.loads(ws.recv(timeout=180))
+            data = message.get("data", {})
+            if (
+                message["type"] == "job_update"
+                and data.get("job_id") == job_id
+                and data["status"] == "completed"
+            ):
+                final = data
+    output = final["outputs"][0]
+    assert "signature=" in output["url"], output
+    with guarded_server.client() as guest:
+        assert guest.get(output["url"]).content.startswith(b"\x89PNG")
