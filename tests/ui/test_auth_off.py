@@ -107,27 +107,6 @@ def test_an_image_sent_from_the_gallery_is_upscaled(server: ServerProcess, page:
     check_no_errors(page)
 
 
-def test_the_live_feed_reconnects_when_the_server_comes_back(server: ServerProcess, page: Page) -> None:
-    """Last in the module: it stops the module's server and starts another on the same port."""
-    page.goto(server.url + "/#/queue")
-    live = page.locator("#live-status")
-    expect(live).to_have_text("live")
-    server.stop()
-    expect(live).to_have_text("reconnecting…")
-    again = ServerProcess(server.data_dir)
-    again.port, again.url = server.port, server.url
-    again.start()
-    try:
-        expect(live).to_have_text("live")
-        with again.client() as client:
-            job_id = again.submit(client, prompt="after the restart", preview="proj")
-            expect(page.locator(f'.job-card[data-job-id="{job_id}"]')).to_be_visible()  # the new feed
-            again.wait_for(client, job_id)
-    finally:
-        again.stop()
-    check_no_errors(page, allowed=("WebSocket", "ERR_CONNECTION_REFUSED"))
-
-
 # ReDoc always tries to show its maker's logo from their CDN; the CSP refuses it (the browser logs
 # that, nothing leaves it) and ReDoc then leaves the logo out.
 REDOC_LOGO = "cdn.redoc.ly/redoc/logo-mini.svg"
@@ -148,3 +127,24 @@ def test_the_api_docs_render_from_this_server_alone(server: ServerProcess, page:
     others = [url for url in fetched if not url.startswith((server.url, "data:", "blob:"))]
     assert others == [], others
     check_no_errors(page, allowed=(REDOC_LOGO,))
+
+
+def test_the_live_feed_reconnects_when_the_server_comes_back(server: ServerProcess, page: Page) -> None:
+    """Last in the module: it stops the module's server and starts another on the same port."""
+    page.goto(server.url + "/#/queue")
+    live = page.locator("#live-status")
+    expect(live).to_have_text("live")
+    server.stop()
+    expect(live).to_have_text("reconnecting…")
+    again = ServerProcess(server.data_dir)
+    again.port, again.url = server.port, server.url
+    again.start()
+    try:
+        expect(live).to_have_text("live")
+        with again.client() as client:
+            job_id = again.submit(client, prompt="after the restart", preview="proj")
+            expect(page.locator(f'.job-card[data-job-id="{job_id}"]')).to_be_visible()  # the new feed
+            again.wait_for(client, job_id)
+    finally:
+        again.stop()
+    check_no_errors(page, allowed=("WebSocket", "ERR_CONNECTION_REFUSED"))
