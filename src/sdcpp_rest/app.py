@@ -28,6 +28,7 @@ from sdcpp_rest.api import (
     utilities,
     ws,
 )
+from sdcpp_rest.api.docs_pages import NO_BUILTIN_DOCS, install_docs
 from sdcpp_rest.api.error_handlers import install_error_handlers
 from sdcpp_rest.api.image_body import install_body_schemas
 from sdcpp_rest.api.json_body import SMALL_BODY_BYTES
@@ -109,6 +110,7 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
         # Starlette would answer `/path/` with a redirect to a URL built from the request's Host header;
         # the API has no trailing-slash paths, so such a request is a plain 404.
         redirect_slashes=False,
+        **NO_BUILTIN_DOCS,  # /docs and /redoc without a CDN: install_docs below
     )
     # The two app-level objects the routes reach (api/deps.py): the current services and the restarter.
     app.state.holder = holder
@@ -149,5 +151,6 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
     # AUTOMATIC1111's /sdapi/v1 and OpenAI's /v1: sub-applications with their own error shapes and
     # docs, on the same services; the middleware above (request id, body limit, metrics) wraps them.
     mount_compat_apps(app, holder)
+    install_docs(app)
     install_web_ui(app)  # last: `/` and `/ui/` must not shadow an API route
     return app

@@ -187,6 +187,13 @@ class Settings(BaseSettings):
         description="HS256 signing secret (default: generated once into <data_dir>/jwt_secret, mode 0600).",
     )
     jwt_expiry_minutes: int = Field(60, ge=1, le=525600, description="Lifetime of a login token.")
+    output_url_ttl_seconds: int = Field(
+        3600,
+        ge=60,
+        le=30 * 86400,
+        description="With auth on, how long a signed output URL the server hands out keeps working "
+        "(at least this long, at most a quarter more).",
+    )
     admin_username: str | None = Field(None, description="First admin, created on start if no admin exists.")
     admin_password: SecretStr | None = Field(None, description="Password of admin_username.")
     default_role: str = Field(

@@ -61,6 +61,7 @@ from sdcpp_rest.monitoring.metrics import QueueGauges, ServerMetrics
 from sdcpp_rest.ops.restart import ServerRestarter
 from sdcpp_rest.ops.version import VersionInfo, read_version_info
 from sdcpp_rest.outputs.files import OutputStore
+from sdcpp_rest.outputs.signing import OutputLinks, OutputUrlSigner, derive_key
 from sdcpp_rest.storage.database import PRIVATE_FOLDER_MODE, create_database_engine, is_postgres, migrate
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class Services:
     store: JobStore
     model_files: ModelFiles
     outputs: OutputStore
+    output_signer: OutputUrlSigner | None  # None with auth off: output URLs are plain
     bus: EventBus
     metrics: ServerMetrics
     queue_gauges: QueueGauges
@@ -111,9 +113,14 @@ class Services:
     started_at: float = field(default_factory=time.time)
 
 
-def build_auth(settings: Settings, engine: Engine) -> AuthService:
+def server_secret(settings: Settings) -> str:
+    """The JWT secret: the setting (the same on every node of a cluster), else the data folder's file."""
     secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
-    codec = TokenCodec(secret or load_or_create_secret(settings.data_dir), settings.jwt_expiry_minutes * 60)
+    return secret or load_or_create_secret(settings.data_dir)
+
+
+def build_auth(settings: Settings, engine: Engine) -> AuthService:
+    codec = TokenCodec(server_secret(settings), settings.jwt_expiry_minutes * 60)
     service = AuthService(settings, UserStore(engine), codec)
     service.ensure_first_admin()
     return service
@@ -154,7 +161,13 @@ def build_services(
     outputs = OutputStore(settings.output_path)
     bus = bus or EventBus()
     metrics = metrics or ServerMetrics()
-    presenter = JobPresenter(store)
+    # With auth on, the output URLs the server hands out are signed (issue 27); off, they are plain.
+    signer = (
+        OutputUrlSigner(derive_key(server_secret(settings)), settings.output_url_ttl_seconds)
+        if settings.auth_enabled
+        else None
+    )
+    presenter = JobPresenter(store, OutputLinks(signer))
     notifier = JobNotifier(store, bus, presenter)
     commands = JobCommands(model_files, outputs.job_dir, threads)
 
@@ -238,6 +251,7 @@ def build_services(
         store=store,
         model_files=model_files,
         outputs=outputs,
+        output_signer=signer,
         bus=bus,
         metrics=metrics,
         queue_gauges=QueueGauges(

@@ -34,12 +34,12 @@ PUBLIC = {
     ("GET", "/api/health"),
     ("GET", "/api/status"),
     ("GET", "/api/version"),
-    ("GET", "/api/queue/job/{job_id}/output/{filename}"),
-    ("GET", "/api/v1/jobs/{job_id}/output/{filename}"),
     ("GET", "/api/image/download"),
     ("POST", "/api/validate"),
     ("POST", "/api/auth/login"),
 }
+# The output routes are no longer public with auth on (issue 27 finding 1): the owner, an admin, or a
+# signed link (tests/api/test_output_access.py).
 # /metrics is no longer public with auth on (issue 27 finding 8: its labels name models): system:read,
 # which the user role has, or the metrics token.
 # Needs more than the user role (models:manage, system:manage, users:manage).

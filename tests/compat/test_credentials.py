@@ -64,9 +64,14 @@ def test_openai_bearer_api_key_and_token(compat_auth_server: ServerProcess) -> N
     base = f"{compat_auth_server.url}/v1"
     with openai.OpenAI(base_url=base, api_key=key, max_retries=0, timeout=600) as sdk:
         result = sdk.images.generate(
-            prompt="a fox", size="64x64", response_format="b64_json", extra_body={"steps": 1}
+            prompt="a fox", size="64x64", response_format="url", extra_body={"steps": 1}
         )
         assert len(result.data) == 1
+    # Issue 27: the url is signed, so it works without credentials; the bare path does not.
+    url = result.data[0].url or ""
+    assert "signature=" in url, url
+    assert httpx.get(f"{compat_auth_server.url}{url}").headers["content-type"] == "image/png"
+    assert httpx.get(f"{compat_auth_server.url}{url.split('?')[0]}").status_code == 401
     token = login(compat_auth_server, "bob", USERS["bob"])
     with openai.OpenAI(base_url=base, api_key=token, max_retries=0) as sdk:
         assert [model.id for model in sdk.models.list()] == ["sd15.safetensors"]

@@ -107,6 +107,28 @@ def test_an_image_sent_from_the_gallery_is_upscaled(server: ServerProcess, page:
     check_no_errors(page)
 
 
+# ReDoc always tries to show its maker's logo from their CDN; the CSP refuses it (the browser logs
+# that, nothing leaves it) and ReDoc then leaves the logo out.
+REDOC_LOGO = "cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+@pytest.mark.parametrize("prefix", ["", "/v1"])
+def test_the_api_docs_render_from_this_server_alone(server: ServerProcess, page: Page, prefix: str) -> None:
+    """Issue 27 finding 10: Swagger UI and ReDoc come from the server, under a CSP that allows no
+    other origin and no inline script; a blocked file or script would show as a console error."""
+    fetched: list[str] = []
+    page.on("requestfinished", lambda request: fetched.append(request.url))
+    page.goto(f"{server.url}{prefix}/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("sdcpp-rest")
+    expect(page.locator(".opblock").first).to_be_visible()
+    page.goto(f"{server.url}{prefix}/redoc")
+    expect(page.locator("h1").first).to_contain_text("sdcpp-rest")
+    expect(page.get_by_role("menuitem").first).to_be_visible()
+    others = [url for url in fetched if not url.startswith((server.url, "data:", "blob:"))]
+    assert others == [], others
+    check_no_errors(page, allowed=(REDOC_LOGO,))
+
+
 def test_the_live_feed_reconnects_when_the_server_comes_back(server: ServerProcess, page: Page) -> None:
     """Last in the module: it stops the module's server and starts another on the same port."""
     page.goto(server.url + "/#/queue")

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from sdcpp_rest.schemas.recommended import FAMILY_SETTINGS
 from tests.server import ServerProcess
@@ -95,6 +95,8 @@ def test_log_in_generate_watch_it_live_and_reuse_it_from_the_gallery(
     expect(card.get_by_role("progressbar", name="Progress")).to_have_attribute("value", "100")
     expect(card.locator(".job-percent")).to_have_text("100%")
     expect(card.get_by_role("img", name="Result image_0.png")).to_be_visible()
+    # Auth is on: the <img> loads through the job's signed output URL, with no headers (issue 27).
+    assert image_width(card.get_by_role("img", name="Result image_0.png")) > 0
     seen = set(page.evaluate("() => [...window.seenStates]"))
     assert "processing · sampling" in seen, seen
     assert "preview" in seen, seen  # the live preview (preview=proj) was shown while sampling
@@ -112,10 +114,12 @@ def test_log_in_generate_watch_it_live_and_reuse_it_from_the_gallery(
     tile = page.get_by_role("button", name="Open image: a lighthouse at dusk")
     expect(tile).to_be_visible()
     expect(tile.locator("img")).to_have_js_property("complete", True)
+    assert image_width(tile.locator("img")) > 0  # the signed thumbnail URL
     shot(page, "gallery")
     tile.click()
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_role("img", name="a lighthouse at dusk")).to_be_visible()
+    assert image_width(dialog.get_by_role("img", name="a lighthouse at dusk")) > 0
     expect(dialog.locator("dd", has_text="1234")).to_be_visible()
     expect(dialog.get_by_role("link", name="Download")).to_have_attribute(
         "download", re.compile(r"image_0\.png$")
@@ -129,6 +133,11 @@ def test_log_in_generate_watch_it_live_and_reuse_it_from_the_gallery(
     expect(page.get_by_label("Seed", exact=True)).to_have_value("1234")
     expect(page.get_by_label("Random seed")).not_to_be_checked()
     check_no_errors(page)
+
+
+def image_width(image: Locator) -> int:
+    """The loaded image's width; decode() rejects (and the test fails) for an image that did not load."""
+    return int(image.evaluate("img => img.decode().then(() => img.naturalWidth)"))
 
 
 def _png(path: Path, colour: str) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from sdcpp_rest.catalog.scan import default_type_roots
 from sdcpp_rest.catalog.service import CatalogService, ModelQuery
 from sdcpp_rest.catalog.store import ModelHashStore
 from sdcpp_rest.errors import InvalidParameters, ModelNotFound
-from sdcpp_rest.storage.database import create_database_engine
+from sdcpp_rest.storage.database import create_database_engine, migrate
 from tests.fixtures.synthetic_models import write_architecture, write_safetensors
 
 
@@ -179,3 +180,30 @@ def test_hashing_thread_runs_at_the_lowest_priority_and_the_rest_of_the_process_
     before = os.getpriority(os.PRIO_PROCESS, 0)
     assert _nice_of_thread(hasher.native_id) == 19
     assert _nice_of_thread(threading.get_native_id()) == before != 19
+
+
+def test_a_hash_not_stored_for_a_locked_database_is_retried_not_marked_failed(tmp_path: Path) -> None:
+    """Issue 27: another process holding the SQLite file locked past the busy timeout (10 s, waited
+    out for real here) made the hash's write fail, and the model showed hash_failed until removed."""
+    database = tmp_path / "catalog.db"
+    engine = create_database_engine(f"sqlite:///{database}")
+    migrate(engine)
+    models = tmp_path / "models"
+    write_architecture(models / "checkpoints" / "alpha.safetensors", "sd1_diffusers")
+    catalog = CatalogService(models, default_type_roots(models), ModelHashStore(engine))
+    lock = sqlite3.connect(database, isolation_level=None)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")
+        catalog.start()
+        assert catalog.wait_for_hashes(60)
+        lock.execute("COMMIT")
+        [view] = catalog.list_models(ModelQuery()).items
+        assert view.hash is None and not view.hash_failed  # was hash_failed, for good
+        catalog.refresh()
+        assert catalog.wait_for_hashes(30)
+        [view] = catalog.list_models(ModelQuery()).items
+        assert view.hash is not None and not view.hash_failed
+    finally:
+        lock.close()
+        catalog.stop()
+        engine.dispose()

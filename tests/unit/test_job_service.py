@@ -21,6 +21,7 @@ from sdcpp_rest.jobs.params import JobMode, Text2ImgParams
 from sdcpp_rest.jobs.public import JobPresenter
 from sdcpp_rest.jobs.records import JobStatus
 from sdcpp_rest.jobs.service import JobService
+from sdcpp_rest.outputs.signing import OutputLinks
 from sdcpp_rest.schemas.generate import Text2ImgRequest
 from tests.server import prepare_data_dir
 
@@ -175,7 +176,7 @@ def test_a_job_is_announced_queued_before_a_worker_can_claim_it(idle: Services) 
         idle.planner,
         ClaimsWhenWoken(idle),
         idle.notifier,
-        JobPresenter(idle.store),
+        JobPresenter(idle.store, OutputLinks(None)),
         idle.retention,
         idle.bus,
         LimitPolicy(idle.settings),

@@ -18,6 +18,7 @@ from sdcpp_rest.jobs.records import JobPhase
 from sdcpp_rest.jobs.store import SqlJobStore
 from sdcpp_rest.monitoring.listener import MetricsListener
 from sdcpp_rest.monitoring.metrics import QueueGauges, ServerMetrics
+from sdcpp_rest.outputs.signing import OutputLinks
 from sdcpp_rest.storage.database import create_database_engine, migrate
 from tests.unit.conftest import text2img_job
 
@@ -57,7 +58,7 @@ def test_two_apps_in_one_process_have_separate_registries(tmp_path: Path) -> Non
 def _notifier(store: SqlJobStore, metrics: ServerMetrics) -> tuple[JobNotifier, EventBus]:
     bus = EventBus()
     MetricsListener(metrics, bus)
-    return JobNotifier(store, bus, JobPresenter(store)), bus
+    return JobNotifier(store, bus, JobPresenter(store, OutputLinks(None))), bus
 
 
 def test_a_finished_job_is_counted_once_with_its_model_mode_and_steps(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from sdcpp_rest.jobs.notifier import JobNotifier
 from sdcpp_rest.jobs.public import JobPresenter
 from sdcpp_rest.jobs.records import JobStatus
 from sdcpp_rest.jobs.store import SqlJobStore
+from sdcpp_rest.outputs.signing import OutputLinks
 from sdcpp_rest.schemas.generate import Text2ImgRequest
 from sdcpp_rest.storage.tables import jobs_table
 from tests.server import prepare_data_dir
@@ -118,7 +119,7 @@ def test_the_reaper_requeues_a_vanished_workers_job_and_wakes_the_workers(engine
     with engine.begin() as conn:  # the lease ran out: nobody renewed it
         conn.execute(jobs_table.update().values(lease_expires_at=0.0))
     woken: list[bool] = []
-    notifier = JobNotifier(store, EventBus(), JobPresenter(store))
+    notifier = JobNotifier(store, EventBus(), JobPresenter(store, OutputLinks(None)))
     reaper = LeaseReaper(store, notifier, lambda: woken.append(True), lease_seconds=1, max_attempts=2)
 
     report = reaper.reap()

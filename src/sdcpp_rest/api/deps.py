@@ -31,6 +31,7 @@ from sdcpp_rest.monitoring import log_context
 from sdcpp_rest.monitoring.metrics import ServerMetrics
 from sdcpp_rest.ops.restart import ServerRestarter
 from sdcpp_rest.outputs.files import OutputStore
+from sdcpp_rest.outputs.signing import OutputUrlSigner
 
 T = TypeVar("T")
 
@@ -69,6 +70,7 @@ ModelFilesDep = Annotated[ModelFiles, Depends(_service(lambda s: s.model_files))
 ModelLoadsDep = Annotated[ModelLoads, Depends(_service(lambda s: s.model_loads))]
 EstimatorDep = Annotated[EstimateService, Depends(_service(lambda s: s.estimator))]
 OutputsDep = Annotated[OutputStore, Depends(_service(lambda s: s.outputs))]
+OutputSignerDep = Annotated[OutputUrlSigner | None, Depends(_service(lambda s: s.output_signer))]
 DownloaderDep = Annotated[ImageDownloader, Depends(_service(lambda s: s.downloader))]
 MetricsDep = Annotated[ServerMetrics, Depends(_service(lambda s: s.metrics))]
 AuthServiceDep = Annotated[AuthService, Depends(_service(lambda s: s.auth))]

@@ -32,6 +32,12 @@ _NO_JOB = Answer(404, ErrorCode.JOB_NOT_FOUND, "no such job, or it belongs to an
 _OUTPUT = (
     _bad("job_id is not a job id, or filename is not a plain output name such as image_0.png"),
     Answer(404, ErrorCode.FILE_NOT_FOUND, "the job has no such file (not finished, failed or deleted)"),
+    Answer(
+        401,
+        ErrorCode.INVALID_CREDENTIALS,
+        "auth is on, no credential was sent, and the link's expires/signature is expired or wrong",
+    ),
+    Answer(404, ErrorCode.JOB_NOT_FOUND, "auth is on and the job is another user's (or does not exist)"),
 )
 # Name checks shared by every generation (and the estimate), made before anything is queued.
 _GENERATION = (

@@ -33,6 +33,7 @@ from sdcpp_rest.catalog.scan import MODEL_TYPES, FileStat, ScannedModel, scan
 from sdcpp_rest.catalog.store import HashRecord, ModelHashStore
 from sdcpp_rest.errors import InvalidParameters, ModelNotFound
 from sdcpp_rest.paths import PathOutsideRoot, resolve_inside
+from sdcpp_rest.storage.outage import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +260,15 @@ class CatalogService:
                 return
             try:
                 self._hash_one(Path(real))
-            except Exception:  # one bad file must not end hashing for the others
+            except Exception as exc:  # one bad file must not end hashing for the others
+                if database_unavailable(exc):
+                    # The hash could not be stored (the database away, a locked SQLite file): not
+                    # the file's fault, so the next refresh queues it again.
+                    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+                    log.warning(
+                        "hashing %s: database unavailable (%s); next refresh tries again", real, reason
+                    )
+                    continue
                 log.exception("hashing %s failed", real)
                 with self._lock:
                     self._hash_errors.add(real)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from sdcpp_rest.cluster.registry import ClusterWorker, WorkerRegistry
 from sdcpp_rest.jobs.scheduler.shared import WorkerState
+from sdcpp_rest.storage.outage import log_failed_turn
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class WorkerHeartbeat:
         while True:
             try:
                 self.beat()
-            except Exception:  # a database hiccup: the next beat tries again
-                log.exception("could not write the worker heartbeat")
+            except Exception as exc:  # the database briefly away: the next beat tries again
+                log_failed_turn(log, "worker heartbeat", exc, self._interval)
             if self._stop.wait(self._interval):
                 return

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from sdcpp_rest.jobs.notifier import JobNotifier
 from sdcpp_rest.jobs.records import RecoveryReport
 from sdcpp_rest.jobs.store import JobStore
+from sdcpp_rest.storage.outage import log_failed_turn
 
 log = logging.getLogger(__name__)
 
@@ -70,5 +71,5 @@ class LeaseReaper:
         while not self._stop.wait(self._interval):
             try:
                 self.reap()
-            except Exception:  # the database may be briefly unreachable: try again next time
-                log.exception("could not look for expired job claims")
+            except Exception as exc:  # the database may be briefly away: try again next time
+                log_failed_turn(log, "lease reaper", exc, self._interval)

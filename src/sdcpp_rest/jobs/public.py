@@ -9,6 +9,7 @@ import time
 from sdcpp_rest.jobs.params import FileJobParams, ModelDownloadParams
 from sdcpp_rest.jobs.records import JobRecord, JobStatus
 from sdcpp_rest.jobs.store import JobStore
+from sdcpp_rest.outputs.signing import OutputLinks
 from sdcpp_rest.schemas.jobs import DownloadProgressPublic, JobOutput, JobPublic
 
 # Estimates before a job's first step use this many recent jobs of its model, re-read at most this often.
@@ -19,8 +20,9 @@ HISTORY_CACHE_SECONDS = 5.0
 class JobPresenter:
     """Turns job records into JobPublic; keeps a short cache of each model's recent step times."""
 
-    def __init__(self, store: JobStore) -> None:
+    def __init__(self, store: JobStore, links: OutputLinks) -> None:
         self._store = store
+        self._links = links
         self._history_cache: dict[str, tuple[float, list[JobRecord]]] = {}
 
     def _historic_step_seconds(self, job: JobRecord, read: bool) -> float | None:
@@ -77,8 +79,8 @@ class JobPresenter:
         outputs = [
             JobOutput(
                 filename=name,
-                url=f"/api/queue/job/{job.id}/output/{name}",
-                thumbnail_url=f"/api/v1/jobs/{job.id}/output/{name}?thumb=true",
+                url=self._links.file_url(job.id, name),
+                thumbnail_url=self._links.thumbnail_url(job.id, name),
             )
             for name in job.outputs
         ]

@@ -187,6 +187,10 @@ class JobService:
         self._runner.notify_work()
         return QueuedJob(job.id, job.mode, job.status, position, job.seed)
 
+    def check_visible(self, job_id: str, principal: Principal) -> None:
+        """JOB_NOT_FOUND unless the caller may see the job (its owner, or an admin)."""
+        self._visible_job(job_id, principal)
+
     def get(self, job_id: str, principal: Principal) -> JobPublic:
         job = self._visible_job(job_id, principal)
         # Positions cost a scan of the queue: only a queued job has one (clients poll this often).

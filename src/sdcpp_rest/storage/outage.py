@@ -29,6 +29,17 @@ def database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
 
 
+def log_failed_turn(log: logging.Logger, name: str, exc: BaseException, wait: float) -> None:
+    """How a background loop reports a failed turn: the database away is expected from time to time
+    (a restart, a locked SQLite file) and gets one warning line with the driver's message; anything
+    else is a bug and gets its traceback."""
+    if database_unavailable(exc):
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        log.warning("%s: database unavailable (%s); trying again in %.1f s", name, reason, wait)
+    else:
+        log.error("%s: unexpected error; trying again in %.1f s", name, wait, exc_info=exc)
+
+
 def unavailable_error() -> ApiError:
     """The answer to a request that needed the database while it was away: 503 with Retry-After."""
     return ApiError(
@@ -66,8 +77,5 @@ def keep_running(turn: Callable[[], None], stopping: threading.Event, name: str,
             backoff.reset()
         except Exception as exc:
             wait = backoff.next_wait()
-            if database_unavailable(exc):
-                log.warning("%s: database unavailable (%s); retrying in %.1f s", name, exc, wait)
-            else:
-                log.exception("%s: unexpected error; retrying in %.1f s", name, wait)
+            log_failed_turn(log, name, exc, wait)
             stopping.wait(wait)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from sdcpp_rest import __version__
+from sdcpp_rest.api.docs_pages import NO_BUILTIN_DOCS, install_docs
 from sdcpp_rest.compat.a1111 import catalog, generate, progress
 from sdcpp_rest.compat.a1111.options import OptionsStore
 from sdcpp_rest.compat.errors import CompatError, install_compat_error_handlers
@@ -30,9 +31,12 @@ def render_error(_request: Request, error: CompatError) -> JSONResponse:
 
 
 def _application(holder: ServicesHolder, title: str) -> FastAPI:
-    app = FastAPI(title=title, version=__version__, redirect_slashes=False)  # no Host-built redirects
+    app = FastAPI(
+        title=title, version=__version__, redirect_slashes=False, **NO_BUILTIN_DOCS
+    )  # no Host-built redirects; docs without a CDN (install_docs)
     app.state.holder = holder  # api/deps.py reads the services from the app a request reached
     install_compat_error_handlers(app, render_error)
+    install_docs(app)
     return app
 
 

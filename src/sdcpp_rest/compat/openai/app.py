@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from sdcpp_rest import __version__
+from sdcpp_rest.api.docs_pages import NO_BUILTIN_DOCS, install_docs
 from sdcpp_rest.compat.errors import CompatError, install_compat_error_handlers
 from sdcpp_rest.compat.openai import images, models
 from sdcpp_rest.container import ServicesHolder
@@ -36,10 +37,14 @@ def render_error(_request: Request, error: CompatError) -> JSONResponse:
 
 def build_openai_app(holder: ServicesHolder) -> FastAPI:
     app = FastAPI(
-        title="sdcpp-rest: OpenAI Images API (/v1)", version=__version__, redirect_slashes=False
-    )  # a slash redirect would be built from the Host header
+        title="sdcpp-rest: OpenAI Images API (/v1)",
+        version=__version__,
+        redirect_slashes=False,  # a slash redirect would be built from the Host header
+        **NO_BUILTIN_DOCS,  # docs without a CDN (install_docs)
+    )
     app.state.holder = holder  # api/deps.py reads the services from the app a request reached
     install_compat_error_handlers(app, render_error)
+    install_docs(app)
     app.include_router(images.router)
     app.include_router(models.router)
     return app

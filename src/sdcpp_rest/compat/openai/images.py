@@ -56,7 +56,7 @@ from sdcpp_rest.compat.running import (
 from sdcpp_rest.jobs.planning import GenerationRequest
 from sdcpp_rest.jobs.service import JobService
 from sdcpp_rest.schemas.generate import Img2ImgRequest, InpaintingRequest
-from sdcpp_rest.schemas.jobs import JobPublic, JobStatus
+from sdcpp_rest.schemas.jobs import JobOutput, JobPublic, JobStatus
 
 router = APIRouter(tags=["images"])
 GenerateUser = Annotated[Principal, Depends(requiring(bearer_principal, Permission.GENERATE, "Bearer"))]
@@ -88,21 +88,20 @@ def _reply_of(options: ImageOptions, prompt: str, event_prefix: str, partial_ima
     )
 
 
-def _output_url(request: Request, job: JobPublic, filename: str) -> str:
-    """The URL of the output file, served by the native API: absolute from the `public_url` setting,
-    else relative to the server. Never built from the request's Host header, which the client writes
-    (issue 27: a forged Host sent clients to another site)."""
+def _output_url(request: Request, output: JobOutput) -> str:
+    """The URL of the output file, served by the native API (signed when auth is on, issue 27):
+    absolute from the `public_url` setting, else relative to the server. Never built from the
+    request's Host header, which the client writes (issue 27: a forged Host sent clients to another
+    site)."""
     public_url = services_of(request.app).settings.public_url.rstrip("/")
-    return f"{public_url}/api/queue/job/{job.id}/output/{filename}"
+    return f"{public_url}{output.url}"
 
 
 def _images_reply(request: Request, job: JobPublic, images: list[OutputImage], reply: Reply) -> ImagesReply:
     data = []
     for output, image in zip(job.outputs, images, strict=False):
         if reply.response_format == "url":
-            data.append(
-                ImageData(url=_output_url(request, job, output.filename), revised_prompt=reply.prompt)
-            )
+            data.append(ImageData(url=_output_url(request, output), revised_prompt=reply.prompt))
         else:
             data.append(
                 ImageData(
