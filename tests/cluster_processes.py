@@ -8,14 +8,35 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
+from sdcpp_rest.storage.database import create_database_engine, migrate
 from sdcpp_rest.storage.tables import jobs_table, workers_table
+from tests.postgres import PostgresUnavailable, create_database, drop_database
 from tests.server import ServerProcess
 
 READY_SECONDS = 120  # a bound for a busy machine, never a timing claim
+
+
+@contextmanager
+def migrated_cluster_database() -> Iterator[str]:
+    """A new database, migrated once before several processes start on it; its URL."""
+    try:
+        url = create_database("sdcpp_rest_cluster")
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    engine = create_database_engine(url)
+    migrate(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        drop_database(url)
 
 
 def cluster_env(database_url: str, lease_seconds: float) -> dict[str, str]:

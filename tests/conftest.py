@@ -10,6 +10,21 @@ import pytest
 
 from tests.server import ServerProcess, prepare_data_dir
 
+# The order the two test processes take files in (scripts/test: --dist loadfile with
+# --no-loadscope-reorder, which keeps this order). xdist's own order puts files with many tests first:
+# the few-test files that start, crash and restart servers for minutes came last, where one of them
+# could run alone while the other process had nothing left. Longest first instead: the multi-process
+# and engine files, then the server tests; the quick unit tests fill the end.
+FILE_ORDER = ("tests/cluster/", "tests/engine/", "tests/api/", "tests/compat/", "tests/ui/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid
+        return next((n for n, prefix in enumerate(FILE_ORDER) if path.startswith(prefix)), len(FILE_ORDER))
+
+    items.sort(key=rank)  # stable: each file keeps its own order
+
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:

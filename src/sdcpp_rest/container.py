@@ -208,6 +208,12 @@ def build_services(
         here = scheduler.loaded_models()
         return here if remote is None else [*here, *remote.loaded_paths(model_files)]
 
+    def cancel_running(job_id: str) -> None:
+        """End a running job (a forced model delete): the flag reaches its worker wherever it runs,
+        a worker of this process is stopped at once."""
+        store.request_cancel(job_id)
+        scheduler.cancel_running(job_id)
+
     type_roots = default_type_roots(settings.models_path, type_folders)
     catalog = CatalogService(
         settings.models_path,
@@ -283,7 +289,9 @@ def build_services(
         auth=auth,
         downloader=ImageDownloader(DownloadPolicy.from_settings(settings), decoder),
         model_trash=trash,
-        model_removal=ModelRemoval(store, catalog, trash, scheduler.unload_model, commands.model_path),
+        model_removal=ModelRemoval(
+            store, catalog, trash, scheduler.unload_model, commands.model_path, cancel_running
+        ),
         download_runner=download_runner,
         model_downloads=ModelDownloads(
             store,

@@ -114,9 +114,35 @@ def test_delete_of_a_model_a_queued_job_needs_is_refused_unless_forced(
 
     forced = admin.delete("/api/models/extra", params={"force": "true"})
     assert forced.status_code == 200, forced.text
+    # The delete did not wait for the running job, which uses another model: the worker was still
+    # reported holding extra.safetensors while it loaded sd15 for that job, and the delete used to
+    # queue an unload behind the whole generation.
+    assert admin.get(f"/api/queue/job/{running}").json()["status"] == "processing"
     admin.post("/api/queue/cancel", json={"job_id": running})
     failed = files_server.wait_for(admin, waiting)
     assert failed["status"] == "failed" and failed["error_code"] == "MODEL_NOT_FOUND", failed
+    restore = admin.post(f"/api/models/trash/{forced.json()['entry']['id']}/restore")
+    assert restore.status_code == 200, restore.text
+
+
+def test_delete_of_a_model_a_running_job_uses_is_refused_and_forced_cancels_the_job(
+    files_server: ServerProcess, admin: httpx.Client
+) -> None:
+    # Long enough to be running through both deletes (the forced one cancels it).
+    running = files_server.submit(admin, model_name="extra.safetensors", steps=150)
+    files_server.wait_for(admin, running, ("processing",))
+
+    refused = admin.delete("/api/models/extra")
+    assert refused.status_code == 409, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "MODEL_IN_USE" and running in error["message"]
+    assert admin.get(f"/api/queue/job/{running}").json()["status"] == "processing"
+
+    forced = admin.delete("/api/models/extra", params={"force": "true"})
+    assert forced.status_code == 200, forced.text
+    assert not (files_server.data_dir / "models" / "checkpoints" / "extra.safetensors").exists()
+    ended = files_server.wait_for(admin, running)
+    assert ended["status"] == "cancelled", ended
     restore = admin.post(f"/api/models/trash/{forced.json()['entry']['id']}/restore")
     assert restore.status_code == 200, restore.text
 

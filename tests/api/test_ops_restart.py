@@ -26,9 +26,10 @@ def _collect_system_events(server: ServerProcess, into: list[dict[str, Any]], st
 def test_restart_with_running_and_queued_jobs_loses_nothing_and_reloads_config(own_data_dir: Path) -> None:
     config = own_data_dir / "server.toml"
     config.write_text("[server]\nmax_job_attempts = 3\n")
-    # The harness sets restart_grace_seconds=5 in the environment: the 40-step job does not finish
-    # within it, so the restart requeues it.
-    server = ServerProcess(own_data_dir, args=["--config", str(config)]).start()
+    # A grace of 1 s: the 12-step job (a load and its steps) does not finish within it, so the
+    # restart requeues it; it then runs again in full.
+    grace = {"STABLE_DIFFUSION_RESTART_GRACE_SECONDS": "1"}
+    server = ServerProcess(own_data_dir, args=["--config", str(config)], env=grace).start()
     events: list[dict[str, Any]] = []
     stop_listening = threading.Event()
     listener = threading.Thread(target=_collect_system_events, args=(server, events, stop_listening))
@@ -36,7 +37,7 @@ def test_restart_with_running_and_queued_jobs_loses_nothing_and_reloads_config(o
     try:
         with server.client() as client:
             assert client.get("/api/config").json()["config"]["max_job_attempts"] == 3
-            running = server.submit(client, steps=40, prompt="running at the restart")
+            running = server.submit(client, steps=12, prompt="running at the restart")
             queued = [server.submit(client, prompt=f"queued {n}") for n in range(2)]
             server.wait_for(client, running, ("processing",))
             old_workers = set(server.worker_pids())
@@ -50,7 +51,7 @@ def test_restart_with_running_and_queued_jobs_loses_nothing_and_reloads_config(o
             for job_id in [running, *queued, late]:
                 done = server.wait_for(client, job_id, timeout=300)
                 assert done["status"] == "completed", done
-            # Interrupted (40 steps outlast the grace) and requeued without counting that start.
+            # Interrupted (12 steps outlast the grace) and requeued without counting that start.
             assert client.get(f"/api/queue/job/{running}").json()["attempts"] == 1
             assert client.get("/api/config").json()["config"]["max_job_attempts"] == 4
             assert not old_workers & set(server.worker_pids())  # the workers are new processes

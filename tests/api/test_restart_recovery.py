@@ -12,7 +12,7 @@ def test_kill9_of_server_keeps_every_job_and_file(own_data_dir: Path) -> None:
     with server.client() as client:
         finished = server.wait_for(client, server.submit(client, prompt="finished before the crash"))
         assert finished["status"] == "completed"
-        running = server.submit(client, steps=30, prompt="running at the crash")
+        running = server.submit(client, steps=10, prompt="running at the crash")  # re-run in full after it
         queued = [server.submit(client, prompt=f"queued {n}") for n in range(3)]
         server.wait_for(client, running, ("processing",))
     server.kill9()
@@ -60,7 +60,8 @@ def test_job_that_dies_with_the_server_twice_is_failed_with_reason(own_data_dir:
 
 
 def test_graceful_stop_requeues_running_job_without_counting_an_attempt(own_data_dir: Path) -> None:
-    server = ServerProcess(own_data_dir).start()
+    # A grace of 1 s (the harness's is 5 s): the 40-step job outlasts either, the stop waits less.
+    server = ServerProcess(own_data_dir, env={"STABLE_DIFFUSION_RESTART_GRACE_SECONDS": "1"}).start()
     with server.client() as client:
         job_id = server.submit(client, steps=40)
         server.wait_for(client, job_id, ("processing",))

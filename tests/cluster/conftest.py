@@ -8,22 +8,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from sdcpp_rest.storage.database import create_database_engine, migrate
-from tests.postgres import PostgresUnavailable, create_database, drop_database
+from sdcpp_rest.storage.database import create_database_engine
+from tests.cluster_processes import migrated_cluster_database
 from tests.server import prepare_data_dir
 
 
 @pytest.fixture
 def cluster_db_url() -> Iterator[str]:
-    try:
-        url = create_database("sdcpp_rest_cluster")
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
-    engine = create_database_engine(url)
-    migrate(engine)  # once, before several processes start on it
-    engine.dispose()
-    yield url
-    drop_database(url)
+    with migrated_cluster_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,20 @@ import pytest
 import sqlalchemy as sa
 from websockets.sync.client import ClientConnection, connect
 
-from tests.cluster_processes import WorkerProcess, api_node, cluster_env, job_row, wait_for_row
-from tests.server import ServerProcess
+from sdcpp_rest.storage.database import create_database_engine
+from tests.cluster_processes import (
+    WorkerProcess,
+    api_node,
+    cluster_env,
+    job_row,
+    migrated_cluster_database,
+    wait_for_row,
+)
+from tests.server import ServerProcess, prepare_data_dir
 
 LEASE_SECONDS = 3.0
-LONG_STEPS = 30  # long enough to be caught mid-job
+# Long enough to be caught mid-job (the signal follows the first step at once); re-run in full after.
+LONG_STEPS = 10
 FINAL = {"completed", "failed", "cancelled"}
 WAIT_SECONDS = 600
 
@@ -43,21 +53,40 @@ class Cluster:
         return next(w for w in self.workers if worker_id.startswith(f"{w.node}/"))
 
 
-@pytest.fixture
-def cluster(cluster_db_url: str, cluster_db: sa.engine.Engine, shared_dir: Path) -> Iterator[Cluster]:
-    env = cluster_env(cluster_db_url, LEASE_SECONDS)
+@contextmanager
+def running_cluster(database_url: str, db: sa.engine.Engine, shared_dir: Path) -> Iterator[Cluster]:
+    env = cluster_env(database_url, LEASE_SECONDS)
     workers = [WorkerProcess(shared_dir, env, name).start() for name in ("gpu-a", "gpu-b")]
     nodes: list[ServerProcess] = []
     try:
         nodes = [api_node(shared_dir, env), api_node(shared_dir, env)]
         for worker in workers:
-            worker.wait_ready(cluster_db)
-        yield Cluster(cluster_db, nodes, workers)
+            worker.wait_ready(db)
+        yield Cluster(db, nodes, workers)
     finally:
         for worker in workers:
             worker.stop()
         for node in nodes:
             node.stop()
+
+
+@pytest.fixture
+def cluster(cluster_db_url: str, cluster_db: sa.engine.Engine, shared_dir: Path) -> Iterator[Cluster]:
+    """A cluster of its own, for a test that kills or stops a part of it."""
+    with running_cluster(cluster_db_url, cluster_db, shared_dir) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def intact_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One cluster for the tests that leave every process running (a start is four processes)."""
+    with migrated_cluster_database() as url:
+        db = create_database_engine(url)
+        try:
+            with running_cluster(url, db, prepare_data_dir(tmp_path_factory.mktemp("shared"))) as started:
+                yield started
+        finally:
+            db.dispose()
 
 
 def ws_url(node: ServerProcess) -> str:
@@ -88,8 +117,9 @@ def output(node: ServerProcess, job_id: str) -> bytes:
 
 
 def test_twenty_jobs_through_both_nodes_run_exactly_once_and_either_node_serves_them(
-    cluster: Cluster,
+    intact_cluster: Cluster,
 ) -> None:
+    cluster = intact_cluster
     a, b = cluster.nodes
     with connect(ws_url(a)) as ws, a.client() as client_a, b.client() as client_b:
         ids = [
@@ -110,9 +140,9 @@ def test_twenty_jobs_through_both_nodes_run_exactly_once_and_either_node_serves_
 
 
 def test_a_websocket_client_on_node_a_sees_the_progress_of_a_job_submitted_on_node_b(
-    cluster: Cluster,
+    intact_cluster: Cluster,
 ) -> None:
-    a, b = cluster.nodes
+    a, b = intact_cluster.nodes
     with connect(ws_url(a)) as ws, b.client() as client_b:
         job_id = b.submit(client_b, steps=4)
         updates = job_updates_until_final(ws, {job_id})

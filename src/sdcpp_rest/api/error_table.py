@@ -260,7 +260,11 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[Answer, ...]] = {
     ),
     ("DELETE", "/api/models/{model_id}"): (
         *_MODEL_ID,
-        Answer(409, ErrorCode.MODEL_IN_USE, "queued jobs need the model (force=true deletes it anyway)"),
+        Answer(
+            409,
+            ErrorCode.MODEL_IN_USE,
+            "queued or running jobs need the model (force=true deletes it anyway)",
+        ),
         Answer(500, ErrorCode.INTERNAL_ERROR, "a worker failed to free the model"),
         _LIFECYCLE_TIMEOUT,
     ),

@@ -163,7 +163,10 @@ def delete_model(
     settings: SettingsDep,
     _admin: AdminUser,
     force: Annotated[
-        QueryBool, Query(description="Delete even when queued jobs need the model (they will fail).")
+        QueryBool,
+        Query(
+            description="Delete even when jobs need the model (queued ones fail, running ones are cancelled)."
+        ),
     ] = False,
 ) -> DeleteModelReply:
     entry = removal.delete(model_id, force=force)

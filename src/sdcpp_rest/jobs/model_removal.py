@@ -1,8 +1,11 @@
-"""Delete a model file (DELETE /api/models/{id}): refuse while a queued job needs it (unless forced),
-unload it from the workers that hold it, move it into the trash, rescan; and restore it from there.
+"""Delete a model file (DELETE /api/models/{id}): refuse while a queued or running job needs it
+(unless forced), unload it from the workers that hold it, move it into the trash, rescan; and restore
+it from there.
 
 A job names its files by name, and resolves them again when it runs: deleting a file a queued job
-needs would fail that job later, so it is refused with MODEL_IN_USE unless the admin forces it.
+needs would fail that job later, so it is refused with MODEL_IN_USE unless the admin forces it. A
+running job that uses it is refused the same way, and cancelled when forced: the delete never waits
+for a generation to end (it would hold the request for as long as the job runs).
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from sdcpp_rest.jobs.store import JobStore
 log = logging.getLogger(__name__)
 
 UNLOAD_TIMEOUT_SECONDS = 300.0
-# Jobs that will resolve their files again when they run.
-WAITING_STATUSES = (JobStatus.QUEUED,)
+# Jobs that will resolve their files again when they run, and the ones that have them open.
+NEEDING_STATUSES = (JobStatus.QUEUED, JobStatus.PROCESSING)
 
 
 class ModelInUse(ApiError):
@@ -40,21 +43,28 @@ class ModelRemoval:
         trash: ModelTrash,
         unload: Callable[[str, float], list[ControlResult] | None],
         model_path_of: Callable[[JobRecord], str],
+        cancel_running: Callable[[str], object],
     ) -> None:
         self._store = store
         self._catalog = catalog
         self._trash = trash
         self._unload = unload
         self._model_path_of = model_path_of
+        self._cancel_running = cancel_running
 
     def delete(self, model_id: str, *, force: bool) -> TrashEntry:
         view = self._catalog.get(model_id)
-        waiting = self.jobs_needing(view)
-        if waiting and not force:
+        needing = self._jobs_needing(view)
+        if needing and not force:
+            first = needing[0]
             raise ModelInUse(
-                f"{len(waiting)} queued job(s) need '{view.model.name}' (first: {waiting[0]}); cancel them "
-                "or delete with force=true (they will then fail with MODEL_NOT_FOUND)"
+                f"{len(needing)} queued or running job(s) need '{view.model.name}' (first: {first.id}, "
+                f"{first.status.value}); cancel them or delete with force=true (queued ones will then "
+                "fail with MODEL_NOT_FOUND, running ones are cancelled)"
             )
+        for job in needing:
+            if job.status == JobStatus.PROCESSING:
+                self._cancel_running(job.id)
         if view.loaded:
             results = self._unload(str(view.model.real_path), UNLOAD_TIMEOUT_SECONDS)
             if results is None:
@@ -72,15 +82,15 @@ class ModelRemoval:
         self._catalog.refresh()
         return entry
 
-    def jobs_needing(self, view: ModelView) -> list[str]:
-        """Ids of the waiting jobs that name this model (checkpoint, component, LoRA, ...)."""
+    def _jobs_needing(self, view: ModelView) -> list[JobRecord]:
+        """The queued and running jobs that name this model (checkpoint, component, LoRA, ...)."""
         real = view.model.real_path
         names = _names_of(view)
         needing = []
-        for job in self._store.list_jobs(WAITING_STATUSES):
+        for job in self._store.list_jobs(NEEDING_STATUSES):
             path = self._model_path_of(job)
             if (path and Path(path).resolve() == real) or names & set(_strings(job)):
-                needing.append(job.id)
+                needing.append(job)
         return needing
 
 

@@ -132,8 +132,7 @@ class Scheduler:
         """Unload `model_path` from every worker holding it; [] when none does, None on timeout."""
         requests = []
         for slot in self._slots:
-            context = slot.worker.loaded_context
-            if context is not None and model_path in (context.model_path, context.diffusion_model_path):
+            if slot.holds(model_path):
                 request = ControlRequest(UnloadCommand())
                 slot.submit_control(request)
                 requests.append(request)

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from sdcpp_rest.engine.protocol import (
     CommandFailed,
     ConvertCommand,
+    EngineContext,
     GenerateCommand,
     JobFinished,
     LoadCommand,
@@ -114,6 +115,7 @@ class WorkerSlot(threading.Thread):
         # The running job's claim: its token (every store write names it) and its lease's clock.
         self._token: str | None = None
         self._lease: _LeaseClock | None = None
+        self._job_context: EngineContext | None = None  # the model the running generation loads
         self._lock = threading.Lock()
         # Loads/unloads asked for through the API; the slot's own thread runs them between jobs, so
         # the worker's pipe is only ever used by one thread.
@@ -128,6 +130,13 @@ class WorkerSlot(threading.Thread):
             self._cancel_job_id = job_id
         self.worker.kill()
         return True
+
+    def holds(self, model_path: str) -> bool:
+        """Whether the worker has `model_path` loaded, counting a running generation's model as the
+        loaded one: the worker replaces what it held with it (the report of that comes later)."""
+        with self._lock:
+            context = self._job_context or self.worker.loaded_context
+        return context is not None and model_path in (context.model_path, context.diffusion_model_path)
 
     def submit_control(self, request: ControlRequest) -> None:
         self._controls.put(request)
@@ -187,7 +196,7 @@ class WorkerSlot(threading.Thread):
         finally:
             self._busy_at = time.monotonic()
             with self._lock:
-                self.job_id, self._token, self._lease = None, None, None
+                self.job_id, self._token, self._lease, self._job_context = None, None, None, None
             env.cancels.take(job.id)  # a cancel that came too late to matter
         # After the job's own end: with the database away these raise, and run() backs off.
         env.listener.job_changed(job.id)
@@ -354,6 +363,9 @@ class WorkerSlot(threading.Thread):
             store.fail(job.id, exc.code, exc.message, token=job.claim_token)
             return
         clock = _StepClock(job.total_steps)
+        if isinstance(command, GenerateCommand):
+            with self._lock:
+                self._job_context = command.context
         try:
             self.worker.send(command)
             for message in self._messages():
