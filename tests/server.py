@@ -57,9 +57,12 @@ class ServerProcess:
         env: dict[str, str] | None = None,
         args: list[str] | None = None,
         memory_limit_bytes: int | None = None,
+        python: str | None = None,
     ):
         self.data_dir = data_dir
         self._memory_limit = memory_limit_bytes
+        # Another environment's interpreter (the packaging test's fresh venv); default: this one.
+        self._python = python or sys.executable
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / f"server-{self.port}.log"
@@ -80,7 +83,7 @@ class ServerProcess:
         ceiling = ["prlimit", f"--as={self._memory_limit}", "--"] if self._memory_limit else []
         command = [
             *ceiling,
-            sys.executable,
+            self._python,
             "-m",
             "sdcpp_rest.cli.main",
             "serve",
