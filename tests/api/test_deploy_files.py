@@ -6,15 +6,21 @@ container registry; deploy/README.md records a build made with a local Debian ba
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
+
+from tests.server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 UNITS = REPO / "deploy" / "systemd"
@@ -124,3 +130,55 @@ def test_the_containerfile_runs_as_a_user_with_a_data_volume_a_health_check_and_
     assert 'cuda) cmake_args="-DSD_CUDA=ON"' in text and 'vulkan) cmake_args="-DSD_VULKAN=ON"' in text
     ignored = (REPO / ".containerignore").read_text().split()
     assert {".venv", ".git", "data"} <= set(ignored)
+
+
+def _unit_environment(path: Path) -> dict[str, str]:
+    """The assignments an EnvironmentFile= sets (comments and blank lines skipped)."""
+    values = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.strip()
+    return values
+
+
+def test_the_serve_unit_starts_the_server_with_its_environment_and_stops_on_its_signal(
+    tmp_path: Path,
+) -> None:
+    [unit] = [u for u in _units_here(tmp_path) if u.name == "sdcpp-rest.service"]
+    lines = unit.read_text().splitlines()
+    [exec_start] = [line.removeprefix("ExecStart=") for line in lines if line.startswith("ExecStart=")]
+    [kill_signal] = [line.removeprefix("KillSignal=") for line in lines if line.startswith("KillSignal=")]
+    environment = _unit_environment(UNITS / "sdcpp-rest.env")
+    assert environment["STABLE_DIFFUSION_DATA_DIR"] == "/var/lib/sdcpp-rest"  # the unit's StateDirectory
+    # The one change: this test's folder and a free port instead of /var/lib/sdcpp-rest and 8080.
+    port = free_port()
+    environment |= {"STABLE_DIFFUSION_DATA_DIR": str(tmp_path / "state"), "STABLE_DIFFUSION_PORT": str(port)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STABLE_DIFFUSION_")} | environment
+    log = (tmp_path / "unit.log").open("wb")
+    process = subprocess.Popen(
+        shlex.split(exec_start), cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, (tmp_path / "unit.log").read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, (tmp_path / "unit.log").read_text()
+            time.sleep(0.2)
+        stop = getattr(signal, kill_signal)
+        process.send_signal(stop)
+        # uvicorn shuts down, then re-raises the signal: systemd counts an exit by SIGTERM as clean.
+        assert process.wait(timeout=90) in (0, -stop)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        log.close()
+    assert (tmp_path / "state" / "sdcpp-rest.db").exists()
+    logged = (tmp_path / "unit.log").read_text()
+    assert f"database sqlite:///{tmp_path / 'state' / 'sdcpp-rest.db'}" in logged
+    assert "Application shutdown complete" in logged  # drained, not killed
