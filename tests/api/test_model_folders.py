@@ -1,8 +1,10 @@
-"""Each model type's folder can be configured on its own (e.g. shared with another tool)."""
+"""Each model type's folder can be configured on its own (e.g. shared with another tool); symlinks
+placed in the folders bring in a library shared with other tools (issue 22)."""
 
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 from PIL import Image
@@ -44,5 +46,61 @@ def test_configured_checkpoint_and_vae_folders_are_used(tmp_path: Path) -> None:
                 },
             )
             assert escape.status_code == 400 and escape.json()["error"]["code"] == "INVALID_PARAMETERS"
+    finally:
+        server.stop()
+
+
+def _library_server(tmp_path: Path) -> tuple[ServerProcess, Path]:
+    """A server whose checkpoints/ links to a model library elsewhere: one file, one folder, and the
+    kinds of entry a scan must skip with a reason."""
+    library = tmp_path / "library"
+    link_or_copy(sd15_model(), library / "shared.safetensors")
+    link_or_copy(sd15_model(), library / "sd" / "in-folder.safetensors")
+    checkpoints = tmp_path / "data" / "models" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    os.symlink(library / "shared.safetensors", checkpoints / "linked.safetensors")
+    os.symlink(library / "sd", checkpoints / "library")
+    os.symlink(checkpoints, checkpoints / "loop")
+    os.symlink(library / "gone.safetensors", checkpoints / "broken.safetensors")
+    (checkpoints / "damaged.safetensors").write_bytes(b"\x10\x00\x00")
+    (checkpoints / "model.zip").write_bytes(b"PK")
+    link_or_copy(sd15_model(), tmp_path / "data" / "models" / "dropped.safetensors")
+    return ServerProcess(tmp_path / "data").start(), library
+
+
+def test_symlinked_checkpoints_are_listed_generate_and_only_the_link_is_deleted(tmp_path: Path) -> None:
+    server, library = _library_server(tmp_path)
+    checkpoints = tmp_path / "data" / "models" / "checkpoints"
+    try:
+        with server.client() as client:
+            models = {m["name"]: m for m in client.get("/api/models", params={"limit": 0}).json()["models"]}
+            assert {"linked.safetensors", "library/in-folder.safetensors"} <= set(models)
+            assert models["linked.safetensors"]["path"] == "checkpoints/linked.safetensors"
+            assert models["linked.safetensors"]["architecture"] == "SD1.x"
+            assert not any(name.startswith("loop/") for name in models)
+            job = server.wait_for(client, server.submit(client, model_name="linked.safetensors"))
+            assert job["status"] == "completed", job
+            # A request's name still cannot climb out to the library itself.
+            escape = client.post(
+                "/api/generate/text2img",
+                json={"prompt": "x", "model_name": "../../../library/shared.safetensors", "steps": 1},
+            )
+            assert escape.status_code == 400 and escape.json()["error"]["code"] == "INVALID_PARAMETERS"
+
+            # Deleting the linked model moves the link into the trash; the library keeps its file.
+            deleted = client.delete("/api/models/linked.safetensors")
+            assert deleted.status_code == 200, deleted.text
+            assert not os.path.lexists(checkpoints / "linked.safetensors")
+            assert (library / "shared.safetensors").is_file()
+            entry_id = deleted.json()["entry"]["id"]
+            assert client.post(f"/api/models/trash/{entry_id}/restore").status_code == 200
+            assert (checkpoints / "linked.safetensors").is_symlink()
+            assert (checkpoints / "linked.safetensors").resolve() == (
+                library / "shared.safetensors"
+            ).resolve()
+            # A file only a linked folder brings in is the library's: refused, left where it is.
+            refused = client.delete("/api/models/library/in-folder.safetensors")
+            assert refused.status_code == 400 and refused.json()["error"]["code"] == "INVALID_PARAMETERS"
+            assert (library / "sd" / "in-folder.safetensors").is_file()
     finally:
         server.stop()

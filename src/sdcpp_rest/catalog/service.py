@@ -32,7 +32,7 @@ from sdcpp_rest.catalog.model_sets import (
 from sdcpp_rest.catalog.scan import MODEL_TYPES, FileStat, ScannedModel, scan
 from sdcpp_rest.catalog.store import HashRecord, ModelHashStore
 from sdcpp_rest.errors import InvalidParameters, ModelNotFound
-from sdcpp_rest.paths import PathOutsideRoot, resolve_inside
+from sdcpp_rest.paths import PathOutsideRoot, resolve_in_model_folder
 
 log = logging.getLogger(__name__)
 
@@ -378,7 +378,7 @@ class CatalogService:
 
     def _refuse_escape(self, key: str) -> None:
         try:
-            resolve_inside(self.models_dir, key)
+            resolve_in_model_folder(self.models_dir, key)
         except PathOutsideRoot as exc:
             raise InvalidParameters(
                 f"model id '{key}' is not a name inside the models folder: {exc}"
