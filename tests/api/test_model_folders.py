@@ -104,3 +104,36 @@ def test_symlinked_checkpoints_are_listed_generate_and_only_the_link_is_deleted(
             assert (library / "sd" / "in-folder.safetensors").is_file()
     finally:
         server.stop()
+
+
+def test_files_a_scan_cannot_use_are_logged_and_listed_with_their_reason(tmp_path: Path) -> None:
+    server, _library = _library_server(tmp_path)
+    try:
+        with server.client() as client:
+            plain = client.get("/api/models").json()
+            assert plain.get("errors") is None
+            reply = client.get("/api/models", params={"include_errors": "true", "type": "lora"})
+            assert reply.status_code == 200
+            errors = {e["path"]: e for e in reply.json()["errors"]}  # whatever the filters
+            assert set(errors) == {
+                "checkpoints/loop",
+                "checkpoints/broken.safetensors",
+                "checkpoints/model.zip",
+                "checkpoints/damaged.safetensors",
+                "dropped.safetensors",
+            }
+            assert "loop" in errors["checkpoints/loop"]["reason"]
+            assert "broken symlink" in errors["checkpoints/broken.safetensors"]["reason"]
+            assert "unknown file type '.zip'" in errors["checkpoints/model.zip"]["reason"]
+            assert "not in a model-type folder" in errors["dropped.safetensors"]["reason"]
+            assert errors["checkpoints/damaged.safetensors"]["listed"] is True
+            assert errors["checkpoints/model.zip"]["type"] == "checkpoint"
+            assert str(tmp_path) not in reply.text  # no server path, least of all the library's
+            spec = client.get("/openapi.json").json()
+            parameters = {p["name"] for p in spec["paths"]["/api/models"]["get"]["parameters"]}
+            assert "include_errors" in parameters and "ModelFileError" in spec["components"]["schemas"]
+            log = server.log_tail(100_000)
+            for path in ("checkpoints/loop", "checkpoints/broken.safetensors", "dropped.safetensors"):
+                assert f"{path} skipped" in log
+    finally:
+        server.stop()

@@ -9,11 +9,13 @@ from fastapi import APIRouter, Query
 
 from sdcpp_rest.api.deps import CatalogDep, ModelLoadsDep, ModelsManageDep, ModelsReadDep
 from sdcpp_rest.api.query_types import QueryBool, QueryInt
+from sdcpp_rest.catalog.file_errors import FileError
 from sdcpp_rest.catalog.scan import MODEL_TYPES
 from sdcpp_rest.catalog.service import SHORT_HASH_LENGTH, ModelPage, ModelQuery, ModelView
 from sdcpp_rest.errors import InvalidParameters
 from sdcpp_rest.schemas.catalog import (
     ModelActionReply,
+    ModelFileError,
     ModelPublic,
     ModelsReply,
     ModelTypesReply,
@@ -69,8 +71,8 @@ def _timestamp(value: str | None, name: str) -> float | None:
     return parsed.timestamp()
 
 
-def models_reply(result: ModelPage) -> ModelsReply:
-    """One page of the listing with its pagination totals."""
+def models_reply(result: ModelPage, errors: list[FileError] | None = None) -> ModelsReply:
+    """One page of the listing with its pagination totals (and, when asked, the files in error)."""
     return ModelsReply(
         models=[to_public(view) for view in result.items],
         total=result.total,
@@ -79,6 +81,12 @@ def models_reply(result: ModelPage) -> ModelsReply:
         pages=result.pages,
         has_next=result.page < result.pages,
         has_previous=result.page > 1,
+        errors=None
+        if errors is None
+        else [
+            ModelFileError(path=e.relative_path, type=e.type, reason=e.reason, listed=e.listed)
+            for e in errors
+        ],
     )
 
 
@@ -104,6 +112,13 @@ def list_models(
     ] = None,
     architecture: str | None = Query(None, max_length=50, description="SD1.x, SD2.x, SDXL, SD3, Flux ..."),
     format: str | None = Query(None, max_length=20, description="safetensors, gguf, ckpt or diffusers."),
+    include_errors: Annotated[
+        QueryBool,
+        Query(
+            description="Add `errors`: the files of the last scan that cannot be used (broken or looping "
+            "symlinks, unknown file types, damaged headers, files outside any type folder) with the reason."
+        ),
+    ] = False,
 ) -> ModelsReply:
     query = ModelQuery(
         type=type,
@@ -121,7 +136,7 @@ def list_models(
         architecture=architecture,
         format=format,
     )
-    return models_reply(catalog.list_models(query))
+    return models_reply(catalog.list_models(query), catalog.file_errors() if include_errors else None)
 
 
 @router.get("/models/types", response_model=ModelTypesReply, summary="Model types and their folders")
