@@ -137,3 +137,17 @@ def test_files_a_scan_cannot_use_are_logged_and_listed_with_their_reason(tmp_pat
                 assert f"{path} skipped" in log
     finally:
         server.stop()
+
+
+def test_every_model_type_folder_is_made_at_start_up(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    server = ServerProcess(tmp_path / "data").start()
+    try:
+        with server.client() as client:
+            folders = client.get("/api/models/types").json()["folders"]
+    finally:
+        server.stop()
+    canonical = [paths[0] for kind, paths in folders.items() if paths]
+    assert len(canonical) == len(folders) - 1  # every type but model sets, which are no folder
+    for folder in canonical:
+        assert (tmp_path / "data" / "models" / folder).is_dir(), folder
