@@ -26,8 +26,9 @@ def free_port() -> int:
 
 
 def link_or_copy(source: Path, target: Path) -> Path:
-    """Hard link the cached model into a test's models folder (a symlink would point outside the models
-    folder, which the server refuses by design); copy when the cache is on another file system."""
+    """Hard link the cached model into a test's models folder (a symlink would also be followed, but a
+    test deleting the model would then delete a link, not the model); copy when the cache is on another
+    file system."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
         try:

@@ -20,7 +20,7 @@ from sdcpp_rest.auth.service import AuthService
 from sdcpp_rest.auth.store import UserStore
 from sdcpp_rest.auth.tokens import TokenCodec, load_or_create_secret
 from sdcpp_rest.catalog.files import ModelFiles
-from sdcpp_rest.catalog.scan import default_type_roots
+from sdcpp_rest.catalog.scan import TYPE_FOLDERS, default_type_roots
 from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.catalog.store import ModelHashStore
 from sdcpp_rest.catalog.trash import ModelTrash
@@ -137,7 +137,9 @@ def build_services(
     for folder in (settings.models_path, settings.output_path):
         folder.mkdir(parents=True, exist_ok=True)
     type_folders = settings.model_type_folders()
-    type_folders.get("checkpoints", settings.models_path / "checkpoints").mkdir(parents=True, exist_ok=True)
+    # Every type's own folder, so that a new user sees where each kind of model goes (issue 22).
+    for folders in TYPE_FOLDERS.values():
+        type_folders.get(folders[0], settings.models_path / folders[0]).mkdir(parents=True, exist_ok=True)
     assert settings.database_url is not None  # filled in by Settings
     database = create_database_engine(settings.database_url)
     migrate(database)

@@ -21,6 +21,36 @@ def resolve_inside(root: Path, relative: str) -> Path:
     server), NUL bytes, names no file system holds and anything whose real path leaves the root. The
     file need not exist.
     """
+    pure = _checked_relative(relative)
+    try:
+        real_root = root.resolve()
+        candidate = (real_root / pure).resolve()
+    except (RuntimeError, OSError) as exc:  # a symlink loop (Python 3.11 raises RuntimeError)
+        raise PathOutsideRoot(f"path cannot be resolved: {exc}") from None
+    if candidate != real_root and not candidate.is_relative_to(real_root):
+        raise PathOutsideRoot("path resolves outside its folder")
+    return candidate
+
+
+def resolve_in_model_folder(root: Path, relative: str) -> Path:
+    """A model's name under its type folder `root`, for reading it: the path inside the (resolved)
+    folder, its own symlinks left in place so that it keeps its name and extension.
+
+    The name is checked as `resolve_inside` checks it (relative, no '..', no backslash, ...), so a
+    request cannot climb out; symlinks already in the folder may point anywhere: only someone with
+    access to the folder places them (one model library shared with other tools), and the catalog's
+    scan lists the same files. Never use it for a path to write to."""
+    pure = _checked_relative(relative)
+    try:
+        inside = root.resolve() / pure
+        inside.resolve()  # refuses a symlink loop (Python 3.11 raises RuntimeError)
+    except (RuntimeError, OSError) as exc:
+        raise PathOutsideRoot(f"path cannot be resolved: {exc}") from None
+    return inside
+
+
+def _checked_relative(relative: str) -> PurePosixPath:
+    """`relative` as a path that stays inside whatever folder it is joined to (symlinks aside)."""
     if not relative or len(relative) > MAX_RELATIVE_PATH_LENGTH:
         raise PathOutsideRoot("path is empty or too long")
     if "\x00" in relative or "\\" in relative:
@@ -30,11 +60,4 @@ def resolve_inside(root: Path, relative: str) -> Path:
         raise PathOutsideRoot("path must be relative and must not contain '..'")
     if any(len(part.encode(errors="surrogateescape")) > MAX_PATH_COMPONENT_BYTES for part in pure.parts):
         raise PathOutsideRoot(f"a path component is longer than {MAX_PATH_COMPONENT_BYTES} bytes")
-    try:
-        real_root = root.resolve()
-        candidate = (real_root / pure).resolve()
-    except (RuntimeError, OSError) as exc:  # a symlink loop (Python 3.11 raises RuntimeError)
-        raise PathOutsideRoot(f"path cannot be resolved: {exc}") from None
-    if candidate != real_root and not candidate.is_relative_to(real_root):
-        raise PathOutsideRoot("path resolves outside its folder")
-    return candidate
+    return pure

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sdcpp_rest.catalog.scan import default_type_roots, scan
+from sdcpp_rest.catalog.scan import SkippedFile, default_type_roots, scan, stray_model_files
 from tests.fixtures.synthetic_models import write_architecture, write_gguf, write_safetensors
 
 
@@ -70,22 +70,64 @@ def test_damaged_files_are_listed_with_an_error(tmp_path: Path) -> None:
         assert entry.error and entry.architecture is None, name
 
 
-def test_symlinks_are_followed_only_inside_their_root(tmp_path: Path) -> None:
+def test_symlinks_are_followed_wherever_they_point_and_loops_are_stopped(tmp_path: Path) -> None:
+    """Issue 22: a model library shared with other tools is linked in, file by file or as a folder."""
     models = _models(tmp_path)
-    outside = tmp_path / "outside"
-    write_architecture(outside / "secret.safetensors", "sd1_original")
+    library = tmp_path / "library"
+    write_architecture(library / "shared.safetensors", "sd1_original")
+    (library / "nested").mkdir()
+    write_architecture(library / "nested" / "deep.safetensors", "sdxl")
+    os.symlink(library / "nested", library / "nested" / "back")  # a loop inside the linked library
     checkpoints = models / "checkpoints"
-    os.symlink(outside / "secret.safetensors", checkpoints / "escape.safetensors")
-    os.symlink(outside, checkpoints / "escape_dir")
+    os.symlink(library / "shared.safetensors", checkpoints / "linked.safetensors")
+    os.symlink(library, checkpoints / "library")
     os.symlink(checkpoints / "sd1.safetensors", checkpoints / "alias.safetensors")
     os.symlink(checkpoints, checkpoints / "loop")  # must not make the walk endless
     (checkpoints / "inner").mkdir()
     write_architecture(checkpoints / "inner" / "in.safetensors", "sd3")
     os.symlink(checkpoints / "inner", checkpoints / "inner_link")
-    names = {name for kind, name in scan(default_type_roots(models)) if kind == "checkpoint"}
-    assert "escape.safetensors" not in names
-    assert not any(name.startswith(("escape_dir/", "loop/")) for name in names)
-    assert {"alias.safetensors", "inner/in.safetensors", "inner_link/in.safetensors"} <= names
+    os.symlink(tmp_path / "gone.safetensors", checkpoints / "broken.safetensors")
+    (checkpoints / "notes.exe").write_bytes(b"MZ")
+    (checkpoints / "sd1.preview.png").write_bytes(b"png")  # a companion file: no model, no complaint
+    skipped: list[SkippedFile] = []
+    found = scan(default_type_roots(models), skipped=skipped)
+    names = {name for kind, name in found if kind == "checkpoint"}
+    assert {
+        "linked.safetensors",
+        "library/shared.safetensors",
+        "library/nested/deep.safetensors",
+        "alias.safetensors",
+        "inner/in.safetensors",
+        "inner_link/in.safetensors",
+    } <= names
+    assert not any(name.startswith(("loop/", "library/nested/back/")) for name in names)
+    linked = found[("checkpoint", "linked.safetensors")]
+    assert linked.architecture == "SD1.x" and linked.real_path == (library / "shared.safetensors").resolve()
+    assert linked.path == checkpoints / "linked.safetensors"  # named by the link, inside the folder
+    reasons = {item.name: item.reason for item in skipped}
+    assert set(reasons) == {"loop", "library/nested/back", "broken.safetensors", "notes.exe"}
+    assert "loop" in reasons["loop"] and "loop" in reasons["library/nested/back"]
+    assert "broken symlink" in reasons["broken.safetensors"]
+    assert "unknown file type '.exe'" in reasons["notes.exe"]
+
+
+def test_a_link_without_extension_target_is_read_by_its_own_name(tmp_path: Path) -> None:
+    """Hugging Face's cache keeps files as extension-less blobs behind named links."""
+    models = _models(tmp_path)
+    blob = tmp_path / "hub" / "blobs" / "0123abcd"
+    write_architecture(blob, "sdxl")
+    os.symlink(blob, models / "checkpoints" / "from-hub.safetensors")
+    entry = scan(default_type_roots(models))[("checkpoint", "from-hub.safetensors")]
+    assert (entry.format, entry.architecture, entry.error) == ("safetensors", "SDXL", None)
+
+
+def test_model_files_straight_in_the_models_folder_are_reported(tmp_path: Path) -> None:
+    models = _models(tmp_path)
+    write_architecture(models / "dropped.safetensors", "sd1_original")
+    (models / "readme.txt").write_text("x")
+    strays = stray_model_files(models)
+    assert [(s.type, s.name) for s in strays] == [(None, "dropped.safetensors")]
+    assert "not in a model-type folder" in strays[0].reason
 
 
 def test_diffusers_folder_is_one_checkpoint(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from sdcpp_rest.paths import (
     MAX_PATH_COMPONENT_BYTES,
     MAX_RELATIVE_PATH_LENGTH,
     PathOutsideRoot,
+    resolve_in_model_folder,
     resolve_inside,
 )
 
@@ -125,6 +126,31 @@ def test_accepts_symlink_that_stays_inside_root(root: Path) -> None:
     resolved = resolve_inside(root, "alias.safetensors")
 
     assert resolved == (root / "checkpoints" / "sd15" / "model.safetensors").resolve()
+
+
+def test_model_names_follow_links_placed_in_the_folder_but_never_climb_out(
+    root: Path, tmp_path: Path
+) -> None:
+    """Issue 22: reading a model follows the links the administrator placed (a shared library); the
+    name a request gives is checked as strictly as ever."""
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "shared.safetensors").write_bytes(b"x")
+    os.symlink(library, root / "checkpoints" / "library")
+    os.symlink(library / "shared.safetensors", root / "checkpoints" / "linked.safetensors")
+    folder = root / "checkpoints"
+
+    for name in ("library/shared.safetensors", "linked.safetensors"):
+        path = resolve_in_model_folder(folder, name)
+        assert (
+            path == folder.resolve() / name and path.resolve() == (library / "shared.safetensors").resolve()
+        )
+    for escape in ("../../library/shared.safetensors", str(library / "shared.safetensors"), "library\\x"):
+        with pytest.raises(PathOutsideRoot):
+            resolve_in_model_folder(folder, escape)
+    os.symlink("looped", folder / "looped")
+    with pytest.raises(PathOutsideRoot):
+        resolve_in_model_folder(folder, "looped")
 
 
 def test_root_that_is_itself_a_symlink_still_works(root: Path, tmp_path: Path) -> None:

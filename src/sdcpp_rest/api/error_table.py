@@ -195,15 +195,17 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[Answer, ...]] = {
     ),
     ("GET", "/api/image/download"): (
         _bad(
-            "url is missing, too long, not http(s) or carries credentials, or its host cannot be "
-            "resolved or resolves to a refused (private, loopback, metadata) address"
+            "url is missing, too long, not http(s) or carries credentials, or its host resolves to "
+            "a refused (private, loopback, metadata) address"
         ),
         Answer(
             413, ErrorCode.PAYLOAD_TOO_LARGE, "larger than image_download_max_bytes or max_input_image_pixels"
         ),
         Answer(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "the downloaded content is not an image"),
         Answer(
-            502, ErrorCode.UPSTREAM_FAILED, "the upstream failed, answered an error or redirected too often"
+            502,
+            ErrorCode.UPSTREAM_FAILED,
+            "the host cannot be resolved or reached, answered an error or redirected too often",
         ),
         Answer(504, ErrorCode.UPSTREAM_TIMEOUT, "the download took longer than image_download_timeout_s"),
     ),

@@ -9,12 +9,14 @@ from fastapi import APIRouter, Query
 
 from sdcpp_rest.api.deps import CatalogDep, ModelLoadsDep, ModelsManageDep, ModelsReadDep
 from sdcpp_rest.api.query_types import QueryBool, QueryInt
+from sdcpp_rest.catalog.file_errors import FileError
 from sdcpp_rest.catalog.model_sets import SET_TYPE
 from sdcpp_rest.catalog.scan import MODEL_TYPES
 from sdcpp_rest.catalog.service import SHORT_HASH_LENGTH, CatalogService, ModelPage, ModelQuery, ModelView
 from sdcpp_rest.errors import InvalidParameters
 from sdcpp_rest.schemas.catalog import (
     ModelActionReply,
+    ModelFileError,
     ModelPublic,
     ModelsReply,
     ModelTypesReply,
@@ -80,8 +82,10 @@ def _timestamp(value: str | None, name: str) -> float | None:
     return parsed.timestamp()
 
 
-def models_reply(catalog: CatalogService, result: ModelPage) -> ModelsReply:
-    """One page of the listing with its pagination totals."""
+def models_reply(
+    catalog: CatalogService, result: ModelPage, errors: list[FileError] | None = None
+) -> ModelsReply:
+    """One page of the listing with its pagination totals (and, when asked, the files in error)."""
     return ModelsReply(
         models=[to_public(view, recommended_of(catalog, view)) for view in result.items],
         total=result.total,
@@ -90,6 +94,12 @@ def models_reply(catalog: CatalogService, result: ModelPage) -> ModelsReply:
         pages=result.pages,
         has_next=result.page < result.pages,
         has_previous=result.page > 1,
+        errors=None
+        if errors is None
+        else [
+            ModelFileError(path=e.relative_path, type=e.type, reason=e.reason, listed=e.listed)
+            for e in errors
+        ],
     )
 
 
@@ -115,6 +125,13 @@ def list_models(
     ] = None,
     architecture: str | None = Query(None, max_length=50, description="SD1.x, SD2.x, SDXL, SD3, Flux ..."),
     format: str | None = Query(None, max_length=20, description="safetensors, gguf, ckpt or diffusers."),
+    include_errors: Annotated[
+        QueryBool,
+        Query(
+            description="Add `errors`: the files of the last scan that cannot be used (broken or looping "
+            "symlinks, unknown file types, damaged headers, files outside any type folder) with the reason."
+        ),
+    ] = False,
 ) -> ModelsReply:
     query = ModelQuery(
         type=type,
@@ -132,7 +149,9 @@ def list_models(
         architecture=architecture,
         format=format,
     )
-    return models_reply(catalog, catalog.list_models(query))
+    return models_reply(
+        catalog, catalog.list_models(query), catalog.file_errors() if include_errors else None
+    )
 
 
 @router.get("/models/types", response_model=ModelTypesReply, summary="Model types and their folders")

@@ -9,11 +9,11 @@ also resolves.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from sdcpp_rest.paths import PathOutsideRoot, resolve_inside
+from sdcpp_rest.catalog.scan import iter_type_files
+from sdcpp_rest.paths import PathOutsideRoot, resolve_in_model_folder
 
 CHECKPOINT_EXTENSIONS = (".safetensors", ".gguf", ".ckpt", ".pt", ".pth", ".bin")
 CHECKPOINT_FOLDERS = ("checkpoints", "stable-diffusion")
@@ -96,7 +96,7 @@ class ModelFiles:
         """The checkpoint a request names: exact relative name, or the name without its extension."""
         for root in self.checkpoint_roots():
             try:
-                path = resolve_inside(root, name)
+                path = resolve_in_model_folder(root, name)
             except PathOutsideRoot as exc:
                 raise CatalogError(
                     f"model_name '{name}' is not inside the models folder: {exc}",
@@ -105,8 +105,13 @@ class ModelFiles:
                 ) from None
             if path.is_file():
                 stat = path.stat()
+                # The real path, as the catalog and the workers' loaded model name it.
                 return CheckpointFile(
-                    name, path, stat.st_size, stat.st_mtime, _FORMATS.get(path.suffix.lower(), "unknown")
+                    name,
+                    path.resolve(),
+                    stat.st_size,
+                    stat.st_mtime,
+                    _FORMATS.get(path.suffix.lower(), "unknown"),
                 )
         for checkpoint in self.list_checkpoints():
             if Path(checkpoint.name).with_suffix("").as_posix() == name:
@@ -126,7 +131,7 @@ class ModelFiles:
         expect_dir = field.endswith("_dir")
         for root in self.component_roots(field):
             try:
-                path = resolve_inside(root, relative)
+                path = resolve_in_model_folder(root, relative)
             except PathOutsideRoot as exc:
                 raise CatalogError(
                     f"{field}: '{relative}' is not inside the models folder's {folder}/: {exc}",
@@ -147,34 +152,22 @@ class ModelFiles:
         for root in (self.folder(folder) for folder in DIFFUSION_MODEL_FOLDERS):
             for candidate in (name, *(name + ext for ext in CHECKPOINT_EXTENSIONS)):
                 try:
-                    path = resolve_inside(root, candidate)
+                    path = resolve_in_model_folder(root, candidate)
                 except PathOutsideRoot:
                     return None
                 if path.is_file():
-                    return path.relative_to(root.resolve()).as_posix()
+                    return PurePosixPath(candidate).as_posix()
         return None
 
 
 def _model_files_under(roots: list[Path]) -> list[CheckpointFile]:
-    """Model files (by extension, hidden part files left out) under `roots`, named relative to their
-    root; the first root holding a name wins."""
-    found: dict[str, CheckpointFile] = {}
-    for root in roots:
-        real_root = root.resolve()
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-            # Follow symlinked folders only while they stay inside the models folder.
-            dirnames[:] = [d for d in dirnames if (Path(dirpath) / d).resolve().is_relative_to(real_root)]
-            for filename in filenames:
-                path = Path(dirpath) / filename
-                suffix = path.suffix.lower()
-                if suffix not in CHECKPOINT_EXTENSIONS or filename.startswith("."):
-                    continue
-                real = path.resolve()
-                if not real.is_relative_to(real_root) or not real.is_file():
-                    continue
-                name = path.relative_to(root).as_posix()
-                stat = real.stat()
-                found.setdefault(
-                    name, CheckpointFile(name, real, stat.st_size, stat.st_mtime, _FORMATS[suffix])
-                )
-    return sorted(found.values(), key=lambda item: item.name.lower())
+    """Model files under `roots` as the catalog's scan finds them (symlinks followed, hidden part files
+    left out), named relative to their root; the first root holding a name wins."""
+    found = []
+    for name, path, real in iter_type_files("", roots):
+        if not real.is_file():
+            continue
+        stat = real.stat()
+        # The format by the name in the folder: a link's target may have none (Hugging Face's blobs).
+        found.append(CheckpointFile(name, real, stat.st_size, stat.st_mtime, _FORMATS[path.suffix.lower()]))
+    return sorted(found, key=lambda item: item.name.lower())

@@ -1,15 +1,17 @@
 """Walk the models folders and describe every model file from its header (never its weights).
 
-One folder per type (with the aliases other tools use), recursive. Symlinks are followed only while
-their target stays inside the configured roots, so a link cannot publish /etc or a home folder through
-the API. A file that cannot be read is listed with an `error`, never ends the scan.
+One folder per type (with the aliases other tools use), recursive. Symlinks placed in the folders are
+followed wherever they point (how people share one model library between tools), loops excepted; a
+request still names a model only by its path inside a folder. A file whose header cannot be read is
+listed with an `error`; what the walk leaves out (broken links, loops, unknown file types) is reported
+as a SkippedFile; neither ends the scan.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -44,6 +46,7 @@ PART_TYPES = ("vae", "diffusion_model", "text_encoder", "clip_vision")
 # "set": model sets (catalog/model_sets.py), named in the models folder's sets file, not a folder.
 MODEL_TYPES = (*TYPE_FOLDERS, "set")
 MODEL_EXTENSIONS = (".safetensors", ".gguf", ".ckpt", ".pt", ".pth", ".bin")
+_EXTENSION_LIST = ", ".join(MODEL_EXTENSIONS)
 DIFFUSERS_INDEX = "model_index.json"
 # diffusers pipeline class -> family, for checkpoint folders in the diffusers layout.
 _DIFFUSERS_PIPELINES = {
@@ -66,7 +69,7 @@ class FileStat:
 class ScannedModel:
     type: str
     name: str  # path relative to its type folder, '/'-separated: the name requests use
-    path: Path  # the path in the models folder (may be a symlink inside the roots)
+    path: Path  # the path in the models folder (may be a symlink, or lie in a symlinked folder)
     real_path: Path  # the file itself, symlinks resolved; the key of the hash cache
     stat: FileStat
     format: str
@@ -102,10 +105,12 @@ def _format_of(path: Path) -> str:
 
 def describe_file(kind: str, name: str, path: Path, real_path: Path, stat: FileStat) -> ScannedModel:
     """One file's entry: format, and from its header the architecture and weight type."""
-    base = ScannedModel(kind, name, path, real_path, stat, _format_of(real_path))
+    # Format by the name in the folder: a symlink's target may have no extension (Hugging Face's blobs).
+    base = ScannedModel(kind, name, path, real_path, stat, _format_of(path))
     try:
-        header = read_header(real_path)
+        header = read_header(real_path, path.suffix)
     except HeaderError as exc:
+        log.warning("model file %s (%s) cannot be used: %s", name, kind, exc)
         return replace(base, error=str(exc))
     except Exception as exc:  # a reader bug must cost one entry, not the scan
         log.exception("unexpected error reading %s", real_path)
@@ -148,74 +153,139 @@ def _describe_diffusers(name: str, folder: Path, real: Path, stat: FileStat) -> 
     return replace(base, architecture=arch, components=COMPONENTS_BY_ARCH.get(arch or "", ()))
 
 
-def iter_type_files(kind: str, roots: Iterable[Path]) -> Iterable[tuple[str, Path, Path]]:
+# Files that sit beside models in the folders other tools share (previews, configs, notes): not
+# models, and not worth a line in the list of skipped files either.
+COMPANION_EXTENSIONS = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".webp",
+    ".gif",
+    ".yaml",
+    ".yml",
+    ".json",
+    ".txt",
+    ".md",
+    ".info",
+    ".html",
+)
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file or folder in a model folder that the scan left out, and why (logged, and listed by
+    `GET /api/models?include_errors=true`)."""
+
+    type: str | None  # the type folder it sits in; None for the models folder itself
+    path: Path  # where it was found (inside the models folder, or a type folder configured elsewhere)
+    name: str  # relative to its type folder ('/'-separated), as a model there would be named
+    reason: str
+
+
+def iter_type_files(
+    kind: str, roots: Iterable[Path], skipped: list[SkippedFile] | None = None
+) -> Iterable[tuple[str, Path, Path]]:
     """(name, path, real path) of each model file under `roots`; the first root wins a name clash.
 
-    A file counts only if its real path stays inside its own root: the same rule `resolve_inside`
-    applies to names in requests, so whatever is listed can also be used."""
+    Symlinks the administrator placed in a folder are followed wherever they point (one model library
+    shared with other tools), files and folders alike; a link back to a folder above it (a loop) is not
+    followed. Names stay paths inside the folder, so requests, which name models relative to their
+    folder and never with '..', reach files outside only through such a link. What is left out is
+    added to `skipped` with the reason."""
     seen: set[str] = set()
+    found: list[SkippedFile] = skipped if skipped is not None else []
     for root in roots:
         try:
-            allowed = root.resolve()
-        except OSError:
-            continue
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-            here = Path(dirpath)
-            kept = []
-            for d in sorted(dirnames):
-                if d.startswith("."):
-                    continue
-                real = (here / d).resolve()
-                # A symlinked folder is followed only while it stays inside its root; the check on
-                # the real path also stops symlink loops (a loop resolves to an ancestor already walked
-                # only through a link, which os.walk would otherwise descend into for ever).
-                if not _inside(real, allowed) or ((here / d).is_symlink() and _is_ancestor(real, here)):
-                    continue
-                if kind == "checkpoint" and (real / DIFFUSERS_INDEX).is_file():
-                    name = (here / d).relative_to(root).as_posix()
-                    if name not in seen:
-                        seen.add(name)
-                        yield name, here / d, real
-                    continue
-                kept.append(d)
-            dirnames[:] = kept
-            for filename in sorted(filenames):
-                if filename.startswith(".") or Path(filename).suffix.lower() not in MODEL_EXTENSIONS:
-                    continue
-                path = here / filename
-                try:
-                    real = path.resolve()
-                except (OSError, RuntimeError):
-                    continue
-                if not _inside(real, allowed) or not real.is_file():
-                    continue
-                name = path.relative_to(root).as_posix()
-                if name not in seen:
-                    seen.add(name)
-                    yield name, path, real
+            real_root = root.resolve(strict=True)
+        except (OSError, RuntimeError):
+            continue  # a type folder not made (yet): looked at again on the next scan
+        for name, path, real in _walk(kind, root, root, (real_root,), found):
+            if name not in seen:
+                seen.add(name)
+                yield name, path, real
 
 
-def _inside(real: Path, root: Path) -> bool:
-    return real == root or real.is_relative_to(root)
+def _walk(
+    kind: str, root: Path, folder: Path, ancestors: tuple[Path, ...], skipped: list[SkippedFile]
+) -> Iterator[tuple[str, Path, Path]]:
+    """Depth first, sorted; `ancestors` are the real folders from the root down to `folder`: a folder
+    whose real path is one of them is a loop."""
 
+    def skip(path: Path, reason: str) -> None:
+        skipped.append(SkippedFile(kind, path, path.relative_to(root).as_posix(), reason))
 
-def _is_ancestor(real: Path, here: Path) -> bool:
     try:
-        return here.resolve().is_relative_to(real)
+        children = sorted(os.scandir(folder), key=lambda child: child.name)
+    except OSError as exc:
+        if folder != root:
+            skip(folder, f"folder cannot be read: {exc.strerror or exc}")
+        return
+    for child in children:
+        if child.name.startswith("."):
+            continue  # hidden: partial downloads and uploads, the trash, tools' own state
+        path = folder / child.name
+        try:
+            real = path.resolve(strict=True)
+        except FileNotFoundError:
+            skip(path, "broken symlink: its target does not exist")
+            continue
+        except (OSError, RuntimeError) as exc:  # a loop of file links (Python 3.11: RuntimeError)
+            skip(path, f"symlink cannot be resolved: {exc}")
+            continue
+        if real.is_dir():
+            if real in ancestors:
+                skip(path, "symlink loop: it leads back to a folder above it, not followed")
+            elif kind == "checkpoint" and (real / DIFFUSERS_INDEX).is_file():
+                yield path.relative_to(root).as_posix(), path, real
+            else:
+                yield from _walk(kind, root, path, (*ancestors, real), skipped)
+            continue
+        suffix = Path(child.name).suffix.lower()
+        if suffix in COMPANION_EXTENSIONS:
+            continue
+        if suffix not in MODEL_EXTENSIONS:
+            skip(
+                path,
+                f"unknown file type '{suffix or child.name}': model files end in {_EXTENSION_LIST}",
+            )
+        elif not real.is_file():
+            skip(path, "not a regular file")
+        else:
+            yield path.relative_to(root).as_posix(), path, real
+
+
+def stray_model_files(models_dir: Path) -> list[SkippedFile]:
+    """Model files put straight into the models folder, where no type folder is: the first run's
+    usual slip (they belong in checkpoints/, lora/, ...)."""
+    try:
+        children = sorted(os.scandir(models_dir), key=lambda child: child.name)
     except OSError:
-        return True
+        return []
+    return [
+        SkippedFile(
+            None,
+            models_dir / child.name,
+            child.name,
+            "not in a model-type folder: move it into checkpoints/, vae/, lora/ ... (see /api/models/types)",
+        )
+        for child in children
+        if not child.name.startswith(".")
+        and Path(child.name).suffix.lower() in MODEL_EXTENSIONS
+        and child.is_file()
+    ]
 
 
 def scan(
     type_roots: Mapping[str, list[Path]],
     previous: Mapping[tuple[str, str], ScannedModel] | None = None,
+    skipped: list[SkippedFile] | None = None,
 ) -> dict[tuple[str, str], ScannedModel]:
     """Every model under `type_roots`; entries of `previous` whose file has not changed are reused, so a
-    refresh with no changes reads no header at all."""
+    refresh with no changes reads no header at all. What the walk leaves out goes to `skipped`."""
     previous = previous or {}
     found: dict[tuple[str, str], ScannedModel] = {}
     for kind, roots in type_roots.items():
-        for name, path, real in iter_type_files(kind, roots):
+        for name, path, real in iter_type_files(kind, roots, skipped):
             try:
                 st = real.stat()
             except OSError:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sdcpp_rest.catalog.file_errors import FileError, collect_file_errors, path_in_models_folder
 from sdcpp_rest.catalog.model_sets import (
     SET_TYPE,
     ModelSet,
@@ -29,10 +30,17 @@ from sdcpp_rest.catalog.model_sets import (
     set_entries,
     write_sets,
 )
-from sdcpp_rest.catalog.scan import MODEL_TYPES, FileStat, ScannedModel, scan
+from sdcpp_rest.catalog.scan import (
+    MODEL_TYPES,
+    FileStat,
+    ScannedModel,
+    SkippedFile,
+    scan,
+    stray_model_files,
+)
 from sdcpp_rest.catalog.store import HashRecord, ModelHashStore
 from sdcpp_rest.errors import InvalidParameters, ModelNotFound
-from sdcpp_rest.paths import PathOutsideRoot, resolve_inside
+from sdcpp_rest.paths import PathOutsideRoot, resolve_in_model_folder
 from sdcpp_rest.storage.outage import database_unavailable
 
 log = logging.getLogger(__name__)
@@ -135,6 +143,7 @@ class CatalogService:
         self._loaded_paths = loaded_paths
         self._entries: dict[tuple[str, str], ScannedModel] = {}
         self._sets: dict[str, ModelSet] = {}
+        self._skipped: list[SkippedFile] = []
         self._hashes: dict[str, HashRecord] = {}
         self._hash_errors: set[str] = set()
         self._lock = threading.Lock()
@@ -169,7 +178,8 @@ class CatalogService:
         with self._refresh_lock:
             with self._lock:
                 previous = dict(self._entries)
-            current = scan(self._type_roots, previous)
+            skipped = stray_model_files(self.models_dir)
+            current = scan(self._type_roots, previous, skipped)
             sets = self._all_sets(current)
             for key, entry in set_entries(self.models_dir, sets, current).items():
                 current[key] = previous[key] if previous.get(key) == entry else entry
@@ -179,10 +189,19 @@ class CatalogService:
                 1 for key, entry in current.items() if key in previous and previous[key] is not entry
             )
             with self._lock:
+                known = {(item.path, item.reason) for item in self._skipped}
                 self._entries = current
                 self._sets = sets
+                self._skipped = skipped
                 present = {str(entry.real_path) for entry in current.values()}
                 self._hash_errors &= present
+            for item in skipped:
+                if (item.path, item.reason) not in known:  # each once, not on every refresh
+                    log.warning(
+                        "model folder: %s skipped: %s",
+                        path_in_models_folder(self.models_dir, item.type, item.path, item.name),
+                        item.reason,
+                    )
             pending = self._queue_missing_hashes(current.values())
             if removed:
                 self._hash_store.forget_missing(present)
@@ -322,13 +341,17 @@ class CatalogService:
 
     # --- reading ---
     def _view(self, entry: ScannedModel, loaded: set[str]) -> ModelView:
-        root = self.models_dir
         try:
-            relative = entry.path.relative_to(root).as_posix()
+            relative = entry.path.relative_to(self.models_dir).as_posix()
         except ValueError:  # a type folder configured outside the models folder
             relative = entry.name
         real = str(entry.real_path)
         return ModelView(entry, relative, self._valid_hash(entry), real in self._hash_errors, real in loaded)
+
+    def file_errors(self) -> list[FileError]:
+        """The files of the last scan that cannot be used, with the reason."""
+        with self._lock:
+            return collect_file_errors(self.models_dir, self._skipped, self._entries.values())
 
     def list_models(self, query: ModelQuery) -> ModelPage:
         """One page of the models matching `query`; never blocks on hashing or disk."""
@@ -387,7 +410,7 @@ class CatalogService:
 
     def _refuse_escape(self, key: str) -> None:
         try:
-            resolve_inside(self.models_dir, key)
+            resolve_in_model_folder(self.models_dir, key)
         except PathOutsideRoot as exc:
             raise InvalidParameters(
                 f"model id '{key}' is not a name inside the models folder: {exc}"
@@ -467,4 +490,4 @@ def _sort_key(field: str, loaded: set[str]) -> Callable[[ScannedModel], tuple[ob
     return lambda e: (e.name.lower(), e.type)
 
 
-__all__ = ["CatalogService", "FileStat", "ModelPage", "ModelQuery", "ModelView", "RefreshResult"]
+__all__ = ["CatalogService", "FileError", "FileStat", "ModelPage", "ModelQuery", "ModelView", "RefreshResult"]

@@ -92,7 +92,14 @@ class ModelTrash:
 
     # --- the operations ---
     def put(self, kind: str, name: str, path: Path, relative_path: str, sha256: str | None) -> TrashEntry:
-        """Move the model file `path` into a new trash entry."""
+        """Move the model file `path` into a new trash entry. A symlink moves as the link (its target,
+        in a library shared with other tools, stays where it is); a file that only a symlinked folder
+        brings into the models folder is refused: it is not this server's to move."""
+        if not self._in_type_folder(kind, path.parent):
+            raise InvalidParameters(
+                f"'{relative_path}' lies in a folder linked into the models folder from elsewhere (a "
+                "shared model library); it is not moved: remove the link or the file there yourself"
+            )
         entry_id = uuid.uuid4().hex
         folder = self.root / entry_id
         with self._lock:
@@ -152,6 +159,11 @@ class ModelTrash:
         if removed:
             log.info("purged %d model(s) from the trash", len(removed))
         return removed
+
+    def _in_type_folder(self, kind: str, folder: Path) -> bool:
+        """Whether `folder` really (symlinks resolved) lies in one of the type's folders."""
+        real = folder.resolve()
+        return any(real.is_relative_to(root.resolve()) for root in self._type_roots.get(kind, []))
 
     # --- the notes ---
     def _restore_target(self, entry: TrashEntry) -> Path:

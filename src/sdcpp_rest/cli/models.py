@@ -36,6 +36,7 @@ MODELS_COMMAND = "models"
 POLL_SECONDS = 0.5
 BAR_WIDTH = 20
 MIB = 1024 * 1024
+LIST_HEADER = ("TYPE", "NAME", "SIZE", "WEIGHTS", "STATE", "HASH")
 
 
 def add_models_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -88,7 +89,8 @@ def pull(client: httpx.Client, args: argparse.Namespace) -> int:
         line.end()
         write_err(f"the download goes on on the server; stop it with: sdcpp-rest cancel {job_id}")
         raise
-    line.end()
+    finally:
+        line.end()  # whatever comes next (a result, an error) starts on a line of its own
     if job["status"] != JobStatus.COMPLETED:
         write_err(
             f"sdcpp-rest: download {job['status']}: {job.get('error') or ''} ({job.get('error_code') or ''})"
@@ -129,7 +131,16 @@ def list_models(client: httpx.Client, args: argparse.Namespace) -> int:
          "loaded" if m.get("loaded") else "", (m.get("short_hash") or "")[:10])
         for m in reply["models"]
     ]  # fmt: skip
-    widths = [max((len(row[i]) for row in rows), default=0) for i in range(6)]
+    if not rows:
+        kind = f"{args.type} " if args.type else ""
+        write_out(
+            f"The server has no {kind}models. Copy model files into its models folder (checkpoints/, "
+            "lora/, ...) and refresh them (POST /api/models/refresh), or download one: "
+            "sdcpp-rest models pull URL"
+        )
+        return EXIT_COMPLETED
+    rows.insert(0, LIST_HEADER)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(LIST_HEADER))]
     for row in rows:
         write_out("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return EXIT_COMPLETED

@@ -173,7 +173,11 @@ def system_resolver(timeout_s: float) -> Resolver:
         if thread.is_alive():
             raise UpstreamTimeout(f"resolving {host} took longer than {timeout_s:g} s")
         if "error" in box:
-            raise InvalidParameters(f"the host {host} cannot be resolved: {box['error']}")
+            # No network, no DNS, or no such host: the server cannot reach the upstream (502), which
+            # is no fault of the request's form (issue 22: a pull without network said 400).
+            raise UpstreamFailed(
+                f"cannot resolve the host {host} (no network, or no such host): {box['error']}"
+            )
         infos = box["infos"]
         assert isinstance(infos, list)
         # An IPv6 answer may carry a zone ("fe80::1%eth0"): the address part is what gets checked.

@@ -26,6 +26,7 @@ from sdcpp_rest.catalog.intake import (
     intake_target,
     move_into_place,
 )
+from sdcpp_rest.catalog.scan import TYPE_FOLDERS
 from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.downloads.models import DownloadCancelled, DownloadProgress, ModelFetcher
 from sdcpp_rest.downloads.sources import shown
@@ -51,6 +52,17 @@ KIB = 1024
 def part_tag(job_id: str) -> str:
     """The part file's tag: the same for every run of a job, so a resumed run finds its bytes."""
     return job_id.replace("-", "")[:12]
+
+
+def unreachable_hint(kind: str) -> str:
+    """What to do when the model's host cannot be reached (no network, a firewall, a blocked hub)."""
+    folder = TYPE_FOLDERS.get(kind, (kind,))[0]
+    return (
+        "The server could not reach the model's host: check its network, or point the "
+        "huggingface_endpoint setting (STABLE_DIFFUSION_HUGGINGFACE_ENDPOINT) at a mirror; or download "
+        f"the file elsewhere, copy it into the models folder's {folder}/ and refresh the models "
+        "(POST /api/models/refresh)"
+    )
 
 
 class HashMismatch(ApiError):
@@ -194,8 +206,11 @@ class DownloadRunner:
             return
         except ApiError as exc:
             target.part.unlink(missing_ok=True)
-            self._store.fail(job.id, exc.code, exc.message, token=job.claim_token)
-            log.warning("download failed: %s", exc.message)
+            message = exc.message
+            if exc.code in (ErrorCode.UPSTREAM_FAILED, ErrorCode.UPSTREAM_TIMEOUT):
+                message = f"{message}. {unreachable_hint(params.type)}"
+            self._store.fail(job.id, exc.code, message, token=job.claim_token)
+            log.warning("download failed: %s", message)
             return
         except OSError as exc:
             target.part.unlink(missing_ok=True)

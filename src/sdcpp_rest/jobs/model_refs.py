@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sdcpp_rest.catalog.files import COMPONENT_FOLDERS, CatalogError, ModelFiles
 from sdcpp_rest.errors import ApiError, InvalidParameters, ModelNotFound
-from sdcpp_rest.paths import PathOutsideRoot, resolve_inside
+from sdcpp_rest.paths import PathOutsideRoot, resolve_in_model_folder
 from sdcpp_rest.schemas.options import GenerationOptions, LoraRef
 from sdcpp_rest.schemas.parameters import HIRES_LATENT_UPSCALERS
 
@@ -50,7 +50,7 @@ def _resolve_in(
 ) -> Path:
     for candidate in (name, *(name + ext for ext in extensions)):
         try:
-            path = resolve_inside(root, candidate)
+            path = resolve_in_model_folder(root, candidate)
         except PathOutsideRoot as exc:
             raise InvalidParameters(
                 f"{field}: {what}'{name}' is not inside the models folder's {folder}/: {exc}", field=field

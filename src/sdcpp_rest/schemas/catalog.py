@@ -48,6 +48,21 @@ class ModelPublic(BaseModel):
     )
 
 
+class ModelFileError(BaseModel):
+    """A file in the model folders that cannot be used, and why."""
+
+    path: str = Field(
+        description="Relative to the models folder (a type folder configured elsewhere "
+        "shows as its canonical name, e.g. `checkpoints/...`)."
+    )
+    type: str | None = Field(description="The type folder it is in; null for the models folder itself.")
+    reason: str
+    listed: bool = Field(
+        description="true: in `models` with an `error` (e.g. a damaged header); false: left out of the "
+        "listing (broken or looping symlink, unknown file type, not in a type folder, unreadable folder)."
+    )
+
+
 class ModelsReply(BaseModel):
     models: list[ModelPublic]
     total: int = Field(description="Models matching the filters, over all pages.")
@@ -56,6 +71,11 @@ class ModelsReply(BaseModel):
     pages: int = Field(description="Number of pages (at least 1).")
     has_next: bool
     has_previous: bool
+    errors: list[ModelFileError] | None = Field(
+        None,
+        description="With `include_errors=true` only: every file of the last scan that cannot be used "
+        "(whatever the filters and page), with the reason.",
+    )
 
 
 class ModelTypesReply(BaseModel):
