@@ -182,3 +182,42 @@ def test_the_serve_unit_starts_the_server_with_its_environment_and_stops_on_its_
     logged = (tmp_path / "unit.log").read_text()
     assert f"database sqlite:///{tmp_path / 'state' / 'sdcpp-rest.db'}" in logged
     assert "Application shutdown complete" in logged  # drained, not killed
+
+
+def _compose_config(name: str, tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`podman-compose config`: the compose parser from PyPI interpolates variables, applies merge keys
+    and defaults and prints the file it would run. Its start-up check of the podman binary meets a
+    stand-in that prints a version (podman itself is not needed to parse, and CI may not have it)."""
+    fake_podman = tmp_path / "podman"
+    fake_podman.write_text('#!/bin/sh\necho "podman version 4.3.1"\n')
+    fake_podman.chmod(0o755)
+    program = Path(sys.executable).parent / "podman-compose"
+    return subprocess.run(
+        [str(program), "--podman-path", str(fake_podman), "-f", str(COMPOSE / name), "config"],
+        cwd=tmp_path, env={**os.environ, **env}, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["compose.yaml", "cluster.yaml"])
+def test_a_compose_parser_accepts_the_files_with_the_example_environment(name: str, tmp_path: Path) -> None:
+    example = _unit_environment(COMPOSE / "env.example")
+    parsed = _compose_config(name, tmp_path, example)
+    assert parsed.returncode == 0, parsed.stderr
+    config = yaml.safe_load(parsed.stdout)
+    assert "${" not in parsed.stdout  # every variable was interpolated
+    for service in config["services"].values():
+        for value in service.get("environment", {}).values():
+            assert value != "", "a setting was left empty"
+    if name == "cluster.yaml":
+        env = config["services"]["api"]["environment"]
+        assert env["STABLE_DIFFUSION_DATABASE_URL"] == (
+            f"postgresql://sdcpp:{example['SDCPP_DB_PASSWORD']}@postgres:5432/sdcpp"
+        )
+        assert env["STABLE_DIFFUSION_JWT_SECRET"] == example["SDCPP_JWT_SECRET"]
+
+
+def test_the_compose_files_refuse_to_start_without_their_secrets(tmp_path: Path) -> None:
+    env = {k: "" for k in ("SDCPP_ADMIN_PASSWORD", "SDCPP_DB_PASSWORD", "SDCPP_JWT_SECRET")}
+    parsed = _compose_config("cluster.yaml", tmp_path, env)
+    assert parsed.returncode != 0
+    assert "set SDCPP_" in parsed.stderr and "in .env" in parsed.stderr
