@@ -158,3 +158,11 @@ def test_refresh_finds_a_preview_added_later(
     url = _models(api)["plain.safetensors"]["preview_url"]
     reply = api.get(url)
     assert reply.status_code == 200 and reply.headers["content-type"] == "image/jpeg"
+
+
+def test_openapi_documents_the_preview_route(api: httpx.Client) -> None:
+    operation = api.get("/openapi.json").json()["paths"]["/api/models/{model_id}/preview"]["get"]
+    assert set(operation["responses"]["200"]["content"]) == {"image/png", "image/jpeg", "image/webp"}
+    assert {"400", "401", "404"} <= set(operation["responses"])
+    model = api.get("/openapi.json").json()["components"]["schemas"]["ModelPublic"]
+    assert "preview_url" in model["properties"]

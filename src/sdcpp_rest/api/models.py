@@ -185,7 +185,6 @@ def refresh(catalog: CatalogDep, _principal: ModelsManageDep) -> RefreshReply:
     "`FILE_NOT_FOUND` when the model has no preview.",
     responses={
         200: {"content": {media_type: {} for media_type in sorted(set(PREVIEW_MEDIA_TYPES.values()))}},
-        404: {"description": "No such model (`MODEL_NOT_FOUND`) or no preview (`FILE_NOT_FOUND`)."},
     },
 )
 def model_preview(
