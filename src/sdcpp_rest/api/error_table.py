@@ -176,6 +176,11 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[Answer, ...]] = {
     ("GET", "/api/models/types"): (),
     ("POST", "/api/models/refresh"): (),
     ("GET", "/api/models/{model_id}"): _MODEL_ID,
+    ("GET", "/api/models/{model_id}/preview"): (
+        _bad("model_id climbs out of the models folder, or type is not a model type"),
+        _MODEL_ID[1],
+        Answer(404, ErrorCode.FILE_NOT_FOUND, "the model has no preview image beside it"),
+    ),
     ("POST", "/api/models/{model_id}/load"): (
         *_MODEL_ID,
         Answer(500, ErrorCode.MODEL_LOAD_FAILED, "the engine could not load the checkpoint (the reason)"),

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
 
 from sdcpp_rest.api.deps import CatalogDep, ModelLoadsDep, ModelsManageDep, ModelsReadDep
 from sdcpp_rest.api.query_types import QueryBool, QueryInt
 from sdcpp_rest.catalog.file_errors import FileError
 from sdcpp_rest.catalog.model_sets import SET_TYPE
+from sdcpp_rest.catalog.previews import PREVIEW_MEDIA_TYPES
 from sdcpp_rest.catalog.scan import MODEL_TYPES
 from sdcpp_rest.catalog.service import SHORT_HASH_LENGTH, CatalogService, ModelPage, ModelQuery, ModelView
-from sdcpp_rest.errors import InvalidParameters
+from sdcpp_rest.errors import FileNotFound, InvalidParameters
 from sdcpp_rest.schemas.catalog import (
     ModelActionReply,
     ModelFileError,
@@ -25,6 +28,10 @@ from sdcpp_rest.schemas.catalog import (
 from sdcpp_rest.schemas.recommended import RecommendedSettings, recommended_for_model
 
 router = APIRouter(prefix="/api", tags=["models"])
+
+# Previews change rarely and their URL carries the image's mtime (?v=), so a browser may keep one for
+# a day; private: with auth on, the image is a signed-in user's.
+PREVIEW_CACHE_CONTROL = "private, max-age=86400"
 
 
 def recommended_of(catalog: CatalogService, view: ModelView) -> RecommendedSettings | None:
@@ -60,7 +67,20 @@ def to_public(view: ModelView, recommended: RecommendedSettings | None = None) -
         title=model.metadata_title,
         error=model.error,
         recommended=recommended,
+        preview_url=preview_url(view),
     )
+
+
+def preview_url(view: ModelView) -> str | None:
+    """The preview route of this model, versioned by the image's mtime; None without a preview.
+
+    By name and type, not by id: files with the same content share a hash, and a name may exist in
+    several type folders, but a name within its type is one file."""
+    preview = view.model.preview
+    if preview is None:
+        return None
+    query = urlencode({"type": view.model.type, "v": preview.mtime_ns})
+    return f"/api/models/{quote(view.model.name, safe='/')}/preview?{query}"
 
 
 def _timestamp(value: str | None, name: str) -> float | None:
@@ -170,6 +190,41 @@ def refresh(catalog: CatalogDep, _principal: ModelsManageDep) -> RefreshReply:
         changed=result.changed,
         removed=result.removed,
         hashes_pending=result.hashes_pending,
+    )
+
+
+# Declared before GET /models/{model_id:path}, whose path parameter would otherwise take ".../preview".
+@router.get(
+    "/models/{model_id:path}/preview",
+    response_class=FileResponse,
+    summary="A model's preview image",
+    description="The image kept beside the model file (`NAME.png`, `NAME.preview.png`, then the .jpg, "
+    ".jpeg and .webp names, in A1111's order), as the last scan found it; the same permission as the "
+    "listing. Only that file is ever served: the request names a model, never a path. 404 "
+    "`FILE_NOT_FOUND` when the model has no preview.",
+    responses={
+        200: {"content": {media_type: {} for media_type in sorted(set(PREVIEW_MEDIA_TYPES.values()))}},
+    },
+)
+def model_preview(
+    model_id: str,
+    catalog: CatalogDep,
+    _principal: ModelsReadDep,
+    type: str | None = Query(
+        None, description=f"The model's type ({', '.join(MODEL_TYPES)}), where a name is in several folders."
+    ),
+    v: str | None = Query(None, max_length=40, description="Ignored: the image's version in `preview_url`."),
+) -> FileResponse:
+    if type is not None and type not in MODEL_TYPES:
+        raise InvalidParameters(f"unknown model type '{type}'; choose from {', '.join(MODEL_TYPES)}")
+    view = catalog.get(model_id, kind=type)
+    preview = view.model.preview
+    if preview is None or not preview.path.is_file():
+        raise FileNotFound(f"model '{view.model.name}' has no preview image beside it")
+    return FileResponse(
+        preview.path,
+        media_type=preview.media_type,
+        headers={"Cache-Control": PREVIEW_CACHE_CONTROL, "X-Content-Type-Options": "nosniff"},
     )
 
 

@@ -23,6 +23,7 @@ from sdcpp_rest.catalog.detect import (
     weight_type,
 )
 from sdcpp_rest.catalog.headers import HeaderError, read_header
+from sdcpp_rest.catalog.previews import Preview, find_preview
 from sdcpp_rest.catalog.roles import detect_part, part_family_label
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class ScannedModel:
     role: str | None = None  # parts: diffusion_model, clip_l, clip_g, t5xxl, llm, vae, ...
     metadata_title: str | None = None
     error: str | None = None
+    preview: Preview | None = None  # an image beside the file (catalog/previews.py)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -293,9 +295,14 @@ def scan(
             stat = FileStat(st.st_size, st.st_mtime_ns)
             old = previous.get((kind, name))
             if old is not None and old.stat == stat and old.real_path == real:
-                found[(kind, name)] = old
+                entry = old
             elif real.is_dir():
-                found[(kind, name)] = _describe_diffusers(name, path, real, stat)
+                entry = _describe_diffusers(name, path, real, stat)
             else:
-                found[(kind, name)] = describe_file(kind, name, path, real, stat)
+                entry = describe_file(kind, name, path, real, stat)
+            # Looked for on every scan (a few stat calls): a preview added beside an unchanged model
+            # is found by the next refresh. An unchanged entry stays the same object (refresh counts
+            # a new object as a changed model).
+            preview = find_preview(path, roots)
+            found[(kind, name)] = entry if entry.preview == preview else replace(entry, preview=preview)
     return found

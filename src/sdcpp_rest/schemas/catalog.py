@@ -46,6 +46,12 @@ class ModelPublic(BaseModel):
         "one of these fields out gets this value; null when the family is unknown (the API's defaults "
         "apply).",
     )
+    preview_url: str | None = Field(
+        None,
+        description="Where the preview image kept beside the file (`NAME.png`, `NAME.preview.png`, "
+        "then the .jpg, .jpeg and .webp names, in A1111's order) is served "
+        "(GET /api/models/{model_id}/preview); null when there is none.",
+    )
 
 
 class ModelFileError(BaseModel):

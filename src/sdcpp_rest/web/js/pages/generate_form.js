@@ -7,6 +7,7 @@ import { stem } from "../vocab.js";
 import { ImageInput } from "./image_input.js";
 import { LoraPicker } from "./lora.js";
 import { MaskPainter } from "./mask.js";
+import { ModelPreview } from "./model_preview.js";
 
 export const MODES = [
   { value: "text2img", label: "text2img" },
@@ -143,9 +144,12 @@ export class GenerateForm {
       this.add("hires.upscaler", "Hires upscaler", select([...v.words.hires_upscaler, ...this.models("esrgan")])),
     );
 
+    const modelField = this.add("model_name", "Model", select(checkpoints), CHECKPOINT);
+    this.modelPreview = new ModelPreview(this.control("model_name"), () => this.vocab.models("checkpoint"), "Model");
+    modelField.append(this.modelPreview.el);
     this.el.append(
       modeSwitch,
-      this.add("model_name", "Model", select(checkpoints), CHECKPOINT),
+      modelField,
       this.add("prompt", "Prompt", this.prompt, CHECKPOINT),
       this.add("negative_prompt", "Negative prompt", h("textarea", { rows: "2", placeholder: "What to avoid" }), CHECKPOINT),
       this.initImage.el, this.maskPainter.el, this.controlImage.el, this.upscaleImage.el,
@@ -200,6 +204,7 @@ export class GenerateForm {
     // Before the form's own change listener (the estimate) runs: it sees the model's settings.
     this.control("model_name").addEventListener("change", () => this.applyRecommended());
     this.applyRecommended();
+    this.modelPreview.update();
     this.syncSeed();
     this.syncHires();
     this.setMode(this.mode);
@@ -403,6 +408,7 @@ export class GenerateForm {
     // A form kept by an older page has no record of edits: its size and steps follow the model.
     this.edited = new Set((state.edited || []).filter((name) => RECOMMENDED_FIELDS.includes(name)));
     this.applyRecommended();
+    this.modelPreview.update();
     this.syncSeed();
     this.syncHires();
     this.setMode(MODES.some((m) => m.value === state.mode) ? state.mode : "text2img");
@@ -432,6 +438,7 @@ export class GenerateForm {
       }
     }
     this.lora.setValue((params.loras || []).map((l) => ({ name: l.name, weight: l.weight })));
+    this.modelPreview.update();
     // The job's own settings are a choice: a later model change keeps them.
     this.markEdited(...RECOMMENDED_FIELDS.filter((name) => params[name] !== undefined && params[name] !== null));
     this.syncHires();
@@ -454,6 +461,7 @@ export class GenerateForm {
     setOptions(this.control("model_name"), this.models("checkpoint", { none: "Server's default" }));
     this.lora.setModels(this.vocab.models("lora"));
     this.applyRecommended();
+    this.modelPreview.update();
   }
 }
 

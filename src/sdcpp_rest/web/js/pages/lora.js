@@ -3,6 +3,7 @@
 
 import { h, replace, select, setOptions, uid } from "../dom.js";
 import { stem } from "../vocab.js";
+import { ModelPreview } from "./model_preview.js";
 
 export class LoraPicker {
   constructor(models, weightRange, { prompt, onChange }) {
@@ -11,6 +12,8 @@ export class LoraPicker {
     this.range = weightRange;
     this.items = [];
     this.select = select([], { id: uid("lora") });
+    this.models = [];
+    this.preview = new ModelPreview(this.select, () => this.models, "LoRA");
     this.weight = h("input", {
       type: "number",
       id: uid("lw"),
@@ -37,6 +40,7 @@ export class LoraPicker {
       h("legend", {}, "LoRA"),
       this.empty,
       this.tools,
+      this.preview.el,
       this.list,
       this.error,
     );
@@ -44,9 +48,11 @@ export class LoraPicker {
   }
 
   setModels(models) {
+    this.models = models;
     setOptions(this.select, models.map((model) => ({ value: model.name, label: model.name })));
     this.empty.hidden = models.length > 0;
     this.tools.hidden = models.length === 0;
+    this.preview.update();
   }
 
   currentWeight() {
