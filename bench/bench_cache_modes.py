@@ -46,7 +46,8 @@ CONFIGS: list[tuple[str, dict[str, Any], list[tuple[str, dict[str, Any]]]]] = [
 ]
 
 
-def _run(server: ServerProcess, body: dict[str, Any]) -> float:
+def run_to_completion(server: ServerProcess, body: dict[str, Any]) -> float:
+    """Seconds from POST to the job's completion (the benches' unit of time)."""
     with server.client() as client:
         started = time.perf_counter()
         response = client.post("/api/generate/text2img", json=body)
@@ -81,8 +82,8 @@ def main() -> None:
                     reference = 0.0
                     for name, extra in modes:
                         body = {**base, **extra}
-                        _run(server, {**body, "steps": 1})  # untimed: loads the context
-                        seconds = statistics.median(_run(server, body) for _ in range(args.runs))
+                        run_to_completion(server, {**body, "steps": 1})  # untimed: loads the context
+                        seconds = statistics.median(run_to_completion(server, body) for _ in range(args.runs))
                         reference = reference or seconds
                         speedup = reference / seconds
                         print(

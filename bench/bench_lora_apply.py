@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from safetensors.numpy import save_file
 
+from bench.bench_cache_modes import run_to_completion
 from tests.fixtures.test_models import sd15_model
 from tests.server import ServerProcess, link_or_copy
 
@@ -56,17 +55,6 @@ def _lora(path: Path, seed: int) -> None:
     save_file(tensors, str(path))
 
 
-def _run(server: ServerProcess, body: dict[str, Any]) -> float:
-    with server.client() as client:
-        started = time.perf_counter()
-        response = client.post("/api/generate/text2img", json=body)
-        response.raise_for_status()
-        job = server.wait_for(client, response.json()["job_id"], timeout=1800)
-        if job["status"] != "completed":
-            raise RuntimeError(f"{body} failed: {job['error']}")
-        return time.perf_counter() - started
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
@@ -83,14 +71,16 @@ def main() -> None:
         base = {"model_name": "sd15.safetensors", "prompt": "a bench", "seed": 1, "steps": args.steps}
         base.update(width=args.size, height=args.size)
         try:
-            _run(server, base)  # untimed: the first load
+            run_to_completion(server, base)  # untimed: the first load
             times: dict[str, list[float]] = {mode: [] for mode in ("no LoRA", *MODES)}
             for _ in range(args.rounds):
-                times["no LoRA"].append(_run(server, base))
+                times["no LoRA"].append(run_to_completion(server, base))
                 for mode in MODES:
-                    _run(server, {**base, "lora_apply_mode": mode, "prompt": "a bench <lora:bench-a:0.8>"})
+                    run_to_completion(
+                        server, {**base, "lora_apply_mode": mode, "prompt": "a bench <lora:bench-a:0.8>"}
+                    )
                     switched = {**base, "lora_apply_mode": mode, "prompt": "a bench <lora:bench-b:0.8>"}
-                    times[mode].append(_run(server, switched))
+                    times[mode].append(run_to_completion(server, switched))
             reference = statistics.median(times["immediately"])
             print(f"SD1.5 f16, {args.size}x{args.size}, {args.steps} steps, {args.rounds} rounds")
             print(f"{'mode':<12} {'median s':>9} {'vs immediately':>15}")

@@ -12,16 +12,14 @@ a sub-application and behind a proxy's path prefix alike.
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
-from starlette.responses import Response
-from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+
+from sdcpp_rest.api.static_files import HeaderedStaticFiles
 
 VIEWER_FILES = Path(fastapi_offline.__file__).resolve().parent / "static"
 START_SCRIPTS = Path(__file__).resolve().parent.parent / "web" / "docs"
@@ -49,21 +47,6 @@ NO_BUILTIN_DOCS: dict[str, Any] = {
 }
 
 
-class _DocsFiles(StaticFiles):
-    """StaticFiles with the docs' headers on every file."""
-
-    def file_response(
-        self,
-        full_path: str | os.PathLike[str],
-        stat_result: os.stat_result,
-        scope: Scope,
-        status_code: int = 200,
-    ) -> Response:
-        response = super().file_response(full_path, stat_result, scope, status_code)
-        response.headers.update(DOCS_HEADERS)
-        return response
-
-
 def _page(title: str, head: str, body: str) -> HTMLResponse:
     document = (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -77,8 +60,8 @@ def _page(title: str, head: str, body: str) -> HTMLResponse:
 
 def install_docs(app: FastAPI) -> None:
     """Serve /docs, /redoc and their files under /docs-assets on `app` (built with NO_BUILTIN_DOCS)."""
-    app.mount(f"{ASSETS_PATH}/viewer", _DocsFiles(directory=VIEWER_FILES), name="docs-viewer")
-    app.mount(f"{ASSETS_PATH}/start", _DocsFiles(directory=START_SCRIPTS), name="docs-start")
+    app.mount(f"{ASSETS_PATH}/viewer", HeaderedStaticFiles(VIEWER_FILES, DOCS_HEADERS), name="docs-viewer")
+    app.mount(f"{ASSETS_PATH}/start", HeaderedStaticFiles(START_SCRIPTS, DOCS_HEADERS), name="docs-start")
     openapi_url = (app.openapi_url or "/openapi.json").lstrip("/")  # relative to the page
 
     @app.get("/docs", include_in_schema=False)

@@ -7,14 +7,12 @@ no catch-all route is needed and an unknown path stays the API's JSON 404.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
-from starlette.responses import Response
-from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+
+from sdcpp_rest.api.static_files import HeaderedStaticFiles
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 UI_PREFIX = "/ui"
@@ -36,21 +34,6 @@ UI_HEADERS = {
 }
 
 
-class _UiFiles(StaticFiles):
-    """StaticFiles with the UI's headers on every file."""
-
-    def file_response(
-        self,
-        full_path: str | os.PathLike[str],
-        stat_result: os.stat_result,
-        scope: Scope,
-        status_code: int = 200,
-    ) -> Response:
-        response = super().file_response(full_path, stat_result, scope, status_code)
-        response.headers.update(UI_HEADERS)
-        return response
-
-
 def install_web_ui(app: FastAPI) -> None:
     """Serve the UI's page at `/` and its files under `/ui/` (left out of the OpenAPI document)."""
 
@@ -58,4 +41,4 @@ def install_web_ui(app: FastAPI) -> None:
     async def index() -> FileResponse:
         return FileResponse(WEB_ROOT / "index.html", media_type="text/html", headers=UI_HEADERS)
 
-    app.mount(UI_PREFIX, _UiFiles(directory=WEB_ROOT), name="ui")
+    app.mount(UI_PREFIX, HeaderedStaticFiles(WEB_ROOT, UI_HEADERS), name="ui")
