@@ -32,10 +32,6 @@ class KeyNotFound(ApiError):
     code, status_code = ErrorCode.NOT_FOUND, 404
 
 
-class UserNotFound(ApiError):
-    code, status_code = ErrorCode.NOT_FOUND, 404
-
-
 def _credentials(request: Request) -> RequestCredentials:
     return RequestCredentials.from_headers(request.headers, request.client.host if request.client else None)
 
@@ -100,8 +96,7 @@ def revoke_all_keys(
     # The user is named even for one's own keys: a bare DELETE on the collection is too easy to send.
     if user_id != principal.user_id and not principal.can(Permission.USERS_MANAGE):
         raise PermissionDenied("only admins may revoke the keys of another user")
-    if auth.users.get_user(user_id) is None:
-        raise UserNotFound(f"no user with id {user_id}")
+    auth.user_by_id(user_id)  # 404 for an unknown user
     revoked = auth.users.revoke_keys_of(user_id)
     return {"message": f"{revoked} API key(s) revoked", "revoked": revoked, "user_id": user_id}
 

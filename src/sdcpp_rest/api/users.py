@@ -16,19 +16,8 @@ from sdcpp_rest.schemas.users import UserCreateRequest, UserPublic, UserReply, U
 router = APIRouter(prefix="/api/users", tags=["users"])
 
 
-class UserNotFound(ApiError):
-    code, status_code = ErrorCode.NOT_FOUND, 404
-
-
 class UsernameTaken(ApiError):
     code, status_code = ErrorCode.INVALID_PARAMETERS, 409
-
-
-def _user_or_404(auth: AuthServiceDep, user_id: str) -> UserRecord:
-    user = auth.users.get_user(user_id)
-    if user is None:
-        raise UserNotFound(f"user {user_id} not found")
-    return user
 
 
 def _public(user: UserRecord) -> UserPublic:
@@ -57,7 +46,7 @@ def create_user(body: UserCreateRequest, auth: AuthServiceDep, _: UsersManageDep
 def update_user(
     user_id: str, body: UserUpdateRequest, auth: AuthServiceDep, principal: UsersManageDep
 ) -> UserReply:
-    user = _user_or_404(auth, user_id)
+    user = auth.user_by_id(user_id)
     # An administrator locking themselves out (disabled, or no longer admin) needs the command line
     # to undo it: refuse, another admin can do it.
     if user.id == principal.user_id and (body.enabled is False or body.role not in (None, Role.ADMIN.value)):
@@ -74,4 +63,4 @@ def update_user(
     if changes:
         auth.users.update_user(user.id, revoke_tokens=True, **changes)
     message = f"User updated; {revoked_keys} API key(s) revoked" if revoked_keys else "User updated"
-    return UserReply(user=_public(_user_or_404(auth, user_id)), message=message)
+    return UserReply(user=_public(auth.user_by_id(user_id)), message=message)

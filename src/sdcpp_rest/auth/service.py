@@ -46,6 +46,10 @@ class TokenAlreadyRefreshed(AuthFailed):
         super().__init__("this token has already been refreshed or revoked; log in again")
 
 
+class UserNotFound(ApiError):
+    code, status_code = ErrorCode.NOT_FOUND, 404
+
+
 class LoginRateLimited(ApiError):
     code, status_code = ErrorCode.RATE_LIMITED, 429
 
@@ -111,6 +115,13 @@ class AuthService:
         """Whether /api/auth/login issues tokens (and so bearer tokens are accepted): jwt and pam log in
         with a password, unix without one for the peer of the Unix socket."""
         return bool({"jwt", "pam", "unix"} & self.methods)
+
+    def user_by_id(self, user_id: str) -> UserRecord:
+        """The user with this id; UserNotFound (404) otherwise (the user routes and key revocation)."""
+        user = self.users.get_user(user_id)
+        if user is None:
+            raise UserNotFound(f"no user with id {user_id}")
+        return user
 
     def ensure_first_admin(self) -> None:
         settings = self._settings
