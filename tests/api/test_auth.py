@@ -57,6 +57,8 @@ ADMIN_ONLY_EXCEPTIONS = {
     ("GET", "/api/models/{model_id}"),
     ("GET", "/api/models/types"),
     ("GET", "/api/models/sets"),
+    # A model's preview image: whoever may list the models may see it.
+    ("GET", "/api/models/{model_id}/preview"),
 }
 # Called only as guest and user: as admin they would stop the server under the test.
 NOT_AS_ADMIN = {("POST", "/api/system/restart")}
