@@ -8,6 +8,7 @@ chunk structure), but the work runs on a worker thread inside the decode gate li
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -31,14 +32,20 @@ IMAGE_FIELD = "image"
 PNG_ONLY = {"PNG": "image/png"}
 # The form holds the image and nothing else; a few parts more are a client's extra fields, refused.
 MAX_FORM_PARTS = 4
+GUEST_PIXELS_NOTE = " (the limit for guests; authenticate to read larger images)"
 
 
+@dataclass(frozen=True)
 class PngUpload:
     """The request's PNG bytes and the pixel limit that applies to its caller."""
 
-    def __init__(self, data: bytes, max_pixels: int) -> None:
-        self.data = data
-        self.max_pixels = max_pixels
+    data: bytes
+    max_pixels: int
+    pixels_note: str
+
+    def info(self) -> PngInfoReply:
+        """Blocking: call on a worker thread, inside the decode gate."""
+        return read_png_info(self.data, self.max_pixels, IMAGE_FIELD, self.pixels_note)
 
 
 async def png_upload(
@@ -47,9 +54,9 @@ async def png_upload(
     """The PNG of a JSON body ({"image": base64}) or of a multipart form's `image` part."""
     full = checks_everything(principal)
     max_bytes = planner.input_limits.max_bytes
-    max_pixels = planner.input_limits.max_pixels
-    if not full:
-        max_pixels = min(max_pixels, GUEST_MAX_IMAGE_PIXELS)
+    max_pixels, note = planner.input_limits.max_pixels, ""
+    if not full and max_pixels > GUEST_MAX_IMAGE_PIXELS:
+        max_pixels, note = GUEST_MAX_IMAGE_PIXELS, GUEST_PIXELS_NOTE
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "multipart/form-data" and not is_json_content_type(content_type):
         raise UnsupportedMediaType(
@@ -57,14 +64,14 @@ async def png_upload(
         )
     raw = await read_body(request, settings.max_request_bytes if full else SMALL_BODY_BYTES)
     if content_type == "multipart/form-data":
-        return PngUpload(await _form_image(request, raw, max_bytes), max_pixels)
+        return PngUpload(await _form_image(request, raw, max_bytes), max_pixels, note)
     body = await parse_json_off_loop(raw)
     try:
         image = PngInfoRequest.model_validate(body).image
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
     data = await run_in_threadpool(base64_image_data, IMAGE_FIELD, image, max_bytes, PNG_ONLY)
-    return PngUpload(data, max_pixels)
+    return PngUpload(data, max_pixels, note)
 
 
 async def _form_image(request: Request, raw: bytes, max_bytes: int) -> bytes:
@@ -141,6 +148,4 @@ _BODY_DOC: dict[str, Any] = {
     f"{SMALL_BODY_BYTES} bytes and a PNG of at most {GUEST_MAX_IMAGE_PIXELS} pixels.",
 )
 async def png_info(upload: Annotated[PngUpload, Depends(png_upload)], planner: PlannerDep) -> PngInfoReply:
-    return await run_in_threadpool(
-        planner.decoder.run, lambda: read_png_info(upload.data, upload.max_pixels, IMAGE_FIELD)
-    )
+    return await run_in_threadpool(planner.decoder.run, upload.info)

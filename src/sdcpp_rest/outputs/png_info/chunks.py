@@ -38,8 +38,9 @@ class PngText:
     texts: dict[str, str] = field(default_factory=dict)  # keyword -> text, in file order
 
 
-def read_png_text(data: bytes, max_pixels: int, field_name: str = "image") -> PngText:
-    """The size and text chunks of the PNG `data`; PngUnreadable / PngTooLarge naming `field_name`."""
+def read_png_text(data: bytes, max_pixels: int, field_name: str = "image", pixels_note: str = "") -> PngText:
+    """The size and text chunks of the PNG `data`; PngUnreadable / PngTooLarge naming `field_name`
+    (`pixels_note` is added to the message of one over `max_pixels`)."""
     if not data.startswith(PNG_SIGNATURE):
         raise PngUnreadable(f"{field_name}: not a PNG image", field=field_name)
     width = height = 0
@@ -62,7 +63,8 @@ def read_png_text(data: bytes, max_pixels: int, field_name: str = "image") -> Pn
             width, height = _IHDR.unpack_from(data, start)
             if width * height > max_pixels:
                 raise PngTooLarge(
-                    f"{field_name}: {width}x{height} has more than {max_pixels} pixels", field=field_name
+                    f"{field_name}: {width}x{height} has more than {max_pixels} pixels{pixels_note}",
+                    field=field_name,
                 )
         elif kind == b"IEND":
             return PngText(width, height, texts)

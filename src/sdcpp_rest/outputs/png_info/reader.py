@@ -22,10 +22,12 @@ class NoParameters(InvalidParameters):
     """A PNG without generation parameters in a format this server reads."""
 
 
-def read_png_info(data: bytes, max_pixels: int, field_name: str = "image") -> PngInfoReply:
+def read_png_info(
+    data: bytes, max_pixels: int, field_name: str = "image", pixels_note: str = ""
+) -> PngInfoReply:
     """The generation parameters of the PNG `data`; InvalidParameters naming `field_name` for a file that
     is no PNG, too large, or holds no parameters this server reads. Pixels are never decoded."""
-    png = read_png_text(data, max_pixels, field_name)
+    png = read_png_text(data, max_pixels, field_name, pixels_note)
     texts = png.texts
     found: tuple[PngSource, Mapped] | None = None
     if INFOTEXT_CHUNK in texts:
