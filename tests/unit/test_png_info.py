@@ -454,3 +454,30 @@ def test_a_png_of_only_empty_chunks_stops_at_the_chunk_bound() -> None:
 
     with pytest.raises(PngTooLarge, match="chunks"):
         read(endless)
+
+
+def test_hostile_values_in_metadata_json_end_up_unmapped_not_raised() -> None:
+    huge = 10**400  # an integer no float holds
+    long_id = "9" * 30  # no int() of it: ordered as text
+    sampler = {"seed": huge, "cfg": huge, "steps": "x", "model": ["9", 0], "positive": [long_id, 0]}
+    graph = {
+        "²": {"class_type": "KSampler", "inputs": sampler},  # a digit to str.isdigit, not to int()
+        "9": {
+            "class_type": "LoraLoader",
+            "inputs": {"lora_name": "a", "strength_model": huge, "model": [1, 0]},
+        },
+        long_id: {"class_type": "CLIPTextEncode", "inputs": {"text": {"not": "text"}}},
+    }
+    invoke = {
+        "positive_prompt": ["not text"],
+        "cfg_scale": huge,
+        "loras": [{"model": {"name": "a"}, "weight": huge}],
+    }
+
+    comfy = read(png({"prompt": json.dumps(graph)}))
+    invokeai = read(png({"invokeai_metadata": json.dumps(invoke)}))
+
+    assert params(comfy) == {"seed": huge}
+    assert comfy.unmapped.keys() == {"cfg", "steps", "lora_name", "positive"}
+    assert params(invokeai) == {}
+    assert invokeai.unmapped.keys() == {"positive_prompt", "cfg_scale", "loras"}

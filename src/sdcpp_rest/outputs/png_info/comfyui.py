@@ -70,8 +70,14 @@ def read_comfyui_prompt(text: str) -> Mapped | None:
     return mapped
 
 
+# Node ids are small numbers; a longer run of digits is ordered as text.
+MAX_ID_DIGITS = 18
+
+
 def _order(node_id: str) -> tuple[int, str]:
-    return (int(node_id), "") if node_id.isdigit() else (1 << 62, node_id)
+    """Numeric ids in numeric order (ComfyUI numbers its nodes), then any others."""
+    numeric = node_id.isascii() and node_id.isdigit() and len(node_id) <= MAX_ID_DIGITS
+    return (int(node_id), "") if numeric else (1 << 62, node_id)
 
 
 def _node(graph: Graph, link: Any) -> tuple[dict[str, Any], int] | None:

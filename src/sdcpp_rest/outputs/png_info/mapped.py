@@ -45,7 +45,10 @@ def as_int(value: Any) -> int:
 def as_float(value: Any) -> float:
     if isinstance(value, bool):
         raise TypeError("a boolean is not a number here")
-    number = float(str(value).strip()) if not isinstance(value, int | float) else float(value)
+    try:
+        number = float(str(value).strip()) if not isinstance(value, int | float) else float(value)
+    except OverflowError:  # an integer past the floats' range
+        raise ValueError("too large a number") from None
     if number != number or number in (float("inf"), float("-inf")):
         raise ValueError("not a finite number")
     return number
