@@ -405,6 +405,7 @@ def with_ihdr_size(data: bytes, width: int, height: int) -> bytes:
         (jpeg(), PngUnreadable),
         (png({"parameters": "x"})[:60], PngUnreadable),  # cut short
         (png(), NoParameters),
+        (png({"parameters": " \n"}), NoParameters),
         (png({"Software": "GIMP", "prompt": "not json"}), NoParameters),
         (png({"prompt": json.dumps({"1": {"inputs": {}}})}), NoParameters),  # no node has a class
         (with_ihdr_size(png({"parameters": "x"}), 100_000, 100_000), PngTooLarge),
@@ -413,8 +414,8 @@ def with_ihdr_size(data: bytes, width: int, height: int) -> bytes:
         (with_chunk_before_iend(png(), chunk(b"iTXt", b"parameters\0\0\0\0\0\xff\xfe")), PngUnreadable),
     ],
     ids=[
-        "empty", "jpeg", "truncated", "no text", "other texts", "graph without classes", "bomb header",
-        "no keyword", "bad deflate", "bad utf-8",
+        "empty", "jpeg", "truncated", "no text", "blank infotext", "other texts", "graph without classes",
+        "bomb header", "no keyword", "bad deflate", "bad utf-8",
     ],
 )  # fmt: skip
 def test_bad_files_are_refused_as_invalid_parameters(data: bytes, error: type[InvalidParameters]) -> None:

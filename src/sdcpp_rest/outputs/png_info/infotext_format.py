@@ -5,7 +5,7 @@ This server's own PNGs say `Version: sdcpp-rest` and use the same keys, with som
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from sdcpp_rest.outputs.infotext import parse_infotext
 from sdcpp_rest.outputs.png_info.mapped import Mapped, as_float, as_int, as_text, loras_in_prompt
@@ -72,12 +72,12 @@ _HIRES: dict[str, tuple[str, Callable[[Any], Any]]] = {
 }
 
 
-def read_infotext(text: str) -> tuple[str, Mapped]:
+def read_infotext(text: str) -> tuple[Literal["sdcpp-rest", "a1111"], Mapped]:
     """(source, mapped parameters) of an infotext; source is "sdcpp-rest" for this server's PNGs."""
     prompt, negative, fields = parse_infotext(text)
     if len(fields) < MIN_SETTINGS_FIELDS:  # no settings line: every line is prompt
         prompt, negative, fields = parse_infotext(text + "\n")
-    source = "sdcpp-rest" if fields.get("Version") == OWN_VERSION else "a1111"
+    source: Literal["sdcpp-rest", "a1111"] = "sdcpp-rest" if fields.get("Version") == OWN_VERSION else "a1111"
     mapped = Mapped()
     prompt, loras = loras_in_prompt(prompt)
     mapped.parameters["prompt"] = prompt

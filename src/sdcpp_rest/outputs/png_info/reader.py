@@ -30,9 +30,8 @@ def read_png_info(
     png = read_png_text(data, max_pixels, field_name, pixels_note)
     texts = png.texts
     found: tuple[PngSource, Mapped] | None = None
-    if INFOTEXT_CHUNK in texts:
-        source, mapped = read_infotext(texts[INFOTEXT_CHUNK])
-        found = ("sdcpp-rest" if source == "sdcpp-rest" else "a1111", mapped)
+    if texts.get(INFOTEXT_CHUNK, "").strip():
+        found = read_infotext(texts[INFOTEXT_CHUNK])
     elif INVOKEAI_CHUNK in texts and (invoke := read_invokeai_metadata(texts[INVOKEAI_CHUNK])) is not None:
         found = ("invokeai", invoke)
     elif COMFYUI_CHUNK in texts and (comfy := read_comfyui_prompt(texts[COMFYUI_CHUNK])) is not None:
