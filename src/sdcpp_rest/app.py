@@ -22,6 +22,7 @@ from sdcpp_rest.api import (
     models,
     monitoring,
     ops,
+    png_info,
     queue,
     system,
     users,
@@ -48,6 +49,7 @@ from sdcpp_rest.container import (
 from sdcpp_rest.monitoring.http import HttpMetricsMiddleware
 from sdcpp_rest.ops.command_inbox import CommandInbox
 from sdcpp_rest.ops.restart import SHUTDOWN_WAIT_SLACK_SECONDS
+from sdcpp_rest.schemas.png_info import PngInfoRequest
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +136,7 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
         queue.router,
         files.router,
         utilities.router,
+        png_info.router,
         # Before the routers with /api/models/{model_id:path} (model_files' DELETE, models' GET): such a
         # path would take /api/models/sets/NAME and /api/models/trash as model ids.
         model_sets.router,
@@ -146,7 +149,7 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
         ws.router,
     ):
         app.include_router(router)
-    install_body_schemas(app, [*generate_modes.BODY_MODELS, *generate_video.BODY_MODELS])
+    install_body_schemas(app, [*generate_modes.BODY_MODELS, *generate_video.BODY_MODELS, PngInfoRequest])
     install_openapi_errors(app)
     # AUTOMATIC1111's /sdapi/v1 and OpenAI's /v1: sub-applications with their own error shapes and
     # docs, on the same services; the middleware above (request id, body limit, metrics) wraps them.

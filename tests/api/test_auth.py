@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
+from PIL import Image, PngImagePlugin
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
@@ -36,6 +39,7 @@ PUBLIC = {
     ("GET", "/api/version"),
     ("GET", "/api/image/download"),
     ("POST", "/api/validate"),
+    ("POST", "/api/png-info"),
     ("POST", "/api/auth/login"),
 }
 # The output routes are no longer public with auth on (issue 27 finding 1): the owner, an admin, or a
@@ -222,6 +226,35 @@ def test_every_route_answers_guest_user_and_admin_as_the_spec_says(auth_server: 
                         assert status not in (401, 403), (role, route, status)
                     checked += 1
     assert checked > 40
+
+
+def _png_with_parameters(width: int, height: int) -> bytes:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a guest's cat\nSteps: 3, Sampler: Euler, CFG scale: 7, Seed: 9, Size: 64x64")
+    buffer = io.BytesIO()
+    Image.new("L", (width, height)).save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+def test_png_info_is_public_within_the_guest_limits(auth_server: ServerProcess) -> None:
+    small = base64.b64encode(_png_with_parameters(64, 64)).decode()
+    # Over the guest's 1 MiB pixels (cheap to send: one grey colour compresses well).
+    large = base64.b64encode(_png_with_parameters(1100, 1000)).decode()
+    user = bearer(login(auth_server, "bob", USERS["bob"]))
+    with auth_server.client() as client:
+        guest_reply = client.post("/api/png-info", json={"image": small})
+        assert guest_reply.status_code == 200, guest_reply.text
+        assert guest_reply.json()["parameters"]["prompt"] == "a guest's cat"
+        too_many_pixels = client.post("/api/png-info", json={"image": large})
+        assert too_many_pixels.status_code == 400, too_many_pixels.text
+        assert "limit for guests" in too_many_pixels.json()["error"]["message"]
+        assert client.post("/api/png-info", json={"image": large}, headers=user).status_code == 200
+        big_body = {"image": small + "=" * (1024 * 1024)}
+        too_long = client.post("/api/png-info", json=big_body)
+        assert too_long.status_code == 413 and too_long.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+        # A caller who may generate has max_request_bytes: the body is read (and its image refused).
+        user_long = client.post("/api/png-info", json=big_body, headers=user)
+        assert user_long.status_code == 400, user_long.text
 
 
 def test_users_see_and_cancel_only_their_own_jobs(auth_server: ServerProcess) -> None:

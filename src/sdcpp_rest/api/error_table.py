@@ -167,6 +167,22 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[Answer, ...]] = {
         Answer(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "the content type is not JSON"),
         Answer(422, ErrorCode.VALIDATION_ERROR, "the body is not a JSON object"),
     ),
+    ("POST", "/api/png-info"): (
+        _bad(
+            "image is not valid base64, not a PNG (a data: prefix of another type), corrupt or cut short, "
+            "larger than max_input_image_bytes, claims more than max_input_image_pixels (a guest: "
+            "1,048,576), has a text over 4 MiB, or holds no generation parameters this server reads; a "
+            "multipart form that cannot be read or has parts besides image; JSON with more values than "
+            "any body needs"
+        ),
+        Answer(
+            413,
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            "a guest's body is over 1 MiB (a caller who may generate: over max_request_bytes)",
+        ),
+        Answer(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "neither JSON nor multipart/form-data"),
+        Answer(422, ErrorCode.VALIDATION_ERROR, "the JSON body is not an object with one text field image"),
+    ),
     ("GET", "/api/models"): (
         _bad(
             "type, sort_by, sort_order or size_category is not one of its values, or modified_after / "

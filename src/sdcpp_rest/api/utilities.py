@@ -143,7 +143,7 @@ def _recommended_for(catalog: CatalogService, model: str) -> RecommendedSettings
     return recommended_of(catalog, view)
 
 
-def _checks_everything(principal: Principal | None) -> bool:
+def checks_everything(principal: Principal | None) -> bool:
     """Whether the caller gets the endpoint's whole check: those who could send the body there."""
     return principal is not None and principal.can(Permission.GENERATE)
 
@@ -155,7 +155,7 @@ async def validate_body(
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if not is_json_content_type(content_type):
         raise UnsupportedMediaType(f"content type {content_type} is not accepted: send application/json")
-    limit = settings.max_request_bytes if _checks_everything(principal) else SMALL_BODY_BYTES
+    limit = settings.max_request_bytes if checks_everything(principal) else SMALL_BODY_BYTES
     data = await parse_json_off_loop(await read_body(request, limit))
     if not isinstance(data, dict):
         raise ValidationFailed("body: must be a JSON object holding the fields of the mode's body")
@@ -200,7 +200,7 @@ def validate(
     assert isinstance(request, Text2ImgRequest | UpscaleRequest)
     errors: list[ValidationIssue] = []
     normalized = request.model_dump()
-    everything = _checks_everything(principal)
+    everything = checks_everything(principal)
     try:
         if everything:
             if isinstance(request, Text2ImgRequest):

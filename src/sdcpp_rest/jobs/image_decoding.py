@@ -79,6 +79,28 @@ def checked_size(field: str, width: float, height: float, max_pixels: int) -> tu
     return max(round(width), 1), max(round(height), 1)
 
 
+def base64_image_data(
+    field: str, value: str, max_bytes: int, media_types: Mapping[str, str] = REQUEST_FORMATS
+) -> bytes:
+    """The bytes of base64 image text (with or without a data: prefix of one of `media_types`),
+    refused past `max_bytes` before it is decoded; InvalidParameters naming `field` otherwise."""
+    text = value.strip()
+    match = _DATA_URL.match(text)
+    if match:
+        mime = (match.group("mime") or "").lower()
+        if mime and mime not in media_types.values():
+            kinds = "PNG, JPEG or WebP" if media_types is REQUEST_FORMATS else " or ".join(media_types)
+            raise ImageUndecodable(field=field, message=f"{field}: type {mime} is not accepted (use {kinds})")
+        text = text[match.end() :]
+    # Base64 grows data by 4/3: refuse over-long text before decoding it.
+    if len(text) > max_bytes * 4 // 3 + 4:
+        raise ImageTooLarge(field=field, message=f"{field}: image is larger than {max_bytes} bytes")
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ImageUndecodable(field=field, message=f"{field}: not valid base64 image data") from None
+
+
 class _HeldHere(threading.local):
     """How deep the current thread is inside the gate (0: outside)."""
 
@@ -130,25 +152,7 @@ class ImageDecoder:
         """A PNG/JPEG/WebP image from base64 text (with or without a data: prefix); InvalidParameters
         naming `field` otherwise."""
         limits = limits or self.limits
-        text = value.strip()
-        match = _DATA_URL.match(text)
-        if match:
-            mime = (match.group("mime") or "").lower()
-            if mime and mime not in REQUEST_FORMATS.values():
-                raise ImageUndecodable(
-                    field=field, message=f"{field}: type {mime} is not accepted (use PNG, JPEG or WebP)"
-                )
-            text = text[match.end() :]
-        # Base64 grows data by 4/3: refuse over-long text before decoding it.
-        if len(text) > limits.max_bytes * 4 // 3 + 4:
-            raise ImageTooLarge(
-                field=field, message=f"{field}: image is larger than {limits.max_bytes} bytes"
-            )
-        try:
-            data = base64.b64decode("".join(text.split()), validate=True)
-        except (binascii.Error, ValueError):
-            raise ImageUndecodable(field=field, message=f"{field}: not valid base64 image data") from None
-        return self.open(field, data, limits)
+        return self.open(field, base64_image_data(field, value, limits.max_bytes), limits)
 
     def open(
         self,

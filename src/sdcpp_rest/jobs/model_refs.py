@@ -16,10 +16,9 @@ from pathlib import Path
 from sdcpp_rest.catalog.files import COMPONENT_FOLDERS, CatalogError, ModelFiles
 from sdcpp_rest.errors import ApiError, InvalidParameters, ModelNotFound
 from sdcpp_rest.paths import PathOutsideRoot, resolve_in_model_folder
-from sdcpp_rest.schemas.options import GenerationOptions, LoraRef
+from sdcpp_rest.schemas.options import LORA_TAG, GenerationOptions, LoraRef
 from sdcpp_rest.schemas.parameters import HIRES_LATENT_UPSCALERS
 
-LORA_TAG = re.compile(r"<lora:([^:>]+):([^>]+)>")  # the binding's own syntax and pattern
 # The binding tries these extensions after the bare name (stable_diffusion.py, _extract_and_build_loras).
 LORA_EXTENSIONS = (".safetensors", ".pt", ".gguf")
 MODEL_EXTENSIONS = (".safetensors", ".gguf", ".pth", ".pt", ".bin", ".ckpt")

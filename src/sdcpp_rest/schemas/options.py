@@ -7,6 +7,7 @@ Kept apart from schemas.py so Text2ImgRequest can inherit them and the mode requ
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +25,10 @@ def ranged(name: str, integer: bool = True, default: Any = ...) -> Any:
         le=kind(spec.maximum),
         description=spec.description,
     )
+
+
+# A LoRA named in a prompt: the binding's own syntax and pattern (PNG info reads it back from infotext).
+LORA_TAG = re.compile(r"<lora:([^:>]+):([^>]+)>")
 
 
 class LoraRef(BaseModel):

@@ -1,6 +1,7 @@
 """The image work of AUTOMATIC1111's extras and png-info routes, all of it through the request images'
-decoder and inside its gate: the sizes asked for are held to max_input_image_pixels before a pixel is
-allocated, and at most the gate's number of these run at once. Blocking: call from a worker thread."""
+decoder (a PNG's texts through PNG info's chunk reader, within the same limits) and inside its gate:
+the sizes asked for are held to max_input_image_pixels before a pixel is allocated, and at most the
+gate's number of these run at once. Blocking: call from a worker thread."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from typing import Any
 from PIL import Image
 
 from sdcpp_rest.compat.a1111.schemas import ExtraSingleBody, PngInfoBody
-from sdcpp_rest.jobs.image_decoding import ImageDecoder, ImageLimits, checked_size
+from sdcpp_rest.jobs.image_decoding import ImageDecoder, ImageLimits, base64_image_data, checked_size
 from sdcpp_rest.outputs.infotext import parse_infotext
+from sdcpp_rest.outputs.png_info.chunks import PNG_SIGNATURE, read_png_text
 
 # An ESRGAN model multiplies each side by its scale (4 at most among the common ones): its result may
 # have this many times more pixels than the largest input image.
@@ -71,11 +73,16 @@ def resized_output(decoder: ImageDecoder, png: bytes, target: tuple[int, int]) -
 
 
 def png_parameters(decoder: ImageDecoder, body: PngInfoBody) -> dict[str, Any]:
-    """The generation parameters (A1111's infotext) and the other text chunks of a PNG."""
+    """The generation parameters (A1111's infotext) and the other text chunks of an image. A PNG's
+    texts are read by PNG info's chunk reader (no pixel decoded); JPEG and WebP are decoded for theirs."""
+    limits = decoder.limits
+    data = base64_image_data("image", body.image, limits.max_bytes)
     with decoder.gate():
-        # PNG text chunks are in `info` (decoding copies the image, which keeps `info`, not `text`).
-        info_chunks = dict(decoder.decode_base64("image", body.image).info)
-    texts = {str(key): value for key, value in info_chunks.items() if isinstance(value, str)}
+        if data.startswith(PNG_SIGNATURE):
+            texts = read_png_text(data, limits.max_pixels).texts
+        else:  # Pillow's `info` (decoding copies the image, which keeps `info`, not `text`)
+            info_chunks = dict(decoder.open("image", data).info)
+            texts = {str(key): value for key, value in info_chunks.items() if isinstance(value, str)}
     info = texts.get("parameters", "")
     parameters: dict[str, Any] = {}
     if info:
