@@ -23,6 +23,7 @@ from sdcpp_rest.api import (
     monitoring,
     ops,
     queue,
+    styles,
     system,
     users,
     utilities,
@@ -143,6 +144,7 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
         image_download.router,
         monitoring.router,
         users.router,
+        styles.router,
         ws.router,
     ):
         app.include_router(router)
