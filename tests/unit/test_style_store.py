@@ -77,7 +77,8 @@ def test_import_creates_updates_and_skips(styles: StyleService) -> None:
     styles.create(BOB, "old", "before", "", shared=False)
     data = b"name,prompt,negative_prompt\nold,after,neg\nnew,{prompt} new,\nbad/name,x,\n"
     report = styles.import_csv(BOB, data, shared=False, overwrite=True)
-    assert (report.created, report.updated, [n for n, _ in report.skipped]) == (["new"], ["old"], ["bad/name"])
+    skipped = [name for name, _ in report.skipped]
+    assert (report.created, report.updated, skipped) == (["new"], ["old"], ["bad/name"])
     assert styles.usable(BOB.user_id)["old"].prompt == "after"
     again = styles.import_csv(BOB, data, shared=False, overwrite=False)
     assert (again.created, again.updated) == ([], [])

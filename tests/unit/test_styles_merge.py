@@ -14,7 +14,8 @@ def style(name: str, prompt: str, negative: str = "") -> Style:
 
 
 def test_a_style_with_the_mark_wraps_the_prompt_and_one_without_appends() -> None:
-    assert merge_prompt("oil painting of {prompt}, masterpiece", "a cat") == "oil painting of a cat, masterpiece"
+    wrapped = merge_prompt("oil painting of {prompt}, masterpiece", "a cat")
+    assert wrapped == "oil painting of a cat, masterpiece"
     assert merge_prompt("masterpiece", "a cat") == "a cat, masterpiece"
     assert merge_prompt("masterpiece", "") == "masterpiece"
     assert merge_prompt("", " a cat ") == "a cat"
