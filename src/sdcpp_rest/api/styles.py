@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from sdcpp_rest.api.deps import GenerateDep, ModelsReadDep, StylesDep
+from sdcpp_rest.api.query_types import QueryBool
 from sdcpp_rest.auth.permissions import Principal
 from sdcpp_rest.errors import InvalidParameters
 from sdcpp_rest.schemas.styles import (
@@ -66,9 +67,9 @@ async def import_styles(
     request: Request,
     styles: StylesDep,
     principal: GenerateDep,
-    shared: Annotated[bool, Query(description="Import as shared styles (admins only).")] = False,
+    shared: Annotated[QueryBool, Query(description="Import as shared styles (admins only).")] = False,
     overwrite: Annotated[
-        bool, Query(description="Replace your styles of the same names (else they are skipped).")
+        QueryBool, Query(description="Replace your styles of the same names (else they are skipped).")
     ] = True,
 ) -> StyleImportReply:
     """The body is the CSV text itself (text/csv), or a multipart form with the file in a part named
@@ -107,7 +108,7 @@ def replace_style(name: str, body: StyleBody, styles: StylesDep, principal: Gene
 
 @router.delete("/{name}", response_model=StylePublic, summary="Delete a prompt style")
 def delete_style(
-    name: str, styles: StylesDep, principal: GenerateDep, shared: Annotated[bool, _SHARED] = False
+    name: str, styles: StylesDep, principal: GenerateDep, shared: Annotated[QueryBool, _SHARED] = False
 ) -> StylePublic:
     style = styles.delete(principal, name, shared)
     return _public(style, {})
