@@ -24,6 +24,7 @@ from sdcpp_rest.api import (
     ops,
     png_info,
     queue,
+    styles,
     system,
     users,
     utilities,
@@ -146,6 +147,7 @@ def create_app(settings: Settings, reload_settings: Callable[[], Settings] | Non
         image_download.router,
         monitoring.router,
         users.router,
+        styles.router,
         ws.router,
     ):
         app.include_router(router)

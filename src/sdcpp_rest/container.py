@@ -63,6 +63,8 @@ from sdcpp_rest.ops.version import VersionInfo, read_version_info
 from sdcpp_rest.outputs.files import OutputStore
 from sdcpp_rest.outputs.signing import OutputLinks, OutputUrlSigner, derive_key
 from sdcpp_rest.storage.database import PRIVATE_FOLDER_MODE, create_database_engine, is_postgres, migrate
+from sdcpp_rest.styles.service import StyleService
+from sdcpp_rest.styles.store import StyleStore
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,7 @@ class Services:
     model_downloads: ModelDownloads
     model_uploads: ModelUploads
     model_converts: ModelConverts
+    styles: StyleService
     version: VersionInfo
     leases: LeaseReaper
     registry: WorkerRegistry
@@ -225,9 +228,11 @@ def build_services(
     )
     # One decoder (one gate) for every image a request brings, whichever API it comes through.
     decoder = ImageDecoder(ImageLimits(settings.max_input_image_bytes, settings.max_input_image_pixels))
+    styles = StyleService(StyleStore(database))
     planner = JobPlanner(
         model_files,
         catalog,
+        styles,
         outputs.job_dir,
         scheduler.loaded_models,
         default_model=settings.default_model,
@@ -306,6 +311,7 @@ def build_services(
         model_converts=ModelConverts(
             store, catalog, scheduler.notify_work, notifier, lambda: model_files.folder("checkpoints")
         ),
+        styles=styles,
         model_uploads=ModelUploads(
             catalog,
             type_folder,

@@ -64,6 +64,9 @@ ADMIN_ONLY_EXCEPTIONS = {
     # A model's preview image: whoever may list the models may see it.
     ("GET", "/api/models/{model_id}/preview"),
 }
+# /api/styles and its routes (issue 23) are the user role's: listing like the model listing, one's own
+# styles with generate rights. Their admin-only part is a flag (`shared`), which the route table cannot
+# see: test_styles_are_shared_by_admins_and_owned_by_users checks it.
 # Called only as guest and user: as admin they would stop the server under the test.
 NOT_AS_ADMIN = {("POST", "/api/system/restart")}
 
@@ -390,3 +393,40 @@ def test_websocket_with_a_wrong_subprotocol_token_is_closed_with_the_reason(
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+def test_styles_are_shared_by_admins_and_owned_by_users(auth_server: ServerProcess) -> None:
+    """Issue 23: reading styles is like reading models, making one's own needs generate rights,
+    shared ones are an admin's; users see the shared and their own, admins every style; a user's own
+    style of a shared style's name is the one their requests apply."""
+    bob = bearer(login(auth_server, "bob", USERS["bob"]))
+    carol = bearer(login(auth_server, "carol", USERS["carol"]))
+    admin = bearer(login(auth_server, ADMIN, ADMIN_PASSWORD))
+    tag = uuid.uuid4().hex[:6]
+    mood, mine = f"mood-{tag}", f"mine-{tag}"
+    with auth_server.client() as client:
+        refused = client.post("/api/styles", json={"name": mood, "prompt": "x", "shared": True}, headers=bob)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "INSUFFICIENT_PERMISSIONS"
+        shared = {"name": mood, "prompt": "{prompt}, shared", "shared": True}
+        assert client.post("/api/styles", json=shared, headers=admin).status_code == 201
+        own = {"name": mood, "prompt": "{prompt}, bob's"}
+        assert client.post("/api/styles", json=own, headers=bob).status_code == 201
+        assert client.post("/api/styles", json={"name": mine, "prompt": "b"}, headers=bob).status_code == 201
+        assert client.delete(f"/api/styles/{mood}", params={"shared": True}, headers=carol).status_code == 403
+
+        def listed(headers: dict[str, str]) -> set[tuple[str, bool, bool]]:
+            styles = client.get("/api/styles", headers=headers).json()["styles"]
+            return {(s["name"], s["shared"], s["usable"]) for s in styles if s["name"].endswith(tag)}
+
+        assert listed(bob) == {(mood, True, False), (mood, False, True), (mine, False, True)}
+        assert listed(carol) == {(mood, True, True)}
+        assert listed(admin) == {(mood, True, True), (mood, False, False), (mine, False, False)}
+
+        def applied(headers: dict[str, str], styles: list[str]) -> httpx.Response:
+            body = {"prompt": "a", "width": 64, "height": 64, "steps": 1, "styles": styles}
+            return client.post("/api/validate", json=body, headers=headers)
+
+        assert applied(bob, [mood]).json()["normalized"]["prompt"] == "a, bob's"
+        assert applied(carol, [mood]).json()["normalized"]["prompt"] == "a, shared"
+        carols_view = applied(carol, [mine]).json()
+        assert not carols_view["valid"] and carols_view["errors"][0]["field"] == "styles.0"

@@ -107,6 +107,28 @@ def test_an_image_sent_from_the_gallery_is_upscaled(server: ServerProcess, page:
     check_no_errors(page)
 
 
+def test_styles_chosen_on_the_generate_page_make_the_jobs_prompt(server: ServerProcess, page: Page) -> None:
+    """Issue 23: the styles multi-select offers the server's styles; the job runs the styled prompt."""
+    with server.client() as client:
+        for name, prompt in (("ui-frame", "a drawing of {prompt}"), ("ui-tail", "pastel")):
+            reply = client.post(
+                "/api/styles", json={"name": name, "prompt": prompt, "negative_prompt": "dark"}
+            )
+            assert reply.status_code == 201, reply.text
+    page.goto(server.url + "/")
+    go_to(page, "Generate")
+    page.get_by_label("Prompt", exact=True).fill("a lighthouse")
+    for name, value in (("Width", "64"), ("Height", "64"), ("Steps", "1")):
+        page.get_by_label(name, exact=True).fill(value)
+    page.get_by_label("Styles", exact=True).select_option(["ui-frame", "ui-tail"])
+    page.get_by_role("button", name="Generate", exact=True).click()
+    card = page.locator(".job-card").first
+    expect(card.locator(".job-status")).to_have_text("completed", timeout=JOB_TIMEOUT_MS)
+    job = httpx.get(f"{server.url}/api/queue/job/{card.get_attribute('data-job-id')}").json()
+    assert job["prompt"] == "a drawing of a lighthouse, pastel", job
+    check_no_errors(page)
+
+
 # ReDoc always tries to show its maker's logo from their CDN; the CSP refuses it (the browser logs
 # that, nothing leaves it) and ReDoc then leaves the logo out.
 REDOC_LOGO = "cdn.redoc.ly/redoc/logo-mini.svg"

@@ -32,6 +32,7 @@ from sdcpp_rest.monitoring.metrics import ServerMetrics
 from sdcpp_rest.ops.restart import ServerRestarter
 from sdcpp_rest.outputs.files import OutputStore
 from sdcpp_rest.outputs.signing import OutputUrlSigner
+from sdcpp_rest.styles.service import StyleService
 
 T = TypeVar("T")
 
@@ -81,6 +82,7 @@ ModelRemovalDep = Annotated[ModelRemoval, Depends(_service(lambda s: s.model_rem
 ModelDownloadsDep = Annotated[ModelDownloads, Depends(_service(lambda s: s.model_downloads))]
 ModelUploadsDep = Annotated[ModelUploads, Depends(_service(lambda s: s.model_uploads))]
 ModelConvertsDep = Annotated[ModelConverts, Depends(_service(lambda s: s.model_converts))]
+StylesDep = Annotated[StyleService, Depends(_service(lambda s: s.styles))]
 
 
 class AuthRequired(ApiError):

@@ -43,7 +43,9 @@ _OUTPUT = (
 _GENERATION = (
     _bad(
         "model_name, a component path, a LoRA or an upscaler names a file outside its folder; several "
-        "checkpoints and no model_name; use_taesd without a TAESD file; a LoRA tag with a bad weight"
+        "checkpoints and no model_name; use_taesd without a TAESD file; a LoRA tag with a bad weight; "
+        "styles names a style the caller has none of (shared or own), or with its styles applied the "
+        "prompt or negative prompt is longer than the engine's limit"
     ),
     Answer(
         404,
@@ -74,6 +76,9 @@ _UPSCALE = (
 _MODEL_ID = (
     _bad("model_id climbs out of the models folder"),
     Answer(404, ErrorCode.MODEL_NOT_FOUND, "no model (of this type) has this hash, short hash or name"),
+)
+_STYLE_SHARED = Answer(
+    403, ErrorCode.INSUFFICIENT_PERMISSIONS, "shared styles are an admin's: the caller is no admin"
 )
 _LIFECYCLE_TIMEOUT = Answer(
     503,
@@ -242,6 +247,24 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[Answer, ...]] = {
     ),
     ("DELETE", "/api/models/sets/{name}"): (
         Answer(404, ErrorCode.MODEL_NOT_FOUND, "no defined set has this name (automatic sets stay)"),
+    ),
+    # Prompt styles (issue 23).
+    ("GET", "/api/styles"): (),
+    ("POST", "/api/styles"): (
+        _bad("a bad style name"),
+        _STYLE_SHARED,
+        Answer(409, ErrorCode.INVALID_PARAMETERS, "the owner has a style of this name (PUT replaces it)"),
+    ),
+    ("POST", "/api/styles/import"): (
+        _bad("not a styles.csv: no header naming name and prompt, not UTF-8, not CSV, too large"),
+        _STYLE_SHARED,
+    ),
+    ("PUT", "/api/styles/{name}"): (_bad("a bad style name"), _STYLE_SHARED),
+    ("DELETE", "/api/styles/{name}"): (
+        _STYLE_SHARED,
+        Answer(
+            404, ErrorCode.NOT_FOUND, "the owner (the caller, or the shared styles) has no style of this name"
+        ),
     ),
     ("GET", "/metrics"): (
         Answer(

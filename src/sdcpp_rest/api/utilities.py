@@ -203,6 +203,12 @@ def validate(
     everything = checks_everything(principal)
     try:
         if everything:
+            if isinstance(request, Text2ImgRequest) and principal is not None:
+                # The prompt as the job would get it: with the caller's styles applied.
+                styled = planner.with_styles(request, principal.user_id)
+                assert isinstance(styled, Text2ImgRequest)  # what it was given, texts changed
+                normalized.update(prompt=styled.prompt, negative_prompt=styled.negative_prompt)
+                request = styled
             if isinstance(request, Text2ImgRequest):
                 normalized["model_name"] = planner.resolve_model_name(request.model_name)
                 # The model family's settings for the fields the body leaves out, as the job gets them.

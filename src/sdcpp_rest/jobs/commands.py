@@ -298,6 +298,8 @@ def infotext_fields(p: Text2ImgParams, model_path: Path) -> dict[str, Any]:
         "Seed": p.seed,
         "Size": f"{p.width}x{p.height}",
         "Model": model_path.stem,
+        # The prompt above is the one used, styles applied; their names (quoted: they hold ", ").
+        "Styles": ", ".join(p.styles) if p.styles else None,
         "Clip skip": p.clip_skip if p.clip_skip > 1 else None,
         "VAE": Path(p.vae_path).name if p.vae_path else None,
         "Version": INFOTEXT_VERSION,

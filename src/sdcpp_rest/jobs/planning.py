@@ -46,8 +46,9 @@ from sdcpp_rest.schemas.generate import (
     Text2ImgRequest,
     UpscaleRequest,
 )
-from sdcpp_rest.schemas.parameters import MAX_SEED
+from sdcpp_rest.schemas.parameters import MAX_SEED, prompt_size_error
 from sdcpp_rest.schemas.video import VIDEO_FAMILIES, Img2VidRequest, Txt2VidRequest
+from sdcpp_rest.styles.service import StyleService
 
 GenerationRequest = Text2ImgRequest | UpscaleRequest  # every mode's body is one of these
 IMAGE_INPUT_FIELDS = ("init_image", "mask_image", "control_image")
@@ -82,6 +83,7 @@ class JobPlanner:
         self,
         files: ModelFiles,
         catalog: CatalogService,
+        styles: StyleService,
         job_dir: Callable[[str], Path],
         loaded_models: Callable[[], list[str]],
         *,
@@ -93,6 +95,7 @@ class JobPlanner:
     ) -> None:
         self._files = files
         self._catalog = catalog
+        self._styles = styles
         self._job_dir = job_dir
         self._loaded_models = loaded_models
         self._default_model = default_model
@@ -173,6 +176,20 @@ class JobPlanner:
             return request
         model_set = self._catalog.model_set(request.model_name)
         return apply_set(request, model_set) if model_set is not None else request
+
+    def with_styles(self, request: GenerationRequest, owner: str | None) -> GenerationRequest:
+        """The request with the styles it names applied to its prompt and negative prompt, for the
+        caller `owner` (its own styles over the shared ones). The names stay in `styles` (the PNG's
+        `Styles`); the engine's prompt limit is checked again on the final text. Call it once: the
+        styles apply to whatever prompt the request has."""
+        if isinstance(request, UpscaleRequest) or not request.styles:
+            return request
+        prompt, negative = self._styles.apply(request.styles, owner, request.prompt, request.negative_prompt)
+        for field, text in (("prompt", prompt), ("negative_prompt", negative)):
+            error = prompt_size_error(text)
+            if error:
+                raise InvalidParameters(f"{field}: with its styles applied, it {error}", field=field)
+        return request.model_copy(update={"prompt": prompt, "negative_prompt": negative})
 
     def with_defaults(self, request: GenerationRequest) -> GenerationRequest:
         """The request as a job would run it: its model set's parts and defaults, then its model
@@ -264,7 +281,7 @@ class JobPlanner:
 
     def plan(self, request: GenerationRequest, owner: str | None) -> NewJob:
         """Check the names, decode and store the inputs; the job to add."""
-        request = self.with_set(request)
+        request = self.with_styles(self.with_set(request), owner)
         mode = mode_of(request)
         model_name = self.check(request)
         family = None

@@ -6,9 +6,9 @@ means the same thing everywhere. Images are base64 text, with or without a `data
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic.json_schema import JsonDict
 
 from sdcpp_rest.schemas.family import FamilyFields
@@ -57,6 +57,14 @@ class Text2ImgFields(FamilyFields, ModelPartsFields, GenerationOptions):
     negative_prompt: str = Field(
         "",
         description=f"What to avoid: at most {MAX_PROMPT_BYTES} bytes of UTF-8.",
+    )
+    styles: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Prompt styles to apply, in order (see /api/styles): the caller's own style of a "
+        "name, else the shared one. A style's text with `{prompt}` takes the prompt in its place, one "
+        "without is appended; negative prompts alike. The prompt limit counts the final text, which "
+        "the job records as its prompt (and the PNG's parameters, with `Styles: a, b`).",
     )
     width: int = ranged("width")
     height: int = ranged("height")

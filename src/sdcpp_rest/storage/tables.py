@@ -1,6 +1,6 @@
-"""Every table of the server's database, on one MetaData: jobs, users, API keys, revoked tokens and
-model hashes. The stores read and write them; the Alembic migrations (storage/migrations) create and
-upgrade them, so a change here needs a migration too.
+"""Every table of the server's database, on one MetaData: jobs, users, API keys, revoked tokens, model
+hashes, workers, worker commands and prompt styles. The stores read and write them; the Alembic
+migrations (storage/migrations) create and upgrade them, so a change here needs a migration too.
 """
 
 from __future__ import annotations
@@ -127,4 +127,21 @@ worker_commands_table = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("finished_at", sa.Float, nullable=True),
     sa.Index("ix_worker_commands_node_state", "node", "state"),
+)
+
+# Issue 23: prompt styles (migration 0006), named prompt templates a generation request applies by name.
+# `owner` is the user's id, or "" for a shared style: not NULL, because a UNIQUE constraint treats
+# NULLs as distinct on SQLite and PostgreSQL alike, and shared names must be unique too.
+SHARED_STYLE_OWNER = ""
+styles_table = sa.Table(
+    "styles",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("owner", sa.String(36), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("negative_prompt", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("owner", "name", name="uq_styles_owner_name"),
 )

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body
 
-from sdcpp_rest.api.deps import CatalogDep, PlannerDep, SettingsDep
+from sdcpp_rest.api.deps import CatalogDep, PlannerDep, SettingsDep, StylesDep
 from sdcpp_rest.auth.permissions import Principal
 from sdcpp_rest.catalog.service import CatalogService, ModelView
 from sdcpp_rest.compat.a1111.deps import GenerateUser, ManageUser, OptionsDep, ReadUser
@@ -238,9 +238,14 @@ def face_restorers(_principal: ReadUser) -> list[dict[str, Any]]:
     return []
 
 
-@router.get("/prompt-styles", summary="Prompt styles (none)")
-def prompt_styles(_principal: ReadUser) -> list[dict[str, Any]]:
-    return []
+@router.get("/prompt-styles", summary="Prompt styles: the shared ones and the caller's own")
+def prompt_styles(styles: StylesDep, principal: ReadUser) -> list[dict[str, Any]]:
+    """The styles the caller's `styles` field applies (its own over shared ones of the same name)."""
+    usable = styles.usable(principal.user_id)
+    return [
+        {"name": style.name, "prompt": style.prompt, "negative_prompt": style.negative_prompt}
+        for style in sorted(usable.values(), key=lambda style: style.name.lower())
+    ]
 
 
 @router.post("/refresh-checkpoints", summary="Rescan the model folders")

@@ -134,6 +134,8 @@ def to_native(body: Txt2ImgBody, options: UserOptions, checkpoint: str | None) -
         "model_name": checkpoint,
         "prompt": body.prompt,
         "negative_prompt": body.negative_prompt,
+        # Applied by the planner, as for native requests (the caller's own styles over shared ones).
+        "styles": body.styles,
         # A1111 takes any size and works on multiples of 8.
         "width": body.width - body.width % _SIZE_STEP,
         "height": body.height - body.height % _SIZE_STEP,

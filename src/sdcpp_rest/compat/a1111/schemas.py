@@ -27,7 +27,8 @@ _NULL_IS_DEFAULT = (
 
 
 class Txt2ImgBody(BaseModel):
-    """POST /sdapi/v1/txt2img. Accepted but without effect: subseed*, seed_resize_from_*, styles,
+    """POST /sdapi/v1/txt2img (`styles` names the server's prompt styles, /sdapi/v1/prompt-styles).
+    Accepted but without effect: subseed*, seed_resize_from_*,
     restore_faces, tiling, eta, s_*, save_images (every job keeps its outputs), script_name/args,
     hr_checkpoint_name, hr_sampler_name, hr_prompt, refiner_*, and alwayson_scripts other than
     ControlNet."""

@@ -1,5 +1,5 @@
 // What the generate form offers, all read from the API: samplers, schedulers, parameter ranges,
-// the fixed word lists of some fields, and the model files of every type.
+// the fixed word lists of some fields, the model files of every type and the prompt styles.
 
 import { api } from "./api.js";
 
@@ -8,11 +8,13 @@ let cached = null;
 /** Loads once per sign-in; `reload` reads the models again (after a rescan). */
 export async function loadVocab({ reload = false } = {}) {
   if (cached && !reload) return cached;
-  const [samplers, schedulers, parameters, models] = await Promise.all([
+  const [samplers, schedulers, parameters, models, styles] = await Promise.all([
     api("api/samplers"),
     api("api/schedulers"),
     api("api/parameters"),
     api("api/models", { query: { limit: 0, sort_by: "name" } }),
+    // A server without prompt styles (an older one) answers 404: the form then offers none.
+    api("api/styles").catch(() => ({ styles: [] })),
   ]);
   const byType = {};
   for (const model of models.models) {
@@ -28,6 +30,8 @@ export async function loadVocab({ reload = false } = {}) {
     // Older servers answer without these lists: offer what every version accepts.
     words: { resize_mode: ["resize"], hires_upscaler: ["latent"], preview: ["none"], ...parameters.vocabularies },
     models: (type) => byType[type] || [],
+    // The styles the user's requests apply (their own over shared ones of the same name).
+    styles: styles.styles.filter((style) => style.usable),
   };
   return cached;
 }

@@ -144,6 +144,8 @@ export class GenerateForm {
       this.add("hires.upscaler", "Hires upscaler", select([...v.words.hires_upscaler, ...this.models("esrgan")])),
     );
 
+    this.stylesSelect = h("select", { multiple: true, size: "4" });
+    this.setStyles(v.styles || []);
     const modelField = this.add("model_name", "Model", select(checkpoints), CHECKPOINT);
     this.modelPreview = new ModelPreview(this.control("model_name"), () => this.vocab.models("checkpoint"), "Model");
     modelField.append(this.modelPreview.el);
@@ -152,6 +154,9 @@ export class GenerateForm {
       modelField,
       this.add("prompt", "Prompt", this.prompt, CHECKPOINT),
       this.add("negative_prompt", "Negative prompt", h("textarea", { rows: "2", placeholder: "What to avoid" }), CHECKPOINT),
+      this.add("styles", "Styles", this.stylesSelect, CHECKPOINT, {
+        hint: "Applied in order to the prompts: {prompt} in a style marks your text, else the style is appended. Ctrl/Cmd-click for several.",
+      }),
       this.initImage.el, this.maskPainter.el, this.controlImage.el, this.upscaleImage.el,
       this.group("Image to image", WITH_INIT,
         this.add("strength", "Denoising strength", numberInput("strength", this.range("strength"))),
@@ -208,6 +213,16 @@ export class GenerateForm {
     this.syncSeed();
     this.syncHires();
     this.setMode(this.mode);
+  }
+
+  /** The styles offered, keeping the ones chosen that are still there. */
+  setStyles(styles) {
+    const chosen = new Set([...this.stylesSelect.selectedOptions].map((o) => o.value));
+    this.stylesSelect.replaceChildren(
+      ...styles.map((style) => h("option", { value: style.name, title: [style.prompt, style.negative_prompt].filter(Boolean).join(" | ") }, style.name)),
+    );
+    for (const option of this.stylesSelect.options) option.selected = chosen.has(option.value);
+    this.stylesSelect.disabled = styles.length === 0;
   }
 
   markEdited(...names) {
@@ -335,6 +350,7 @@ export class GenerateForm {
   value(name) {
     const control = this.control(name);
     if (control.type === "checkbox") return control.checked;
+    if (control.type === "select-multiple") return [...control.selectedOptions].map((o) => o.value);
     if (control.type === "number") {
       if (control.value === "") return null;
       const number = Number(control.value);
@@ -360,6 +376,7 @@ export class GenerateForm {
       ...upscale,
     };
     for (const name of ["model_name", "vae_path", "taesd_path"]) if (this.value(name)) body[name] = this.value(name);
+    if (this.value("styles").length) body.styles = this.value("styles");
     if (this.hiresOn.checked) {
       body.hires = {
         scale: this.value("hires.scale"),
@@ -384,7 +401,8 @@ export class GenerateForm {
     const values = {};
     for (const [name, entry] of this.entries) {
       if (this.images.some((image) => image.name === name) || name === "mask_image" || name === "loras") continue;
-      values[name] = entry.control.type === "checkbox" ? entry.control.checked : entry.control.value;
+      const control = entry.control;
+      values[name] = control.type === "checkbox" ? control.checked : control.type === "select-multiple" ? this.value(name) : control.value;
     }
     return { mode: this.mode, values, seedRandom: this.seedRandom.checked, hires: this.hiresOn.checked,
       loras: this.lora.value(), lastSeed: this.lastSeed, edited: [...this.edited] };
@@ -396,6 +414,10 @@ export class GenerateForm {
       const entry = this.entries.get(name);
       if (!entry || entry.control.tagName === "DIV") continue;
       if (entry.control.type === "checkbox") entry.control.checked = Boolean(value);
+      else if (entry.control.type === "select-multiple") {
+        const chosen = new Set(Array.isArray(value) ? value : []);
+        for (const option of entry.control.options) option.selected = chosen.has(option.value);
+      }
       // A stored choice that the server no longer offers (a model removed) keeps the default.
       else if (entry.control.tagName !== "SELECT" || [...entry.control.options].some((o) => o.value === value)) {
         entry.control.value = value;
@@ -424,6 +446,7 @@ export class GenerateForm {
         control.value = "";
         continue;
       }
+      // Lists are left alone, `styles` among them: the job's prompt is the one its styles made.
       if (value === null || typeof value === "object") continue;
       if (control.type === "checkbox") control.checked = Boolean(value);
       else if (control.tagName === "SELECT" && ![...control.options].some((o) => o.value === String(value))) continue;
@@ -460,6 +483,7 @@ export class GenerateForm {
     this.vocab = vocab;
     setOptions(this.control("model_name"), this.models("checkpoint", { none: "Server's default" }));
     this.lora.setModels(this.vocab.models("lora"));
+    this.setStyles(this.vocab.styles || []);
     this.applyRecommended();
     this.modelPreview.update();
   }
