@@ -10,6 +10,7 @@ import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from PIL import Image
 
@@ -24,6 +25,7 @@ from sdcpp_rest.jobs.model_refs import (
     component_path,
     controlnet_file,
     esrgan_file,
+    taesd_file,
 )
 from sdcpp_rest.jobs.params import (
     ControlNetParams,
@@ -39,6 +41,7 @@ from sdcpp_rest.jobs.params import (
 from sdcpp_rest.jobs.records import NewJob
 from sdcpp_rest.jobs.request_defaults import with_recommended
 from sdcpp_rest.jobs.set_apply import apply_set
+from sdcpp_rest.jobs.speed_presets import with_speed
 from sdcpp_rest.schemas.generate import (
     ControlNetRequest,
     Img2ImgRequest,
@@ -47,9 +50,11 @@ from sdcpp_rest.schemas.generate import (
     UpscaleRequest,
 )
 from sdcpp_rest.schemas.parameters import MAX_SEED
+from sdcpp_rest.schemas.speed import DEFAULT_SPEED
 from sdcpp_rest.schemas.video import VIDEO_FAMILIES, Img2VidRequest, Txt2VidRequest
 
 GenerationRequest = Text2ImgRequest | UpscaleRequest  # every mode's body is one of these
+PresetRequest = TypeVar("PresetRequest", bound=Text2ImgRequest)
 IMAGE_INPUT_FIELDS = ("init_image", "mask_image", "control_image")
 _REQUEST_MODES: tuple[tuple[type[GenerationRequest], JobMode], ...] = (
     # Most derived first: an InpaintingRequest is an Img2ImgRequest too.
@@ -90,6 +95,8 @@ class JobPlanner:
         decoder: ImageDecoder,
         default_cache_mode: str = "none",
         default_lora_apply_mode: str = "auto",
+        default_speed: str = DEFAULT_SPEED,
+        engine_device: Callable[[], str] = lambda: "CPU",
     ) -> None:
         self._files = files
         self._catalog = catalog
@@ -102,6 +109,9 @@ class JobPlanner:
         self.input_limits = decoder.limits
         self._default_cache_mode = default_cache_mode
         self._default_lora_apply_mode = default_lora_apply_mode
+        self._default_speed = default_speed
+        # CPU or GPU, read when a job is planned: the workers report their build once started.
+        self._engine_device = engine_device
 
     def resolve_model_name(self, requested: str | None, diffusion_model: str | None = None) -> str:
         """The model a request will use: the one it names (checkpoint or stand-alone diffusion model by
@@ -181,7 +191,25 @@ class JobPlanner:
         if isinstance(request, UpscaleRequest):
             return request
         model_name = self.resolve_model_name(request.model_name, request.diffusion_model_path)
-        return with_recommended(request, self._family(request, model_name))
+        family = self._family(request, model_name)
+        return self.with_speed(with_recommended(request, family), family)
+
+    def with_speed(
+        self, request: PresetRequest, family: str | None, size: tuple[int, int] | None = None
+    ) -> PresetRequest:
+        """The request with its speed preset's settings (schemas/speed.py) in the fields it left out."""
+        return with_speed(request, family, self.engine_device(), self._default_speed, self._has_taesd(), size)
+
+    def engine_device(self) -> str:
+        """CPU or GPU: the device whose row of the speed presets applies."""
+        return self._engine_device()
+
+    def _has_taesd(self) -> bool:
+        try:
+            taesd_file(self._files, None, use_taesd=True)
+        except InvalidParameters:
+            return False
+        return True
 
     def check(self, request: GenerationRequest) -> str | None:
         """Every file the request names exists in its folder; the checkpoint's name (None for upscale)."""
@@ -276,6 +304,8 @@ class JobPlanner:
         with self.decoder.gate():
             inputs, sizes, size = self._save_inputs(request, job_id)
             ref_inputs = self._save_ref_images(request, job_id)
+        if not isinstance(request, UpscaleRequest):  # after the inputs: they may decide the size
+            request = self.with_speed(request, family, size)
         # The worker's share of the cores at most: more engine threads than cores slow every job down.
         asked = request.n_threads if request.n_threads is not None else -1
         threads = asked if 0 < asked <= self._threads else self._threads
