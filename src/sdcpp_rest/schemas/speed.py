@@ -12,17 +12,20 @@ is part of the context). Per-generation settings: `cache_mode` and its threshold
 
 Where each choice comes from (bench/README.md, the shared engine notes; CPU figures from the 2-core
 development machine, random-weight models, shared with other work, so noisy):
-- SD1.x/SD2.x (UNet) on CPU: step caching `spectrum` 1.23x at 4 steps 64x64, 1.45x at 12 steps
-  (9.9 s against 14-15 s; `ucache` 1.00x at 4 steps, 1.4x at 12); TAESD decoding 1.70x at 4 steps
-  64x64 and 256x256 in 18.6 s instead of 32.3 s at 2 steps (the full VAE decoder dominates small
-  CPU images); weights converted to q8_0 at load 1.15x (the lead's measurement; the engine notes saw
-  no gain at 128x128, 4 steps, where the decoder dominates) at 1.4 s more load time.
+- SD1.x/SD2.x (UNet) on CPU: step caching `spectrum` 1.45x at 12 steps 64x64 through the binding
+  (9.9 s against 14-15 s; `ucache` 1.4x), 1.75x through the server (bench_presets, 12 steps 64x64;
+  at 4 steps it skips no step: same pixels); TAESD decoding 1.70x at 4 steps 64x64 and 256x256 in
+  18.6 s instead of 32.3 s at 2 steps (the full VAE decoder dominates small CPU images); weights
+  converted to q8_0 at load 1.15x (the lead's measurement; the engine notes saw no gain at 128x128,
+  4 steps, where the decoder dominates) at 1.4 s more load time. All three (`fast`): 2.38x at 12
+  steps 64x64 (bench_presets, under load).
 - SDXL (UNet) on CPU: as SD1.x but no TAESD: models/taesd's first file is the SD1 TAESD, whose latent
   space is not SDXL's.
 - DiT families (Flux, SD3, Chroma, Wan, Qwen-Image, Z-Image) on CPU, measured on the reduced Flux at
-  12 steps: `spectrum` 1.80x at 64x64 and 2.14x at 256x256 (the only mode fast at both sizes: easycache
-  3.29x / 0.88x); `cache_dit` 1.84x / 1.24x. At 4 steps spectrum was 0.87x: presets pay off from about
-  a dozen steps. No Flux TAESD among the test models and no DiT q8_0 figure: neither is chosen.
+  12 steps (bench_cache_modes): `spectrum` 1.80x at 64x64 and 2.14x at 256x256 (the only mode fast at
+  both sizes: easycache 3.29x / 0.88x); `cache_dit` 1.84x / 1.24x. bench_presets at 12 steps 64x64:
+  cache_dit 1.79x, spectrum 1.39x. At 4 steps neither gains: presets pay off from about a dozen
+  steps. No Flux TAESD among the test models and no DiT q8_0 figure: neither is chosen.
 - Flash attention and direct convolutions on CPU: not measured faster here, left off.
 - GPU rows: NOT MEASURED (no GPU build has produced figures yet, bench/README.md "cuda_bench.sh").
   They take the CPU's step caching and TAESD choices and add flash attention in the diffusion model
@@ -94,14 +97,15 @@ _QUALITY = SpeedChoice(
 _UNET_CPU_BALANCED = SpeedChoice(
     cache_mode="spectrum",
     measured=True,
-    basis="spectrum 1.23x at 4 steps 64x64, 1.45x at 12 steps (SD1.5, CPU).",
+    basis="spectrum 1.45-1.75x at 12 steps 64x64 (SD1.5, CPU).",
 )
 _SD_CPU_FAST = SpeedChoice(
     wtype="q8_0",
     cache_mode="spectrum",
     use_taesd=True,
     measured=True,
-    basis="spectrum 1.23-1.45x, TAESD decode 1.70x at 4 steps 64x64, q8_0 weights 1.15x (SD1.5, CPU).",
+    basis="spectrum 1.45-1.75x at 12 steps, TAESD decode 1.70x, q8_0 weights 1.15x; together 2.38x at 12 "
+    "steps 64x64 (SD1.5, CPU).",
 )
 _SDXL_CPU_FAST = SpeedChoice(
     wtype="q8_0",
@@ -112,12 +116,12 @@ _SDXL_CPU_FAST = SpeedChoice(
 _DIT_CPU_BALANCED = SpeedChoice(
     cache_mode="cache_dit",
     measured=True,
-    basis="cache_dit 1.84x at 64x64, 1.24x at 256x256, 12 steps (reduced Flux, CPU).",
+    basis="cache_dit 1.79-1.84x at 64x64, 1.24x at 256x256, 12 steps (reduced Flux, CPU).",
 )
 _DIT_CPU_FAST = SpeedChoice(
     cache_mode="spectrum",
     measured=True,
-    basis="spectrum 1.80x at 64x64, 2.14x at 256x256, 12 steps (reduced Flux, CPU).",
+    basis="spectrum 1.39-1.80x at 64x64, 2.14x at 256x256, 12 steps (reduced Flux, CPU).",
 )
 _GPU_NOTE = "Not measured on a GPU: the CPU's step caching, flash attention, VAE tiled above 1536x1536."
 
