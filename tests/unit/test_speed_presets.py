@@ -156,3 +156,13 @@ def test_the_default_speed_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setenv("STABLE_DIFFUSION_DEFAULT_SPEED", "warp")
     with pytest.raises(ConfigError, match="default_speed"):
         load_settings()
+
+
+def test_q8_0_converts_float_weights_only() -> None:
+    fast = _request(speed="fast")
+    for stored in ("f16", "f32", "bf16"):
+        assert with_speed(fast, "SD1.x", "CPU", "quality", True, stored_wtype=stored).wtype == "q8_0"
+    # A file already quantized (or one whose type is unknown) keeps its own weights; the rest applies.
+    for stored in ("q4_0", "q8_0", None):
+        kept = with_speed(fast, "SD1.x", "CPU", "quality", True, stored_wtype=stored)
+        assert (kept.wtype, kept.cache_mode) == (None, "spectrum")

@@ -17,7 +17,12 @@ from PIL import Image
 from sdcpp_rest.catalog.files import COMPONENT_FOLDERS, CatalogError, ModelFiles
 from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.errors import InvalidParameters, ModelNotFound
-from sdcpp_rest.jobs.family_check import check_family_fields, model_family, resolved_cache_mode
+from sdcpp_rest.jobs.family_check import (
+    check_family_fields,
+    model_family,
+    model_weight_type,
+    resolved_cache_mode,
+)
 from sdcpp_rest.jobs.image_decoding import ImageDecoder, ImageLimits
 from sdcpp_rest.jobs.inputs import default_size, fit_image, prepare_mask, save_input
 from sdcpp_rest.jobs.model_refs import (
@@ -192,13 +197,20 @@ class JobPlanner:
             return request
         model_name = self.resolve_model_name(request.model_name, request.diffusion_model_path)
         family = self._family(request, model_name)
-        return self.with_speed(with_recommended(request, family), family)
+        return self.with_speed(with_recommended(request, family), model_name, family)
 
     def with_speed(
-        self, request: PresetRequest, family: str | None, size: tuple[int, int] | None = None
+        self,
+        request: PresetRequest,
+        model_name: str,
+        family: str | None,
+        size: tuple[int, int] | None = None,
     ) -> PresetRequest:
         """The request with its speed preset's settings (schemas/speed.py) in the fields it left out."""
-        return with_speed(request, family, self.engine_device(), self._default_speed, self._has_taesd(), size)
+        diffusion_model = self.diffusion_model_of(request.model_name, request.diffusion_model_path)
+        stored_wtype = model_weight_type(self._files, model_name, diffusion_model)
+        device, taesd = self.engine_device(), self._has_taesd()
+        return with_speed(request, family, device, self._default_speed, taesd, size, stored_wtype)
 
     def engine_device(self) -> str:
         """CPU or GPU: the device whose row of the speed presets applies."""
@@ -304,8 +316,8 @@ class JobPlanner:
         with self.decoder.gate():
             inputs, sizes, size = self._save_inputs(request, job_id)
             ref_inputs = self._save_ref_images(request, job_id)
-        if not isinstance(request, UpscaleRequest):  # after the inputs: they may decide the size
-            request = self.with_speed(request, family, size)
+        if model_name is not None and not isinstance(request, UpscaleRequest):
+            request = self.with_speed(request, model_name, family, size)  # after the inputs: the size
         # The worker's share of the cores at most: more engine threads than cores slow every job down.
         asked = request.n_threads if request.n_threads is not None else -1
         threads = asked if 0 < asked <= self._threads else self._threads
