@@ -69,7 +69,14 @@ def bench_server() -> tuple[tempfile.TemporaryDirectory[str], ServerProcess]:
     tmp = tempfile.TemporaryDirectory(prefix="bench-cache-")
     data_dir = prepare_split_data_dir(Path(tmp.name))
     link_or_copy(mode_models.taesd_model(), data_dir / "models" / "taesd" / "taesd-random.safetensors")
-    return tmp, ServerProcess(data_dir).start(timeout=120)
+    server = ServerProcess(data_dir)
+    try:
+        # A loaded machine may take minutes to start it (the catalog hashes the models first).
+        return tmp, server.start(timeout=600)
+    except BaseException:
+        server.stop()  # a server that did not answer in time is still running
+        tmp.cleanup()
+        raise
 
 
 def main() -> None:

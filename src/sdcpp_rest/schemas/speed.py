@@ -17,7 +17,8 @@ development machine, random-weight models, shared with other work, so noisy):
   at 4 steps it skips no step: same pixels); TAESD decoding 1.70x at 4 steps 64x64 and 256x256 in
   18.6 s instead of 32.3 s at 2 steps (the full VAE decoder dominates small CPU images); weights
   converted to q8_0 at load 1.15x (the lead's measurement; the engine notes saw no gain at 128x128,
-  4 steps, where the decoder dominates) at 1.4 s more load time. All three (`fast`): 2.38x at 12
+  4 steps, where the decoder dominates) at 1.4 s more load time; only float files are converted
+  (jobs/speed_presets.py). All three (`fast`): 2.38x at 12
   steps 64x64 (bench_presets, under load).
 - SDXL (UNet) on CPU: as SD1.x but no TAESD: models/taesd's first file is the SD1 TAESD, whose latent
   space is not SDXL's.
