@@ -22,7 +22,7 @@ def test_parameters_list_the_presets(client: httpx.Client) -> None:
     assert (speed["default"], speed["device"]) == ("quality", "CPU")
     assert "wtype" in speed["load_time_fields"] and "cache_mode" not in speed["load_time_fields"]
     assert speed["presets"]["SD1.x"] == SD1_CPU
-    assert speed["presets"]["Flux"]["fast"]["cache_mode"] == "spectrum"
+    assert speed["presets"]["Flux"]["fast"]["cache_mode"] == "cache_dit"
     named = client.get("/api/parameters", params={"model": MODEL}).json()
     assert named["speed"]["presets"] == SD1_CPU
 

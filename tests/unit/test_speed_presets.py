@@ -32,9 +32,9 @@ EXPECTED: dict[tuple[str, str, str], dict[str, Any]] = {
     ("SD1.x", "CPU", "fast"): {"wtype": "q8_0", "cache_mode": "spectrum", "use_taesd": True},
     ("SD2.x", "CPU", "fast"): {"wtype": "q8_0", "cache_mode": "spectrum", "use_taesd": True},
     ("SDXL", "CPU", "fast"): {"wtype": "q8_0", "cache_mode": "spectrum"},
-    ("Flux", "CPU", "balanced"): {"cache_mode": "cache_dit"},
-    ("Flux", "CPU", "fast"): {"cache_mode": "spectrum"},
-    ("SD3", "CPU", "fast"): {"cache_mode": "spectrum"},
+    ("Flux", "CPU", "balanced"): {"cache_mode": "dbcache"},
+    ("Flux", "CPU", "fast"): {"cache_mode": "cache_dit"},
+    ("SD3", "CPU", "fast"): {"cache_mode": "cache_dit"},
     ("SD1.x", "GPU", "balanced"): {"cache_mode": "spectrum", "diffusion_flash_attn": True},
     ("SD1.x", "GPU", "fast"): {
         "wtype": "q8_0",
@@ -42,7 +42,7 @@ EXPECTED: dict[tuple[str, str, str], dict[str, Any]] = {
         "use_taesd": True,
         "diffusion_flash_attn": True,
     },
-    ("Flux", "GPU", "fast"): {"cache_mode": "spectrum", "diffusion_flash_attn": True},
+    ("Flux", "GPU", "fast"): {"cache_mode": "cache_dit", "diffusion_flash_attn": True},
     **{(family, device, "quality"): {} for family in ("SD1.x", "Flux") for device in DEVICES},
 }
 

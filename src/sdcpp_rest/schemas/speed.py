@@ -23,10 +23,15 @@ development machine, random-weight models, shared with other work, so noisy):
 - SDXL (UNet) on CPU: as SD1.x but no TAESD: models/taesd's first file is the SD1 TAESD, whose latent
   space is not SDXL's.
 - DiT families (Flux, SD3, Chroma, Wan, Qwen-Image, Z-Image) on CPU, measured on the reduced Flux at
-  12 steps (bench_cache_modes): `spectrum` 1.80x at 64x64 and 2.14x at 256x256 (the only mode fast at
-  both sizes: easycache 3.29x / 0.88x); `cache_dit` 1.84x / 1.24x. bench_presets at 12 steps 64x64:
-  cache_dit 1.79x, spectrum 1.39x. At 4 steps neither gains: presets pay off from about a dozen
-  steps. No Flux TAESD among the test models and no DiT q8_0 figure: neither is chosen.
+  12 steps, speed-ups against no caching over runs of bench_cache_modes and bench_presets on the
+  shared 2-core machine (64x64 | 256x256; the runs disagree by up to 2x): cache_dit 1.84, 1.79,
+  1.27, 1.74 | 1.24, 1.29, 1.37, 1.66 (geometric mean 1.51; pixel difference to no caching 1.7 of
+  255); easycache 3.29, 1.59, 1.55 | 0.88, 1.45, 1.36 (1.55; 2.5); taylorseer 2.38, 1.39 | 1.11, 1.51
+  (1.53); spectrum 1.80, 1.39, 1.34 | 2.14, 0.95, 1.27 (1.43; 2.6-2.7); dbcache 1.71, 1.67 | 1.17,
+  1.25 (1.43). In every paired bench_presets run cache_dit beat easycache and spectrum: `fast` takes
+  cache_dit, `balanced` dbcache (its block caching without the TaylorSeer prediction). At 4 steps
+  none gains: presets pay off from about a dozen steps. No Flux TAESD among the test models and no
+  DiT q8_0 figure: neither is chosen.
 - Flash attention and direct convolutions on CPU: not measured faster here, left off.
 - GPU rows: NOT MEASURED (no GPU build has produced figures yet, bench/README.md "cuda_bench.sh").
   They take the CPU's step caching and TAESD choices and add flash attention in the diffusion model
@@ -115,14 +120,16 @@ _SDXL_CPU_FAST = SpeedChoice(
     basis="As SD1.5 without TAESD (the SD1 TAESD does not decode SDXL latents); SDXL itself unmeasured.",
 )
 _DIT_CPU_BALANCED = SpeedChoice(
-    cache_mode="cache_dit",
+    cache_mode="dbcache",
     measured=True,
-    basis="cache_dit 1.79-1.84x at 64x64, 1.24x at 256x256, 12 steps (reduced Flux, CPU).",
+    basis="dbcache 1.67-1.71x at 64x64, 1.17-1.25x at 256x256, 12 steps (reduced Flux, CPU): cache_dit's "
+    "block caching without its TaylorSeer prediction.",
 )
 _DIT_CPU_FAST = SpeedChoice(
-    cache_mode="spectrum",
+    cache_mode="cache_dit",
     measured=True,
-    basis="spectrum 1.39-1.80x at 64x64, 2.14x at 256x256, 12 steps (reduced Flux, CPU).",
+    basis="cache_dit 1.27-1.84x at 64x64, 1.24-1.66x at 256x256, 12 steps: the steadiest mode, faster "
+    "than easycache and spectrum in every paired bench_presets run (reduced Flux, CPU).",
 )
 _GPU_NOTE = "Not measured on a GPU: the CPU's step caching, flash attention, VAE tiled above 1536x1536."
 
