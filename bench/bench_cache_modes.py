@@ -46,8 +46,8 @@ CONFIGS: list[tuple[str, dict[str, Any], list[tuple[str, dict[str, Any]]]]] = [
 ]
 
 
-def run_to_completion(server: ServerProcess, body: dict[str, Any]) -> float:
-    """Seconds from POST to the job's completion (the benches' unit of time)."""
+def run_job(server: ServerProcess, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    """Seconds from POST to the job's completion (the benches' unit of time), and the finished job."""
     with server.client() as client:
         started = time.perf_counter()
         response = client.post("/api/generate/text2img", json=body)
@@ -56,7 +56,27 @@ def run_to_completion(server: ServerProcess, body: dict[str, Any]) -> float:
         elapsed = time.perf_counter() - started
         if job["status"] != "completed":
             raise RuntimeError(f"{body} failed: {job['error']}")
-        return elapsed
+        return elapsed, job
+
+
+def run_to_completion(server: ServerProcess, body: dict[str, Any]) -> float:
+    """Seconds from POST to the job's completion."""
+    return run_job(server, body)[0]
+
+
+def bench_server() -> tuple[tempfile.TemporaryDirectory[str], ServerProcess]:
+    """A started server over the split-model test folder plus TAESD, and its folder (to clean up)."""
+    tmp = tempfile.TemporaryDirectory(prefix="bench-cache-")
+    data_dir = prepare_split_data_dir(Path(tmp.name))
+    link_or_copy(mode_models.taesd_model(), data_dir / "models" / "taesd" / "taesd-random.safetensors")
+    server = ServerProcess(data_dir)
+    try:
+        # A loaded machine may take minutes to start it (the catalog hashes the models first).
+        return tmp, server.start(timeout=600)
+    except BaseException:
+        server.stop()  # a server that did not answer in time is still running
+        tmp.cleanup()
+        raise
 
 
 def main() -> None:
@@ -66,10 +86,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--families", nargs="+", default=["sd15", "flux"], help="sd15 and/or flux")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-cache-") as tmp:
-        data_dir = prepare_split_data_dir(Path(tmp))
-        link_or_copy(mode_models.taesd_model(), data_dir / "models" / "taesd" / "taesd-random.safetensors")
-        server = ServerProcess(data_dir).start(timeout=120)
+    tmp, server = bench_server()
+    with tmp:
         try:
             print(f"{'family':<16} {'size':>7} {'mode':<11} {'seconds':>8} {'speed-up':>9}")
             chosen = [

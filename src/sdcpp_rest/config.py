@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from sdcpp_rest.config_files import config_files
 from sdcpp_rest.schemas.parameters import LoraApplyModeName
+from sdcpp_rest.schemas.speed import SpeedName
 
 ENV_PREFIX = "STABLE_DIFFUSION_"
 AUTH_METHODS = ("none", "jwt", "api_key", "unix", "pam")
@@ -308,6 +309,11 @@ class Settings(BaseSettings):
         "into the weights at the start of a job), at_runtime (computed beside them at each step), or "
         "auto (the engine's rule: at_runtime on quantized weights, else immediately). bench/"
         "bench_lora_apply.py measures the choice.",
+    )
+    default_speed: SpeedName = Field(
+        "quality",
+        description="Speed preset of requests that name no speed: quality (changes nothing), balanced "
+        "or fast (schemas/speed.py's table, per model family and engine device; /api/parameters lists it).",
     )
     default_cache_mode: CacheModeName = Field(
         "none",

@@ -27,7 +27,7 @@ from sdcpp_rest.catalog.trash import ModelTrash
 from sdcpp_rest.catalog.uploads import ModelUploads
 from sdcpp_rest.cluster.commands import CommandBox
 from sdcpp_rest.cluster.event_relay import PgEventRelay
-from sdcpp_rest.cluster.heartbeat import WorkerHeartbeat, node_name
+from sdcpp_rest.cluster.heartbeat import WorkerHeartbeat, engine_device, node_name
 from sdcpp_rest.cluster.local_models import LocalCheckpoints
 from sdcpp_rest.cluster.registry import WorkerRegistry
 from sdcpp_rest.cluster.remote_workers import RemoteWorkers
@@ -240,6 +240,8 @@ def build_services(
         decoder=decoder,
         default_cache_mode=settings.default_cache_mode,
         default_lora_apply_mode=settings.lora_apply_mode,
+        default_speed=settings.default_speed,
+        engine_device=lambda: engine_device(scheduler.workers()),
     )
     retention = OutputRetention(
         store,

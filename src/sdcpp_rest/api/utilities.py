@@ -20,7 +20,7 @@ from sdcpp_rest.api.json_body import SMALL_BODY_BYTES, is_json_content_type, par
 from sdcpp_rest.api.models import recommended_of
 from sdcpp_rest.auth.permissions import Permission, Principal
 from sdcpp_rest.catalog.model_sets import SET_TYPE
-from sdcpp_rest.catalog.service import CatalogService
+from sdcpp_rest.catalog.service import CatalogService, ModelView
 from sdcpp_rest.errors import (
     ApiError,
     ErrorCode,
@@ -30,7 +30,14 @@ from sdcpp_rest.errors import (
 )
 from sdcpp_rest.jobs.image_decoding import ImageLimits
 from sdcpp_rest.jobs.planning import JobPlanner
-from sdcpp_rest.schemas.family import CACHE_MODE_FAMILIES, FIELD_FAMILIES, PREDICTIONS, WEIGHT_TYPES
+from sdcpp_rest.schemas.family import (
+    CACHE_MODE_FAMILIES,
+    DIT_FAMILIES,
+    FIELD_FAMILIES,
+    PREDICTIONS,
+    UNET_FAMILIES,
+    WEIGHT_TYPES,
+)
 from sdcpp_rest.schemas.generate import (
     MODE_REQUESTS,
     Img2ImgRequest,
@@ -49,7 +56,8 @@ from sdcpp_rest.schemas.parameters import (
     SAMPLERS,
     SCHEDULERS,
 )
-from sdcpp_rest.schemas.recommended import GENERATION_MODEL_TYPES, RECOMMENDED_FIELDS, RecommendedSettings
+from sdcpp_rest.schemas.recommended import GENERATION_MODEL_TYPES, RECOMMENDED_FIELDS
+from sdcpp_rest.schemas.speed import LOAD_TIME_FIELDS, PRESET_FIELDS, SPEEDS, preset_listing
 from sdcpp_rest.schemas.video import Img2VidRequest, Txt2VidRequest
 
 router = APIRouter(prefix="/api", tags=["utilities"])
@@ -93,20 +101,30 @@ async def schedulers(_: AuthenticatedDep) -> dict[str, Any]:
     "`?model=` (a checkpoint, diffusion model or model set: name, hash or short hash) the defaults are "
     "that model's family's, which a request running it gets for the fields it leaves out, and "
     "`recommended` holds them with the sampler and scheduler (null, and the API's defaults, when the "
-    "family is unknown); without it, the API's own defaults.",
+    "family is unknown); without it, the API's own defaults. `speed`: the speed presets (`default`, the "
+    "engine's `device`, the `load_time_fields` whose change reloads the model, and `presets`: per family "
+    "what each preset sets, or with `?model=` for that model's family, null when it is unknown).",
 )
 def parameters(
     principal: AuthenticatedDep,
     jobs: JobsDep,
     catalog: CatalogDep,
+    planner: PlannerDep,
+    settings: SettingsDep,
     model: str | None = Query(
         None, max_length=1024, description="A checkpoint, diffusion model or model set to give defaults for."
     ),
 ) -> dict[str, Any]:
     ranges = {name: spec.as_public() for name, spec in PARAMETER_RANGES.items()}
     extra: dict[str, Any] = {}
+    device = planner.engine_device()
+    presets: dict[str, Any] | None = {
+        family: preset_listing(family, device) for family in UNET_FAMILIES + DIT_FAMILIES
+    }
     if model:
-        recommended = _recommended_for(catalog, model)
+        view = _generation_model(catalog, model)
+        recommended = recommended_of(catalog, view)
+        presets = preset_listing(view.model.architecture, device)
         if recommended is not None:
             for name in ("width", "height", "steps", "cfg_scale"):
                 ranges[name]["default"] = getattr(recommended, name)
@@ -123,6 +141,15 @@ def parameters(
             "cache_mode": list(CACHE_MODE_FAMILIES),
             "prediction": list(PREDICTIONS),
             "wtype": list(WEIGHT_TYPES),
+            "speed": list(SPEEDS),
+        },
+        # Speed presets: what each sets per family (with ?model=: for that model's family, null when
+        # the family is unknown) on the device the engine workers run on.
+        "speed": {
+            "default": settings.default_speed,
+            "device": device,
+            "load_time_fields": list(LOAD_TIME_FIELDS),
+            "presets": presets,
         },
         # Parameters that only some model families take (others refuse them: INVALID_PARAMETERS).
         "families": {
@@ -132,15 +159,15 @@ def parameters(
     }
 
 
-def _recommended_for(catalog: CatalogService, model: str) -> RecommendedSettings | None:
-    """The settings of the model `model` names (a set by name first, as generation requests do)."""
+def _generation_model(catalog: CatalogService, model: str) -> ModelView:
+    """The model `model` names (a set by name first, as generation requests do); a generation's model."""
     view = catalog.get(model, kind=SET_TYPE if catalog.model_set(model) is not None else None)
     if view.model.type not in GENERATION_MODEL_TYPES:
         raise InvalidParameters(
             f"model: '{model}' is a {view.model.type}; name a checkpoint, diffusion model or model set",
             field="model",
         )
-    return recommended_of(catalog, view)
+    return view
 
 
 def checks_everything(principal: Principal | None) -> bool:
@@ -213,7 +240,9 @@ def validate(
                 normalized["model_name"] = planner.resolve_model_name(request.model_name)
                 # The model family's settings for the fields the body leaves out, as the job gets them.
                 defaulted = planner.with_defaults(request)
-                normalized.update({name: getattr(defaulted, name) for name in RECOMMENDED_FIELDS})
+                # ... and its speed preset's settings (img2img's TAESD and tiling: see the job).
+                shown = (*RECOMMENDED_FIELDS, "speed", *PRESET_FIELDS)
+                normalized.update({name: getattr(defaulted, name) for name in shown})
             planner.check(request)
         if isinstance(request, Img2ImgRequest | UpscaleRequest | Img2VidRequest):
             _check_images(planner, request, normalized, None if everything else _guest_limits(planner))

@@ -31,6 +31,12 @@ def device_of(system_info: str) -> str:
     return "GPU" if any(f"{flag} = 1" in upper for flag in _GPU_FLAGS) else "CPU"
 
 
+def engine_device(workers: list[WorkerState]) -> str:
+    """The device this process's engine workers run on, as the speed presets key it: GPU when one of
+    them reports a GPU build, else CPU (also before any worker has started: the default build)."""
+    return "GPU" if any(device_of(state.system_info) == "GPU" for state in workers) else "CPU"
+
+
 def status_of(state: WorkerState) -> str:
     if not state.alive:
         return "starting"

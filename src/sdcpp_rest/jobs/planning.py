@@ -10,13 +10,19 @@ import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from PIL import Image
 
 from sdcpp_rest.catalog.files import COMPONENT_FOLDERS, CatalogError, ModelFiles
 from sdcpp_rest.catalog.service import CatalogService
 from sdcpp_rest.errors import InvalidParameters, ModelNotFound
-from sdcpp_rest.jobs.family_check import check_family_fields, model_family, resolved_cache_mode
+from sdcpp_rest.jobs.family_check import (
+    check_family_fields,
+    model_family,
+    model_weight_type,
+    resolved_cache_mode,
+)
 from sdcpp_rest.jobs.image_decoding import ImageDecoder, ImageLimits
 from sdcpp_rest.jobs.inputs import default_size, fit_image, prepare_mask, save_input
 from sdcpp_rest.jobs.model_refs import (
@@ -24,6 +30,7 @@ from sdcpp_rest.jobs.model_refs import (
     component_path,
     controlnet_file,
     esrgan_file,
+    taesd_file,
 )
 from sdcpp_rest.jobs.params import (
     ControlNetParams,
@@ -39,6 +46,7 @@ from sdcpp_rest.jobs.params import (
 from sdcpp_rest.jobs.records import NewJob
 from sdcpp_rest.jobs.request_defaults import with_recommended
 from sdcpp_rest.jobs.set_apply import apply_set
+from sdcpp_rest.jobs.speed_presets import with_speed
 from sdcpp_rest.schemas.generate import (
     ControlNetRequest,
     Img2ImgRequest,
@@ -47,10 +55,12 @@ from sdcpp_rest.schemas.generate import (
     UpscaleRequest,
 )
 from sdcpp_rest.schemas.parameters import MAX_SEED, prompt_size_error
+from sdcpp_rest.schemas.speed import DEFAULT_SPEED
 from sdcpp_rest.schemas.video import VIDEO_FAMILIES, Img2VidRequest, Txt2VidRequest
 from sdcpp_rest.styles.service import StyleService
 
 GenerationRequest = Text2ImgRequest | UpscaleRequest  # every mode's body is one of these
+PresetRequest = TypeVar("PresetRequest", bound=Text2ImgRequest)
 IMAGE_INPUT_FIELDS = ("init_image", "mask_image", "control_image")
 _REQUEST_MODES: tuple[tuple[type[GenerationRequest], JobMode], ...] = (
     # Most derived first: an InpaintingRequest is an Img2ImgRequest too.
@@ -92,6 +102,8 @@ class JobPlanner:
         decoder: ImageDecoder,
         default_cache_mode: str = "none",
         default_lora_apply_mode: str = "auto",
+        default_speed: str = DEFAULT_SPEED,
+        engine_device: Callable[[], str] = lambda: "CPU",
     ) -> None:
         self._files = files
         self._catalog = catalog
@@ -105,6 +117,9 @@ class JobPlanner:
         self.input_limits = decoder.limits
         self._default_cache_mode = default_cache_mode
         self._default_lora_apply_mode = default_lora_apply_mode
+        self._default_speed = default_speed
+        # CPU or GPU, read when a job is planned: the workers report their build once started.
+        self._engine_device = engine_device
 
     def resolve_model_name(self, requested: str | None, diffusion_model: str | None = None) -> str:
         """The model a request will use: the one it names (checkpoint or stand-alone diffusion model by
@@ -198,7 +213,32 @@ class JobPlanner:
         if isinstance(request, UpscaleRequest):
             return request
         model_name = self.resolve_model_name(request.model_name, request.diffusion_model_path)
-        return with_recommended(request, self._family(request, model_name))
+        family = self._family(request, model_name)
+        return self.with_speed(with_recommended(request, family), model_name, family)
+
+    def with_speed(
+        self,
+        request: PresetRequest,
+        model_name: str,
+        family: str | None,
+        size: tuple[int, int] | None = None,
+    ) -> PresetRequest:
+        """The request with its speed preset's settings (schemas/speed.py) in the fields it left out."""
+        diffusion_model = self.diffusion_model_of(request.model_name, request.diffusion_model_path)
+        stored_wtype = model_weight_type(self._files, model_name, diffusion_model)
+        device, taesd = self.engine_device(), self._has_taesd()
+        return with_speed(request, family, device, self._default_speed, taesd, size, stored_wtype)
+
+    def engine_device(self) -> str:
+        """CPU or GPU: the device whose row of the speed presets applies."""
+        return self._engine_device()
+
+    def _has_taesd(self) -> bool:
+        try:
+            taesd_file(self._files, None, use_taesd=True)
+        except InvalidParameters:
+            return False
+        return True
 
     def check(self, request: GenerationRequest) -> str | None:
         """Every file the request names exists in its folder; the checkpoint's name (None for upscale)."""
@@ -293,6 +333,8 @@ class JobPlanner:
         with self.decoder.gate():
             inputs, sizes, size = self._save_inputs(request, job_id)
             ref_inputs = self._save_ref_images(request, job_id)
+        if model_name is not None and not isinstance(request, UpscaleRequest):
+            request = self.with_speed(request, model_name, family, size)  # after the inputs: the size
         # The worker's share of the cores at most: more engine threads than cores slow every job down.
         asked = request.n_threads if request.n_threads is not None else -1
         threads = asked if 0 < asked <= self._threads else self._threads

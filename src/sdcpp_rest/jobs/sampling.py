@@ -37,6 +37,7 @@ def sampling_infotext(p: Text2ImgParams) -> dict[str, Any]:
     """The family parameters a job set, in the PNG `parameters` text (None values are left out)."""
     cache = p.cache_mode if p.cache_mode and p.cache_mode != "none" else None
     return {
+        "Speed": p.speed,
         "Guidance": p.guidance,
         "Flow shift": p.flow_shift,
         "Image CFG scale": p.image_cfg_scale,

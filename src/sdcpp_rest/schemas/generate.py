@@ -26,6 +26,7 @@ from sdcpp_rest.schemas.parameters import (
     prompt_size_error,
 )
 from sdcpp_rest.schemas.parts import ModelPartsFields
+from sdcpp_rest.schemas.speed import SpeedName
 
 if TYPE_CHECKING:  # the vocabularies are tables; to a type checker the names are strings
     SamplerName = str
@@ -79,6 +80,13 @@ class Text2ImgFields(FamilyFields, ModelPartsFields, GenerationOptions):
     )
     batch_count: int = ranged("batch_count")
     clip_skip: int = ranged("clip_skip")
+    speed: SpeedName | None = Field(
+        None,
+        description="Speed preset: quality (changes nothing), balanced or fast pick, for the model's "
+        "family and the engine's device (CPU or GPU), the settings measured fastest: weight type at load, "
+        "cache_mode, flash attention, TAESD decoding, VAE tiling (see /api/parameters `speed`). Any of "
+        "those fields the request sets itself wins. Default: the server's default_speed setting.",
+    )
     preview: Literal["none", "proj", "tae", "vae"] = Field(
         "none",
         description="Live previews in WebSocket job_update messages (`data.preview`: step, mime_type, "

@@ -136,6 +136,8 @@ export class GenerateForm {
     const preview = select(v.words.preview);
     // The cheap latent projection by default: a live preview costs next to nothing with it.
     preview.value = v.words.preview.includes("proj") ? "proj" : v.words.preview[0];
+    // Speed presets (/api/parameters `speed`): empty = the server's default_speed.
+    const speed = select([{ value: "", label: "Server default" }, ...(v.words.speed || []).map((word) => ({ value: word, label: word }))]);
 
     this.hiresBox = h("div", { class: "grid-3" },
       this.add("hires.scale", "Hires scale", numberInput("hires.scale", this.range("hires_scale"))),
@@ -199,6 +201,7 @@ export class GenerateForm {
         this.add("vae_path", "VAE", select(this.models("vae", { none: "The checkpoint's own" }))),
         this.add("clip_skip", "CLIP skip", numberInput("clip_skip", this.range("clip_skip"))),
         this.add("preview", "Live preview", preview),
+        this.add("speed", "Speed preset", speed),
       ),
     );
     this.control("seed").value = "";
@@ -370,13 +373,15 @@ export class GenerateForm {
     if (mode === "upscale") return { ...images([["image", this.upscaleImage.apiValue]]), ...upscale };
     const body = {
       ...pick("prompt", "negative_prompt", "width", "height", "steps", "cfg_scale", "sampling_method", "scheduler"),
-      ...pick("batch_count", "clip_skip", "preview", "use_taesd", "vae_tiling"),
+      ...pick("batch_count", "clip_skip", "preview"),
       seed: this.seedRandom.checked ? "random" : this.value("seed"),
       loras: this.lora.value(),
       ...upscale,
     };
     for (const name of ["model_name", "vae_path", "taesd_path"]) if (this.value(name)) body[name] = this.value(name);
     if (this.value("styles").length) body.styles = this.value("styles");
+    // Only when ticked: a field the body gives wins over the speed preset, which may turn them on.
+    for (const name of ["use_taesd", "vae_tiling", "speed"]) if (this.value(name)) body[name] = this.value(name);
     if (this.hiresOn.checked) {
       body.hires = {
         scale: this.value("hires.scale"),
